@@ -1,0 +1,57 @@
+"""One measured breath: the per-breath record of the results-JSON contract."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Breath:
+    """Metrics of one complete breath (inspiration then expiration).
+
+    Times are on the trace's time base, s. Volumes are in mL at the analysis gas condition
+    (BTPS unless asked otherwise). Pressures are cmH2O. ``None`` means "not measurable"
+    (e.g. no plateau), never zero.
+
+    The first 13 fields are the results-JSON contract (DESIGN.md); the rest are extra
+    detail used by reports and plots.
+    """
+
+    t_start_s: float  #: start of inspiration (refined zero crossing of flow)
+    ti_s: float  #: inspiratory time
+    te_s: float  #: expiratory time (to the start of the next breath)
+    rr_bpm: float  #: 60 / (start-to-start period)
+    ie_ratio: float  #: Te / Ti, so that "1:2" is 2.0 (I:E = 1 : ie_ratio)
+    vti_ml: float  #: inspired volume (integral of positive phase flow)
+    vte_ml: float  #: expired volume, positive number
+    pip_cmh2o: float  #: peak airway pressure within the breath
+    pplat_cmh2o: float | None  #: plateau pressure (IMT rule) or None when no plateau
+    peep_cmh2o: float  #: mean pressure over the last PEEP window of expiration
+    pmean_cmh2o: float  #: mean airway pressure over the whole cycle (time-weighted)
+    leak_pct: float  #: (VTi - VTe) / VTi * 100
+    flags: tuple[str, ...] = ()  #: "gap", "fault", "saturated", "stale", "double_trigger" …
+    t_insp_end_s: float = math.nan  #: end of inspiration = start of expiration
+    t_end_s: float = math.nan  #: end of the cycle = start of the next breath
+    mv_lpm: float = math.nan  #: minute volume from this breath: VTe × rate, L/min
+    peak_insp_flow_lpm: float = math.nan
+    peak_exp_flow_lpm: float = math.nan  #: most negative flow, reported as a positive number
+    plateau_window_s: tuple[float, float] | None = None  #: window used for pplat, if any
+    peep_window_s: tuple[float, float] = field(default=(math.nan, math.nan))
+    index: int = -1  #: 0-based breath number within the analysed trace
+
+    @property
+    def trusted(self) -> bool:
+        """True when no flag makes this breath's numbers suspect."""
+        return not self.flags
+
+    def to_json(self) -> dict:
+        """The breath as a JSON-ready dict (contract keys first, NaN as null)."""
+        out = {}
+        for key, value in asdict(self).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                value = None
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[key] = value
+        return out

@@ -1,0 +1,1 @@
+"""ventbench sessions, protocols, the CLI, storage and reports (imports drivers, analysis)."""

@@ -1,0 +1,551 @@
+"""Checks and verdicts for one test point: settle, measure, compare with limits, judge.
+
+Procedure (:func:`evaluate_point`)
+----------------------------------
+1. **Settle.** Skip the first ``settle_breaths`` breaths (default 10; STANDARDS.md §1:
+   "settle ≥ 10 breaths (or a steady-state test), measure 30" [unconfirmed ISO practice]).
+   With a :class:`SteadyState` test the run is settled at the first breath *s* (at or after
+   ``settle_breaths``) where the mean of the ``k`` breaths before *s* is within ``tol_pct`` %
+   of the mean of the ``k`` breaths from *s* on; no such *s* → "never settled".
+2. **Measure** the next ``measure_breaths`` breaths (default 30).
+3. For each quantity, the per-breath error ``e_i = x_i − set`` against the tolerance
+   ``L = A + B·|set|`` (ISO form ±(A + B % of the set value)). Criterion ``every-breath``
+   (default; MVM required every breath inside the band) or ``mean``.
+4. Decision rule ``simple`` (|e| ≤ L) or ``guarded`` with the expanded uncertainty U of the
+   reference instrument: PASS only if |e| + U ≤ L, FAIL if |e| − U > L, otherwise
+   INCONCLUSIVE "within measurement uncertainty of the limit".
+
+When is a verdict not PASS
+--------------------------
+INCONCLUSIVE (never PASS) when fewer breaths than ``measure_breaths`` remain after settling,
+any measured breath carries flags (listed), a measured value is missing, the run never
+settled, or the set value is missing. A check still FAILs with incomplete data when, under
+the every-breath criterion, an *unflagged* measured breath is outside the limit: that breath
+alone already decides the outcome, whatever the missing or flagged breaths would have shown.
+Flagged breaths never cause a FAIL (their number may be an artefact), a mean over an
+incomplete window never decides, and a run that never settled is never failed (the breaths
+judged may still be settling). INFO checks — no limit for the quantity, set value at or below
+the limit's ``applies_above`` (VT ≤ 50 mL), VT in pressure control — are reported with all
+numbers but no verdict and do not affect the point's verdict.
+
+Measurement uncertainty model (:class:`InstrumentAccuracy`)
+-----------------------------------------------------------
+An instrument's accuracy "±(r % of reading + a)" is taken as the half-width of a rectangular
+distribution (GUM 4.3.7, as is usual for a manufacturer's specification without a stated
+confidence level): u = half-width/√3, expanded U = k·u with k = 2. Half-widths per quantity:
+
+- volume ``V = ∫ flow dt`` over the phase of duration T (Ti for VTi, Te for VTe): the relative
+  flow term is a gain error, fully correlated over the breath → ``r·|V|``; the absolute flow
+  term is an offset, also taken as fully correlated over the phase → ``a_lpm·1000/60·T`` mL.
+  Both are worst cases (an offset that varies within the breath partly cancels).
+- pressure: ``r·|p| + a_cmh2o``. Times (Ti, Te): ``a_s``. Rate: ``rate²·a_s/60`` (from the
+  period). I:E = Te/Ti: ``ie·(a_s/Te + a_s/Ti)``. FiO2: ``r·|x| + a_pct``.
+
+The instrument's errors are systematic, so U of a mean is *not* reduced by √n: it is the U at
+the mean reading. The uncertainty of the analysis itself (sampling, segmentation) is not
+included; DESIGN.md requires it to be ≤ 1/10 of the limits, shown separately against truth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .breath import Breath
+from .errors import ConfigError
+from .limits import QUANTITY_UNITS, LimitSet, Tolerance
+from .units import ML_PER_S_PER_LPM
+
+CRITERIA = ("every-breath", "mean")
+DECISION_RULES = ("simple", "guarded")
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "INFO")
+MODES = ("vc", "pc")
+DEFAULT_QUANTITIES = {"vc": ("vt", "peep", "rate", "ti"), "pc": ("pinsp", "peep", "rate", "ti", "vt")}
+
+#: quantity -> (Breath field or per-breath channel, set key)
+QUANTITY_FIELDS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "vt": ("vti_ml", "vt_ml"),
+    "vte": ("vte_ml", "vt_ml"),
+    "peep": ("peep_cmh2o", "peep_cmh2o"),
+    "pinsp": ("pplat_cmh2o", "pinsp_cmh2o"),  # pplat, else pip: see _pinsp_values
+    "pplat": ("pplat_cmh2o", "pplat_cmh2o"),
+    "pip": ("pip_cmh2o", "pip_cmh2o"),
+    "pmean": ("pmean_cmh2o", "pmean_cmh2o"),
+    "rate": ("rr_bpm", "rate_bpm"),
+    "ti": ("ti_s", "ti_s"),
+    "te": ("te_s", "te_s"),
+    "ie": ("ie_ratio", "ie_ratio"),
+    "fio2": ("fio2_pct", "fio2_pct"),
+    "leak": ("leak_pct", "leak_pct"),
+})
+
+
+@dataclass(frozen=True)
+class SteadyState:
+    """Steady-state test: settled at the first breath s where |mean(x[s-k:s]) − mean(x[s:s+k])|
+    ≤ tol_pct % of |mean(x[s:s+k])|, x being the Breath field ``field`` (default VTi, mL)."""
+
+    k: int = 5
+    tol_pct: float = 2.0
+    field: str = "vti_ml"
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or not (self.tol_pct > 0):
+            raise ConfigError(f"steady-state test: expected k ≥ 1 and tol_pct > 0, found k={self.k}, tol_pct={self.tol_pct}")
+
+    def settle_index(self, values: np.ndarray, start: int = 0) -> int | None:
+        """First index s ≥ max(start, k) meeting the test, or None (vectorised)."""
+        x = np.asarray(values, dtype=float)
+        k, n = self.k, x.size
+        if n < 2 * k:
+            return None
+        csum = np.concatenate(([0.0], np.cumsum(x)))
+        s = np.arange(k, n - k + 1)
+        before = (csum[s] - csum[s - k]) / k
+        after = (csum[s + k] - csum[s]) / k
+        ok = (np.abs(before - after) <= self.tol_pct / 100.0 * np.abs(after)) & (s >= start)
+        hits = np.flatnonzero(ok)  # NaN compares False: a window with a missing value never settles
+        return int(s[hits[0]]) if hits.size else None
+
+
+@dataclass(frozen=True)
+class InstrumentAccuracy:
+    """Reference-instrument accuracy, as specified "±(rel × reading + abs)" (see module doc).
+
+    Example: a flow analyser at ±(1.75 % of reading + 0.1 L/min) is
+    ``InstrumentAccuracy(flow_rel=0.0175, flow_abs_lpm=0.1)``.
+    """
+
+    name: str = "reference instrument"
+    flow_rel: float = 0.0
+    flow_abs_lpm: float = 0.0
+    pressure_rel: float = 0.0
+    pressure_abs_cmh2o: float = 0.0
+    time_abs_s: float = 0.0
+    fio2_rel: float = 0.0
+    fio2_abs_pct: float = 0.0
+    k: float = 2.0
+
+    def __post_init__(self) -> None:
+        for key in ("flow_rel", "flow_abs_lpm", "pressure_rel", "pressure_abs_cmh2o",
+                    "time_abs_s", "fio2_rel", "fio2_abs_pct", "k"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"instrument accuracy {self.name!r}: {key}: expected ≥ 0, found {value!r}")
+
+    def half_width(self, quantity: str, x: np.ndarray, ti_s: np.ndarray, te_s: np.ndarray) -> np.ndarray:
+        """Half-width of the instrument's error for readings ``x`` of ``quantity`` (its unit)."""
+        x = np.abs(np.asarray(x, dtype=float))
+        if quantity in ("vt", "vte"):
+            t = ti_s if quantity == "vt" else te_s
+            return self.flow_rel * x + self.flow_abs_lpm * ML_PER_S_PER_LPM * np.asarray(t, float)
+        if QUANTITY_UNITS.get(quantity) == "cmH2O":
+            return self.pressure_rel * x + self.pressure_abs_cmh2o
+        if quantity in ("ti", "te"):
+            return np.full_like(x, self.time_abs_s)
+        if quantity == "rate":
+            return x**2 * self.time_abs_s / 60.0
+        if quantity == "ie":
+            return x * (self.time_abs_s / np.asarray(te_s, float) + self.time_abs_s / np.asarray(ti_s, float))
+        if quantity == "fio2":
+            return self.fio2_rel * x + self.fio2_abs_pct
+        return np.full_like(x, np.nan)
+
+    def expanded(self, quantity: str, x, ti_s, te_s) -> np.ndarray:
+        """Expanded uncertainty U = k · half-width / √3 (rectangular), in the quantity's unit."""
+        return self.k * self.half_width(quantity, x, ti_s, te_s) / math.sqrt(3.0)
+
+
+@dataclass(frozen=True)
+class JudgementRule:
+    """How one test point is judged (see module doc)."""
+
+    settle_breaths: int = 10
+    measure_breaths: int = 30
+    criterion: str = "every-breath"
+    decision_rule: str = "simple"
+    steady_state: SteadyState | None = None
+    instrument: InstrumentAccuracy | None = None
+
+    def __post_init__(self) -> None:
+        if self.settle_breaths < 0 or self.measure_breaths < 1:
+            raise ConfigError(
+                f"judgement rule: expected settle_breaths ≥ 0 and measure_breaths ≥ 1, "
+                f"found {self.settle_breaths}, {self.measure_breaths}")
+        if self.criterion not in CRITERIA:
+            raise ConfigError(f"judgement rule: criterion: expected one of {', '.join(CRITERIA)}, found {self.criterion!r}")
+        if self.decision_rule not in DECISION_RULES:
+            raise ConfigError(
+                f"judgement rule: decision_rule: expected one of {', '.join(DECISION_RULES)}, found {self.decision_rule!r}")
+        if self.decision_rule == "guarded" and self.instrument is None:
+            raise ConfigError("judgement rule: decision_rule 'guarded' needs the reference instrument's accuracy")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One quantity judged at one test point; :meth:`to_json` gives the contract's check dict."""
+
+    quantity: str
+    set: float | None
+    limit: Tolerance | None
+    criterion: str
+    n_breaths: int
+    mean: float | None
+    sd: float | None
+    min: float | None
+    max: float | None
+    max_abs_error: float | None
+    achieved_abs: float | None
+    achieved_rel: float | None
+    verdict: str
+    reason: str = ""
+    unit: str = ""
+    measured_as: str = ""  #: the Breath field compared (pinsp: pplat_cmh2o or pip_cmh2o)
+    uncertainty_u: float | None = None  #: expanded U (k above), worst over the breaths judged
+    uncertainty_k: float | None = None
+    failing_breaths: tuple[int, ...] = ()
+    flagged_breaths: tuple[int, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Contract keys (quantity … verdict, reason when not PASS) plus unit and detail."""
+        out: dict[str, Any] = {
+            "quantity": self.quantity, "set": self.set,
+            "limit": None if self.limit is None else self.limit.to_json(),
+            "criterion": self.criterion, "n_breaths": self.n_breaths, "mean": self.mean,
+            "sd": self.sd, "min": self.min, "max": self.max, "max_abs_error": self.max_abs_error,
+            "achieved": {"abs": self.achieved_abs, "rel": self.achieved_rel},
+            "verdict": self.verdict,
+        }
+        if self.verdict != "PASS":
+            out["reason"] = self.reason
+        out["unit"] = self.unit
+        out["measured_as"] = self.measured_as
+        if self.uncertainty_u is not None:
+            out["uncertainty"] = {"U": self.uncertainty_u, "k": self.uncertainty_k, "unit": self.unit}
+        out["failing_breaths"] = list(self.failing_breaths)
+        out["flagged_breaths"] = list(self.flagged_breaths)
+        return out
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """Outcome of :func:`evaluate_point`. Indices are positions in the breaths passed in."""
+
+    breaths: tuple[Breath, ...]
+    measured: tuple[int, ...]
+    skipped: int
+    settled_at: int | None
+    summary: Mapping[str, Mapping[str, float | None]]
+    checks: tuple[Check, ...]
+    verdict: str
+    reason: str = ""
+    rule: JudgementRule = field(default_factory=JudgementRule)
+    limits_id: str = ""
+
+
+def derive_set_values(set_values: Mapping[str, float], mode: str) -> dict[str, float]:
+    """Add set values implied by others: pinsp = PEEP + ΔP (cmH2O), Te = 60/f − Ti, I:E = Te/Ti
+    (or Ti = 60/f / (1 + I:E) when only I:E is set);
+    in PC the plateau and peak references are the set inspiratory pressure."""
+    out = {k: float(v) for k, v in set_values.items() if v is not None}
+    if "pinsp_cmh2o" not in out and "peep_cmh2o" in out and "dp_cmh2o" in out:
+        out["pinsp_cmh2o"] = out["peep_cmh2o"] + out["dp_cmh2o"]
+    if "ti_s" not in out and "ie_ratio" in out and out.get("rate_bpm", 0) > 0 and out["ie_ratio"] > 0:
+        out["ti_s"] = 60.0 / out["rate_bpm"] / (1.0 + out["ie_ratio"])
+    if "rate_bpm" in out and "ti_s" in out and out["rate_bpm"] > 0 and out["ti_s"] > 0:
+        out.setdefault("te_s", 60.0 / out["rate_bpm"] - out["ti_s"])
+        out.setdefault("ie_ratio", out["te_s"] / out["ti_s"])
+    if mode == "pc" and "pinsp_cmh2o" in out:
+        out.setdefault("pplat_cmh2o", out["pinsp_cmh2o"])
+        out.setdefault("pip_cmh2o", out["pinsp_cmh2o"])
+    return out
+
+
+def _field_array(breaths: Sequence[Breath], name: str, per_breath: Mapping[str, Sequence[float]]) -> np.ndarray | None:
+    if name in per_breath:
+        arr = np.asarray(per_breath[name], dtype=float)
+        if arr.shape != (len(breaths),):
+            raise ConfigError(f"per-breath values {name!r}: expected {len(breaths)} values, found shape {arr.shape}")
+        return arr
+    if breaths and not hasattr(breaths[0], name):
+        return None
+    return np.array([np.nan if getattr(b, name) is None else getattr(b, name) for b in breaths], dtype=float)
+
+
+def _stats(x: np.ndarray) -> dict[str, float | None]:
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return {"n": 0, "mean": None, "sd": None, "min": None, "max": None}
+    return {"n": int(x.size), "mean": float(np.mean(x)), "sd": float(np.std(x, ddof=1)) if x.size > 1 else None,
+            "min": float(np.min(x)), "max": float(np.max(x))}
+
+
+def _list(idx: np.ndarray, limit: int = 10) -> str:
+    items = [str(int(i)) for i in idx[:limit]]
+    return ", ".join(items) + (f" … ({idx.size} in all)" if idx.size > limit else "")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Measured breaths of a point and why the data may be incomplete."""
+
+    measured: np.ndarray  # positions into breaths
+    labels: np.ndarray  # Breath.index where known, else position
+    flagged: np.ndarray  # bool per measured breath
+    flag_text: str
+    settled_at: int | None
+    blocking: tuple[str, ...]  # reasons that forbid PASS and FAIL (never settled)
+    partial: tuple[str, ...]  # reasons that forbid PASS (too few, flagged)
+
+
+def _window(breaths: Sequence[Breath], rule: JudgementRule, per_breath) -> _Window:
+    n = len(breaths)
+    blocking, partial = [], []
+    settled_at: int | None = min(rule.settle_breaths, n)
+    if rule.steady_state is not None:
+        x = _field_array(breaths, rule.steady_state.field, per_breath)
+        if x is None:
+            raise ConfigError(f"steady-state test: unknown breath field {rule.steady_state.field!r}")
+        settled_at = rule.steady_state.settle_index(x, rule.settle_breaths)
+        if settled_at is None:
+            ss = rule.steady_state
+            blocking.append(
+                f"never settled: no {ss.k}-breath mean of {ss.field} within {ss.tol_pct:g} % of the next "
+                f"{ss.k} after breath {rule.settle_breaths} ({n} breaths)")
+    start = settled_at if settled_at is not None else min(rule.settle_breaths, n)
+    measured = np.arange(start, min(start + rule.measure_breaths, n))
+    if measured.size < rule.measure_breaths:
+        partial.append(f"only {measured.size} of {rule.measure_breaths} breaths measured after settling "
+                       f"({start} skipped, {n} in all)")
+    labels = np.array([breaths[i].index if breaths[i].index >= 0 else i for i in measured], dtype=int)
+    flagged = np.array([bool(breaths[i].flags) for i in measured], dtype=bool)
+    flag_text = ""
+    if flagged.any():
+        names = sorted({f for i in measured[flagged] for f in breaths[i].flags})
+        flag_text = f"flagged samples ({', '.join(names)}) in measured breaths {_list(labels[flagged])}"
+        partial.append(flag_text)
+    return _Window(measured, labels, flagged, flag_text, settled_at, tuple(blocking), tuple(partial))
+
+
+def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: _Window, rule: JudgementRule,
+           extra_partial: list[str], describe_fail) -> tuple[str, str, np.ndarray]:
+    """Verdict from per-breath (or one mean) margins: margin > 0 means outside the limit."""
+    guarded = rule.decision_rule == "guarded"
+    u = u if guarded else np.zeros_like(margin)
+    partial = list(win.partial) + extra_partial
+    if win.blocking:
+        return "INCONCLUSIVE", "; ".join(list(win.blocking) + partial), np.array([], int)
+    failing = np.flatnonzero(ok_data & (margin - u > 0))
+    if rule.criterion == "every-breath" and failing.size:
+        return "FAIL", describe_fail(failing) + ("; also " + "; ".join(partial) if partial else ""), failing
+    if partial:
+        return "INCONCLUSIVE", "; ".join(partial), np.array([], int)
+    if rule.criterion == "mean" and failing.size:
+        return "FAIL", describe_fail(failing), failing
+    if np.any(margin + u > 0):
+        return "INCONCLUSIVE", "within measurement uncertainty of the limit (guarded decision rule)", failing
+    return "PASS", "", failing
+
+
+def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expected: Mapping[str, float],
+           limits: LimitSet, rule: JudgementRule, mode: str, per_breath) -> Check:
+    field_name, set_key = QUANTITY_FIELDS[quantity]
+    unit = QUANTITY_UNITS[quantity]
+    pos = win.measured
+    all_b = list(breaths)
+    extra_partial: list[str] = []
+    info_reasons: list[str] = []
+    if quantity == "pinsp":
+        plat = _field_array(all_b, "pplat_cmh2o", per_breath)[pos]
+        if pos.size and np.all(np.isfinite(plat)):
+            x, field_name = plat, "pplat_cmh2o"
+        else:
+            x, field_name = _field_array(all_b, "pip_cmh2o", per_breath)[pos], "pip_cmh2o"
+            if pos.size:
+                info_reasons.append(f"measured as PIP: no plateau in {int(np.sum(~np.isfinite(plat)))} of {pos.size} breaths")
+    else:
+        arr = _field_array(all_b, field_name, per_breath)
+        if arr is None:
+            return Check(quantity, sets.get(set_key), limits.get(quantity), rule.criterion, 0, None, None, None,
+                         None, None, None, None, "INFO", f"not measured: no {field_name} channel", unit, field_name)
+        x = arr[pos]
+    tol = limits.get(quantity)
+    set_value = sets.get(set_key)
+    reference = set_value
+    info = ""
+    if quantity == "vt" and mode == "pc":
+        reference = expected.get(set_key, set_value)
+        set_value = None
+        info = "VT is not a set value in pressure control: informative (vs the row's intended VT)"
+    elif tol is None:
+        info = f"no limit for {quantity} in limit set {limits.id!r}"
+    elif tol.is_band and set_value is not None and not tol.applies_to(set_value):
+        info = (f"set {set_value:g} {unit} ≤ {tol.applies_above:g} {unit}: accuracy disclosed only, "
+                f"no verdict ({tol.source.split('.')[0]})")
+    finite = np.isfinite(x)
+    trusted = finite & ~win.flagged
+    st = _stats(x[trusted])
+    errors = x - reference if reference is not None else np.full(x.size, np.nan)
+    err_t = np.abs(errors[trusted])
+    max_abs_error = float(np.max(err_t)) if reference is not None and err_t.size else None
+    a_term = tol.abs if tol is not None and tol.is_band else 0.0
+    ach_rel = None
+    if max_abs_error is not None and reference != 0:
+        ach_rel = float(max(0.0, float(np.max(err_t - a_term))) / abs(reference))
+    ach_abs = a_term if max_abs_error is not None else None
+    u_all = None
+    if rule.instrument is not None:
+        ti = _field_array(all_b, "ti_s", per_breath)[pos]
+        te = _field_array(all_b, "te_s", per_breath)[pos]
+        u_all = rule.instrument.expanded(quantity, x, ti, te)
+        if rule.criterion == "mean" and trusted.any():
+            u_mean = rule.instrument.expanded(quantity, np.array([np.mean(x[trusted])]),
+                                              np.array([np.mean(ti[trusted])]), np.array([np.mean(te[trusted])]))
+    u_report = None
+    if u_all is not None and trusted.any():
+        u_report = float(np.max(u_all[trusted])) if rule.criterion == "every-breath" else float(u_mean[0])
+    common = dict(quantity=quantity, set=set_value if set_value is not None else reference, limit=tol,
+                  criterion=rule.criterion, n_breaths=st["n"], mean=st["mean"], sd=st["sd"], min=st["min"],
+                  max=st["max"], max_abs_error=max_abs_error, achieved_abs=ach_abs, achieved_rel=ach_rel,
+                  unit=unit, measured_as=field_name, uncertainty_u=u_report,
+                  uncertainty_k=None if rule.instrument is None else rule.instrument.k,
+                  flagged_breaths=tuple(int(i) for i in win.labels[win.flagged]))
+    if info:
+        notes = [info] + info_reasons + list(win.blocking) + list(win.partial)
+        return Check(**common, verdict="INFO", reason="; ".join(notes))
+    if set_value is None and tol.is_band:
+        return Check(**common, verdict="INCONCLUSIVE",
+                     reason=f"set value missing: no {set_key!r} in the point's settings")
+    missing = ~finite
+    if missing.any():
+        extra_partial.append(f"no {field_name} in measured breaths {_list(win.labels[missing])}")
+    # margins: > 0 means outside the limit; the worst component of band and caps
+    parts, descr = [], []
+    if tol.is_band:
+        ref = np.abs(x) if tol.of == "actual" else abs(set_value)
+        parts.append(np.abs(errors) - tol.limit(ref))
+        descr.append(f"{tol.describe()} of {set_value:g} {unit}")
+    if tol.max is not None:
+        parts.append(x - tol.max)
+        descr.append(f"≤ {tol.max:g} {unit}")
+    if tol.max_over is not None:
+        other_field = QUANTITY_FIELDS[tol.max_over][0]
+        other = _field_array(all_b, other_field, per_breath)[pos]
+        parts.append(x - (other + tol.max_over_by))
+        descr.append(f"≤ {other_field} + {tol.max_over_by:g} {unit}")
+        if (~np.isfinite(other) & finite).any():
+            extra_partial.append(f"no {other_field} for the '≤ {tol.max_over} + {tol.max_over_by:g}' cap in "
+                                 f"breaths {_list(win.labels[~np.isfinite(other) & finite])}")
+    stacked = np.vstack(parts) if parts else np.zeros((1, x.size))
+    margin = np.max(np.where(np.isfinite(stacked), stacked, -np.inf), axis=0)
+    ok_data = trusted & np.isfinite(margin)
+    u = np.zeros_like(margin) if u_all is None else np.where(np.isfinite(u_all), u_all, 0.0)
+    if rule.criterion == "mean":
+        if trusted.any():
+            xm = float(np.mean(x[trusted]))
+            mparts = []
+            if tol.is_band:
+                mref = abs(xm) if tol.of == "actual" else abs(set_value)
+                mparts.append(abs(xm - set_value) - tol.limit(mref))
+            if tol.max is not None:
+                mparts.append(xm - tol.max)
+            if tol.max_over is not None:
+                mparts.append(float(np.mean((x - other)[trusted])) - tol.max_over_by)
+            margin = np.array([max(mparts)])
+            u = np.array([u_report or 0.0])
+        else:
+            margin, u = np.array([math.inf]), np.array([0.0])
+        ok_data = np.array([trusted.any()])
+        extra_partial += [] if trusted.any() else ["no usable breath"]
+
+    def describe_fail(failing: np.ndarray) -> str:
+        if rule.criterion == "mean":
+            return f"mean {st['mean']:.4g} {unit} outside {' and '.join(descr)}"
+        worst = failing[np.argmax(np.abs(errors[failing]) if tol.is_band else x[failing])]
+        what = f"error {errors[worst]:+.4g} {unit}" if tol.is_band else f"value {x[worst]:.4g} {unit}"
+        return (f"{failing.size} of {pos.size} breaths outside {' and '.join(descr)}: breaths "
+                f"{_list(win.labels[failing])}; worst {what} (breath {win.labels[worst]})")
+
+    verdict, reason, failing = _judge(margin, u, ok_data, win, rule, extra_partial, describe_fail)
+    if info_reasons and verdict != "PASS":
+        reason = "; ".join([reason] + info_reasons)
+    labels = win.labels[failing] if rule.criterion == "every-breath" and verdict == "FAIL" else np.array([], int)
+    return Check(**common, verdict=verdict, reason=reason, failing_breaths=tuple(int(i) for i in labels))
+
+
+def point_verdict(checks: Sequence[Check]) -> tuple[str, str]:
+    """FAIL if any check FAILs, else INCONCLUSIVE if any, else PASS; INFO checks don't count
+    (a point with only INFO checks is INFO). Returns (verdict, reason)."""
+    judged = [c for c in checks if c.verdict != "INFO"]
+    if not judged:
+        return "INFO", "no check with a verdict (all informative)"
+    for word in ("FAIL", "INCONCLUSIVE"):
+        hit = [c for c in judged if c.verdict == word]
+        if hit:
+            return word, "; ".join(f"{c.quantity}: {c.reason}" for c in hit)
+    return "PASS", ""
+
+
+def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], limits: LimitSet,
+                   rule: JudgementRule | None = None, quantities: Sequence[str] | None = None,
+                   mode: str = "vc", *, expected: Mapping[str, float] | None = None,
+                   per_breath: Mapping[str, Sequence[float]] | None = None) -> PointResult:
+    """Judge one test point.
+
+    Parameters
+    ----------
+    breaths : sequence of Breath
+        Every breath of the point in time order, settling breaths included.
+    set_values : mapping
+        Settings with units in the names (vt_ml, rate_bpm, ti_s, peep_cmh2o, dp_cmh2o,
+        pinsp_cmh2o, fio2_pct, ie_ratio …); implied values are derived (:func:`derive_set_values`).
+    limits : LimitSet
+        Tolerances (converted to the analysis units by :meth:`LimitSet.get`).
+    rule : JudgementRule, optional
+        Settle/measure/criterion/decision rule; defaults as documented.
+    quantities : sequence of str, optional
+        Quantities to check; default vt, peep, rate, ti (VC) or pinsp, peep, rate, ti, vt (PC).
+    mode : {"vc", "pc"}
+        Volume or pressure control. In PC, vt is INFO (not a set value) and pinsp is the
+        set PEEP + ΔP compared with the plateau pressure when every measured breath has one,
+        else with PIP (the check's ``measured_as`` says which).
+    expected : mapping, optional
+        Informative targets that are not settings (the PC table's intended vt_ml).
+    per_breath : mapping of str to sequence, optional
+        Per-breath values not on Breath (e.g. ``fio2_pct`` from an O2 channel).
+
+    Returns
+    -------
+    PointResult
+    """
+    if mode not in MODES:
+        raise ConfigError(f"mode: expected one of {', '.join(MODES)}, found {mode!r}")
+    rule = rule or JudgementRule()
+    quantities = tuple(quantities) if quantities is not None else DEFAULT_QUANTITIES[mode]
+    for q in quantities:
+        if q not in QUANTITY_FIELDS:
+            raise ConfigError(f"checks: unknown quantity {q!r} (expected one of {', '.join(QUANTITY_FIELDS)})")
+    breaths = tuple(breaths)
+    per_breath = dict(per_breath or {})
+    sets = derive_set_values(set_values, mode)
+    win = _window(breaths, rule, per_breath)
+    checks = tuple(_check(q, breaths, win, sets, dict(expected or {}), limits, rule, mode, per_breath)
+                   for q in quantities)
+    summary_fields = ("ti_s", "te_s", "rr_bpm", "ie_ratio", "vti_ml", "vte_ml", "pip_cmh2o", "pplat_cmh2o",
+                      "peep_cmh2o", "pmean_cmh2o", "leak_pct", *sorted(per_breath))
+    trusted = win.measured[~win.flagged]
+    summary = {}
+    for name in summary_fields:
+        arr = _field_array(breaths, name, per_breath)
+        if arr is not None:
+            summary[name] = MappingProxyType(_stats(arr[trusted]))
+    verdict, reason = point_verdict(checks)
+    return PointResult(
+        breaths=breaths, measured=tuple(int(i) for i in win.measured), skipped=int(win.measured[0]) if win.measured.size
+        else min(rule.settle_breaths, len(breaths)), settled_at=win.settled_at, summary=MappingProxyType(summary),
+        checks=checks, verdict=verdict, reason=reason, rule=rule, limits_id=limits.id)

@@ -1,0 +1,112 @@
+"""Files → :class:`~analysis.trace.Trace`: one importer module per file format.
+
+:func:`read_trace` picks the importer from ``format`` or, when it is ``None``, from the
+file's first bytes (then its extension). Importers are imported lazily, so a format whose
+module is missing or broken does not stop the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import ConfigError
+from analysis.trace import Trace
+
+#: format name → (module, reader function). Each reader takes the path first.
+FORMATS: dict[str, tuple[str, str]] = {
+    "csv": ("drivers.importers.trace_csv", "read_trace_csv"),
+    "labchart": ("drivers.importers.labchart", "read_labchart"),
+    "ventmap": ("drivers.importers.ventmap", "read_ventmap"),
+    "pirds": ("drivers.importers.pirds_file", "read_pirds"),
+}
+#: How many bytes :func:`sniff_format` looks at.
+SNIFF_BYTES = 4096
+
+
+def sniff_format(path: str | os.PathLike) -> str | None:
+    """Guess a file's format from its first bytes, then its extension; None if unsure.
+
+    Binary PIRDS records are not sniffed: pass ``format="pirds"``.
+
+    Raises
+    ------
+    OSError
+        The file is missing or unreadable.
+    """
+    path = Path(path)
+    with path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+    if head.lstrip().startswith("# ventbench-trace"):
+        return "csv"
+    if any(marker in head for marker in ("Interval=", "ChannelTitle=", "ExcelDateTime=")):
+        return "labchart"
+    if head.lstrip().startswith("{") and '"event"' in head:  # PIRDS JSON lines
+        return "pirds"
+    if re.search(r"^\s*BS\s*,\s*S:\d+", head, re.MULTILINE):
+        return "ventmap"
+    if path.suffix.lower() == ".csv":
+        return "csv"
+    return None
+
+
+def reader_for(format: str) -> Callable[..., Trace]:
+    """The reader function of a format name; ConfigError for an unknown or missing one."""
+    key = format.strip().lower()
+    if key not in FORMATS:
+        raise ConfigError(f"unknown trace format {format!r}: expected one of {', '.join(FORMATS)}")
+    module_name, function_name = FORMATS[key]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"trace format {key!r} is not available ({error})") from None
+    return getattr(module, function_name)
+
+
+def read_trace(path: str | os.PathLike, format: str | None = None, **opts: Any) -> Trace:
+    """Read a recorded trace in any supported format.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    format : str, optional
+        A key of :data:`FORMATS` ("csv", "labchart", "ventmap", "pirds"); sniffed from the file when None.
+    **opts
+        Passed to the format's reader (e.g. ``skip_bad`` for csv; units and the flow
+        condition for labchart). An option the reader does not take is a ConfigError, so
+        a unit given for a file that names its own units is never silently ignored.
+
+    Returns
+    -------
+    Trace
+
+    Raises
+    ------
+    ConfigError
+        Unknown format, undetectable format, or an option the format does not take.
+    FrameError
+        Malformed file (message names file and line).
+    OSError
+        Missing or unreadable file.
+    """
+    if format is None:
+        format = sniff_format(path)
+        if format is None:
+            raise ConfigError(
+                f"{path}: cannot tell the file format from its first lines; "
+                f"pass --format ({', '.join(FORMATS)})"
+            )
+    reader = reader_for(format)
+    parameters = inspect.signature(reader).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unknown = [key for key in opts if key not in parameters and not takes_any]
+    if unknown:
+        names = ", ".join("--" + key.replace("_", "-") for key in unknown)
+        raise ConfigError(f"{path}: option(s) {names} do not apply to the {format} format")
+    return reader(path, **opts)

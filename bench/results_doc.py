@@ -1,0 +1,147 @@
+"""The top level of a ``ventbench.results/1`` document: software, source files, gas, verdict.
+
+The points (with their breaths, summary and checks) and the document itself come from
+:mod:`analysis.results`; this module adds what analysis may not know because it does no I/O: which software produced the
+numbers, which files (by SHA-256) they came from, and under which gas conditions, so that
+every number can be traced to a file, a hash and a line of configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis.gas import GasCondition
+from analysis.results import SCHEMA, results_document
+from analysis.trace import Trace
+from bench.session import git_sha, sha256_file, write_json_atomic
+
+__all__ = ["SCHEMA", "build_results", "gas_block", "software_block", "source_file_entry",
+           "write_results"]
+
+
+def software_block() -> dict[str, Any]:
+    """``{name, version, git_sha}``; ``git_sha`` is None outside a git checkout (never fails)."""
+    from analysis import __version__
+
+    try:
+        sha = git_sha()
+    except Exception:  # noqa: BLE001 - provenance must never stop an analysis
+        sha = None
+    return {"name": "ventbench", "version": __version__, "git_sha": sha}
+
+
+def source_file_entry(
+    path: str | os.PathLike, format: str, trace: Trace | None = None
+) -> dict[str, Any]:
+    """One entry of ``source.files``: path, SHA-256 of the bytes, format, lines and samples.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file as named on the command line (kept as given, POSIX separators).
+    format : str
+        The importer's format name ("csv", "labchart" …).
+    trace : Trace, optional
+        The trace read from it; adds ``samples`` and, when the importer counted them,
+        ``skipped_lines``.
+    """
+    path = Path(path)
+    digest = sha256_file(path)
+    with path.open("rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    entry: dict[str, Any] = {
+        "path": path.as_posix(),
+        "sha256": digest,
+        "format": format,
+        "bytes": path.stat().st_size,
+        "lines": lines,
+    }
+    if trace is not None:
+        entry["samples"] = len(trace)
+        if "skipped_lines" in trace.meta:
+            entry["skipped_lines"] = int(trace.meta["skipped_lines"])
+    return entry
+
+
+def gas_block(
+    recorded: Trace,
+    analysis_condition: GasCondition | str,
+    btps_factor: float,
+    *,
+    flow_condition_source: str = "file",
+) -> dict[str, Any]:
+    """The ``gas`` object: the condition the flow was recorded at, the one it was analysed
+    at, the ambient values used (and where they came from) and the factor applied.
+
+    Parameters
+    ----------
+    recorded : Trace
+        The trace as read (before conversion), with any user overrides of condition and
+        ambient already applied.
+    analysis_condition : GasCondition or str
+        Condition the analysis states volumes at (BTPS unless asked otherwise).
+    btps_factor : float
+        The factor that turned recorded flow into analysis-condition flow. The key keeps
+        its contract name even when the analysis condition is not BTPS.
+    flow_condition_source : str
+        "file" when the condition came from the recording, "user" when from the command
+        line, "default" when assumed.
+    """
+    amb = recorded.ambient
+    condition = (
+        analysis_condition
+        if isinstance(analysis_condition, GasCondition)
+        else GasCondition.parse(analysis_condition)
+    )
+    return {
+        "flow_condition": recorded.flow_condition.value,
+        "flow_condition_source": flow_condition_source,
+        "analysis_condition": condition.value,
+        "t_amb_degc": amb.t_amb_degc,
+        "p_amb_hpa": amb.p_amb_hpa,
+        "rh_pct": amb.rh_pct,
+        "ambient_source": amb.source,
+        "btps_factor": btps_factor,
+    }
+
+
+def build_results(
+    points: Sequence[Mapping[str, Any]],
+    *,
+    source_files: Sequence[Mapping[str, Any]],
+    gas: Mapping[str, Any],
+    software: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble a whole ``ventbench.results/1`` document.
+
+    Parameters
+    ----------
+    points : sequence of dict
+        Point objects of the contract, from :func:`analysis.results.point_to_json`.
+    source_files : sequence of dict
+        Entries from :func:`source_file_entry`.
+    gas : dict
+        From :func:`gas_block`.
+    software : dict, optional
+        From :func:`software_block` (computed when omitted).
+
+    Returns
+    -------
+    dict
+        schema, software, source ``{files: [...]}``, gas, points, verdict — the overall
+        verdict by :func:`analysis.results.overall_verdict`.
+    """
+    return results_document(
+        points,
+        software=software if software is not None else software_block(),
+        source={"files": [dict(f) for f in source_files]},
+        gas=gas,
+    )
+
+
+def write_results(path: str | os.PathLike, document: Mapping[str, Any]) -> Path:
+    """Write the document as JSON (atomic replace, NaN as null); returns the path."""
+    return write_json_atomic(Path(path), dict(document))

@@ -1,0 +1,282 @@
+"""``ventbench record --port URL --driver NAME [--duration 60s] [--out DIR]``: capture a port.
+
+Writes, in OUT (default ``./records/<UTC timestamp>``):
+
+- ``capture.vbcap`` — every byte both ways with host times (written before it is decoded);
+- ``trace.csv`` — the decoded samples as the contract's Trace CSV, streamed in chunks;
+- ``record.json`` — written at the start (status "running", bluesky-style start record) and
+  rewritten in ``finally`` with the counts (``samples``, ``lost_samples``,
+  ``rejected_frames``, ``discarded_bytes``, ``gaps``, ``resets``), disconnects, the
+  instrument's metadata, start/stop UTC and the status.
+
+Stops at ``--duration`` (s/m/h/d) or after ``--samples N``, on Ctrl-C / SIGTERM (exit 2: aborted, files complete) or
+when the port ends (a replay). Exit 4 when the port cannot be opened, the device does not
+answer, or nothing intelligible arrives within ``--no-data-timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis import __version__
+from analysis.errors import BenchError, ConfigError, TransportError
+from analysis.trace import SampleFlag
+from bench.cli import EXIT_INCONCLUSIVE, EXIT_PASS
+from bench.commands.simulate import parse_duration_s, parse_pairs
+from drivers.base import SampleBlock
+
+HELP = "capture a port with no protocol: capture.vbcap, trace.csv and record.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", required=True, metavar="URL",
+                        help="device path or URL (/dev/ttyACM0, sim://rig, replay://x.vbcap)")
+    parser.add_argument("--driver", required=True, metavar="NAME", help="driver (rig, imt …)")
+    parser.add_argument("--duration", default="60s", help="how long (30s, 5m, 2h, 14d)")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default ./records/<UTC timestamp>)")
+    parser.add_argument("--baud", type=int, default=None, help="baud rate (driver default)")
+    parser.add_argument("--parity", default=None, choices=["N", "E", "O", "M", "S"])
+    parser.add_argument("--option", action="append", metavar="K=V",
+                        help="driver option (repeatable)")
+    parser.add_argument("--samples", type=int, default=None, metavar="N",
+                        help="stop once N samples arrived (or at --duration, if sooner)")
+    parser.add_argument("--no-data-timeout", type=float, default=5.0, metavar="S",
+                        help="give up (exit 4) when no sample arrived after S seconds")
+    parser.add_argument("--no-reconnect", action="store_true",
+                        help="end on a vanished port instead of reopening it")
+
+
+class TraceCsvStream:
+    """Append-only Trace CSV writer (same layout as ``drivers.importers.trace_csv``).
+
+    The preamble and column header are written with the first block; every block is then
+    appended as rows (floats as shortest round-trip ``repr``; a ``flags`` column always).
+    Device times that go backwards (device reset, another device after a reconnect) are
+    shifted to continue after the last sample and the sample is flagged GAP | RESET, since a
+    trace's time must increase; the shift is counted in :attr:`time_shifts`.
+    """
+
+    def __init__(self, path: Path, flow_condition: str, meta: dict[str, Any]) -> None:
+        self.path = path
+        self.flow_condition = flow_condition
+        self.meta = meta
+        self.columns: list[str] | None = None
+        self.rows = 0
+        self.time_shifts: list[dict[str, float]] = []
+        self._offset_s = 0.0
+        self._last_t: float | None = None
+        self._dt = 0.001
+        self._f = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+
+    def _start(self, block: SampleBlock) -> None:
+        lines = ["# ventbench-trace: 1", f"# flow_condition: {self.flow_condition}"]
+        for key, value in self.meta.items():
+            text = value if isinstance(value, str) else json.dumps(value, default=str)
+            lines.append(f"# {key}: {' '.join(str(text).split())}")
+        self.columns = ["t_s", "flow_lpm", "paw_cmh2o", *block.channels, "flags"]
+        lines.append(",".join(self.columns))
+        self._f.write("\n".join(lines) + "\n")
+
+    def append(self, block: SampleBlock) -> None:
+        if not len(block):
+            return
+        if self.columns is None:
+            self._start(block)
+        t = np.asarray(block.t_s, dtype=np.float64) + self._offset_s
+        flags = np.asarray(block.flags, dtype=np.uint8).copy()
+        prev = np.concatenate([[-np.inf if self._last_t is None else self._last_t], t[:-1]])
+        for i in np.flatnonzero(t <= prev).tolist():  # few: resets and reconnects only
+            before = self._last_t if i == 0 else t[i - 1]
+            if i > 1:
+                self._dt = float(np.median(np.diff(t[max(0, i - 64):i])))
+            shift = before + self._dt - t[i]
+            self._offset_s += shift
+            t[i:] += shift
+            flags[i] |= SampleFlag.GAP | SampleFlag.RESET
+            self.time_shifts.append({"at_row": self.rows + i, "shift_s": shift})
+        if len(t) > 1:
+            self._dt = float(np.median(np.diff(t[-64:])))
+        self._last_t = float(t[-1])
+        names = self.columns[3:-1]
+        cols = [t, block.flow_lpm, block.paw_cmh2o]
+        cols += [block.channels.get(n, np.full(len(t), math.nan)) for n in names]
+        text = [list(map(repr, np.asarray(c, dtype=np.float64).tolist())) for c in cols]
+        text.append(list(map(str, flags.tolist())))
+        self._f.write("".join(",".join(row) + "\n" for row in zip(*text, strict=True)))
+        self.rows += len(t)
+
+    def close(self) -> None:
+        if self.columns is None:  # no samples: still a valid, empty trace file
+            self._f.write(f"# ventbench-trace: 1\n# flow_condition: {self.flow_condition}\n"
+                          "t_s,flow_lpm,paw_cmh2o,flags\n")
+        self._f.close()
+
+
+def _first_rx_bytes(path: Path, n: int) -> bytes:
+    from drivers.capture import CaptureReader
+
+    out = b""
+    for rec in CaptureReader(path):
+        if rec.kind == "rx":
+            out += rec.data
+            if len(out) >= n:
+                break
+    return out[:n]
+
+
+def _utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+class _Live:
+    """The live line: on a TTY redrawn in place, else a plain line every ``period_s``."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.period_s = 0.5 if self.tty else 5.0
+        self._t = time.monotonic()
+        self._n = 0
+
+    def update(self, counters, flow: float, paw: float, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._t < self.period_s:
+            return
+        rate = (counters.samples - self._n) / max(now - self._t, 1e-9)
+        self._t, self._n = now, counters.samples
+        line = (f"{counters.samples} samples  {rate:7.0f}/s  flow {flow:8.2f} L/min  "
+                f"paw {paw:6.2f} cmH2O  lost {counters.lost_samples}  "
+                f"rejected {counters.rejected_frames}  resets {counters.resets}")
+        if self.tty:
+            print("\r" + line + "\x1b[K", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from drivers.registry import make_driver
+    from drivers.transport import Acquisition
+
+    duration_s = parse_duration_s(args.duration)
+    options = parse_pairs(args.option, "--option")
+    driver = make_driver(args.driver, **options)
+    out = args.out or Path("records") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "capture.vbcap").exists():
+        raise ConfigError(f"--out {out}: already holds a capture.vbcap; choose another DIR")
+    overrides = {"baudrate": args.baud, "parity": args.parity}
+    doc: dict[str, Any] = {
+        "schema": "ventbench.record/1", "status": "running", "url": args.port,
+        "driver": args.driver, "options": options, "duration_s": duration_s,
+        "start_utc": _utc(), "software": {"name": "ventbench", "version": __version__},
+        "files": {"capture": "capture.vbcap", "trace": "trace.csv"},
+    }
+    _write_json(out / "record.json", doc)  # start record, before the port is touched
+
+    stop = {"why": None}
+
+    def _signal(signum, frame):  # noqa: ARG001
+        stop["why"] = "interrupted (SIGINT)" if signum == signal.SIGINT else "terminated (SIGTERM)"
+
+    old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    acq = Acquisition(args.port, driver, out / "capture.vbcap",
+                      serial_overrides={k: v for k, v in overrides.items() if v is not None},
+                      metadata={"command": "record", "out": str(out)},
+                      reconnect=not args.no_reconnect)
+    trace: TraceCsvStream | None = None
+    live = _Live()
+    t_start = time.monotonic()
+    code = EXIT_PASS
+    try:
+        info = acq.start()
+        doc["instrument"] = info
+        meta = {"driver": args.driver, "url": args.port, "capture": "capture.vbcap",
+                "instrument": info}
+        trace = TraceCsvStream(out / "trace.csv", getattr(driver.flow_condition, "value",
+                                                           str(driver.flow_condition)), meta)
+        t_start = time.monotonic()
+        flow = paw = math.nan
+        while True:
+            elapsed = time.monotonic() - t_start
+            if stop["why"]:
+                doc["status"], doc["reason"], code = "aborted", stop["why"], EXIT_INCONCLUSIVE
+                break
+            if elapsed >= duration_s:
+                doc["status"], doc["reason"] = "completed", "duration reached"
+                break
+            if args.samples is not None and driver.counters.samples >= args.samples:
+                doc["status"], doc["reason"] = "completed", f"{args.samples} samples reached"
+                break
+            block = acq.get(timeout=min(0.2, max(duration_s - elapsed, 0.001)))
+            if block is not None:
+                trace.append(block)
+                flow, paw = float(block.flow_lpm[-1]), float(block.paw_cmh2o[-1])
+            elif acq.finished.is_set() and acq.blocks.empty():
+                if acq.error is not None:
+                    raise acq.error
+                doc["status"], doc["reason"] = "completed", "port ended"
+                break
+            if driver.counters.samples == 0 and elapsed > args.no_data_timeout:
+                acq.capture.flush()
+                first = _first_rx_bytes(out / "capture.vbcap", 24)
+                raise TransportError(
+                    f"nothing intelligible from {args.port} in {args.no_data_timeout:g} s "
+                    f"({args.driver} driver): {acq.rx_bytes} bytes received, "
+                    f"{driver.counters.rejected_frames} frames rejected, "
+                    f"{driver.counters.discarded_bytes} bytes discarded"
+                    + (f"; first bytes {first.hex(' ')}" if first else ""))
+            live.update(driver.counters, flow, paw)
+        live.update(driver.counters, flow, paw, force=True)
+    except BenchError as error:
+        doc["status"], doc["reason"] = "error", str(error)
+        raise
+    except OSError as error:
+        doc["status"], doc["reason"] = "error", str(error)
+        raise
+    except Exception as error:  # a bug in a driver: evidence first, then a clear message
+        doc["status"], doc["reason"] = "error", f"{type(error).__name__}: {error}"
+        raise TransportError(f"recording {args.port} failed: {doc['reason']}") from error
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        try:
+            acq.stop()
+        finally:
+            while (block := acq.get(timeout=0)) is not None and trace is not None:
+                trace.append(block)  # the tail read while stopping
+            if trace is not None:
+                trace.close()
+            live.done()
+            doc.update(driver.counters.to_json())
+            doc.update(
+                stop_utc=_utc(), elapsed_s=round(time.monotonic() - t_start, 3),
+                disconnects=acq.disconnects, rx_bytes=acq.rx_bytes,
+                trace_rows=trace.rows if trace else 0,
+                time_shifts=trace.time_shifts if trace else [],
+            )
+            _write_json(out / "record.json", doc)
+    c = driver.counters
+    print(f"ventbench record: {doc['status']} ({doc.get('reason')}): {c.samples} samples, "
+          f"{c.lost_samples} lost, {c.rejected_frames} rejected frames, {len(c.gaps)} gaps, "
+          f"{c.resets} resets, {len(acq.disconnects)} disconnects → {out}", file=sys.stderr)
+    return code

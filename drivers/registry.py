@@ -1,0 +1,119 @@
+"""Driver and simulated-device registries: a name on the command line → a class, lazily.
+
+Modules are imported only when a name is asked for, so a driver that is missing or broken
+affects only itself and is reported as a :class:`~analysis.errors.ConfigError` naming it.
+Importing this module also registers our pyserial URL schemes (``sim://``, ``replay://``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+import serial
+
+from analysis.errors import ConfigError
+from drivers.base import Driver, SimulatedDevice
+
+#: pyserial looks for ``protocol_<scheme>`` modules in these packages.
+URL_HANDLER_PACKAGE = "drivers.urlhandler"
+
+
+def register_url_handlers() -> None:
+    """Make ``sim://`` and ``replay://`` known to ``serial.serial_for_url`` (idempotent)."""
+    if URL_HANDLER_PACKAGE not in serial.protocol_handler_packages:
+        serial.protocol_handler_packages.append(URL_HANDLER_PACKAGE)
+
+
+register_url_handlers()
+
+#: A name containing ":" is always taken as an import path ``package.module:Class``.
+
+#: ``--driver`` name → "module:Class" (the class may be omitted when the module defines
+#: exactly one Driver subclass).
+DRIVERS: dict[str, str] = {
+    "rig": "drivers.rig:RigDriver",
+    "imt": "drivers.imt:",
+    "tsi": "drivers.tsi:",
+    "pirds": "drivers.pirds:",
+}
+
+#: ``sim://NAME`` / ``ventbench simulate --device NAME`` → "module:Class".
+DEVICES: dict[str, str] = {
+    "rig": "drivers.sim.rig_device:SimulatedRig",
+    "imt": "drivers.sim.imt_device:",
+    "tsi": "drivers.sim.tsi_device:",
+    "pirds": "drivers.sim.pirds_device:",
+}
+
+
+def _resolve(table: dict[str, str], name: str, base: type, what: str) -> type:
+    key = name.strip() if ":" in name else name.strip().lower()
+    if ":" in key:  # an import path "package.module:Class" (plugins, tests)
+        table = {key: key}
+    elif key not in table:
+        known = ", ".join(sorted(table))
+        raise ConfigError(f"no {what} {name!r}: known {what}s are {known}")
+    module_name, _, class_name = table[key].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"no {what} {name!r}: module {module_name} cannot be imported "
+                          f"({error})") from None
+    if class_name:
+        cls = getattr(module, class_name, None)
+    else:
+        found = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                 if issubclass(c, base) and c is not base and c.__module__ == module.__name__
+                 and not inspect.isabstract(c)]
+        cls = found[0] if len(found) == 1 else None
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"no {what} {name!r}: {table[key]} is not a {base.__name__} class")
+    return cls
+
+
+def driver_class(name: str) -> type[Driver]:
+    """The :class:`Driver` class registered as ``name`` (ConfigError if none)."""
+    return _resolve(DRIVERS, name, Driver, "driver")
+
+
+def make_driver(name: str, **options: Any) -> Driver:
+    """A new driver instance for ``--driver name``."""
+    return driver_class(name)(**options)
+
+
+def device_class(name: str) -> type[SimulatedDevice]:
+    """The :class:`SimulatedDevice` class registered as ``name`` (ConfigError if none)."""
+    return _resolve(DEVICES, name, SimulatedDevice, "simulated device")
+
+
+def make_device(name: str, params: dict[str, str] | None = None) -> SimulatedDevice:
+    """A new simulated device; ``params`` are the URL query / ``--set`` values (strings)."""
+    cls = device_class(name)
+    try:
+        return cls(dict(params or {}))
+    except (TypeError, ValueError, KeyError) as error:
+        raise ConfigError(f"simulated device {name!r}: bad parameters {params}: {error}") from None
+
+
+def available(table: dict[str, str], base: type, what: str) -> dict[str, str | None]:
+    """Each registered name → None when it loads, else the reason it does not."""
+    out: dict[str, str | None] = {}
+    for name in table:
+        try:
+            _resolve(table, name, base, what)
+            out[name] = None
+        except ConfigError as error:
+            out[name] = str(error)
+    return out
+
+
+def available_devices() -> dict[str, str | None]:
+    """Simulated devices that load (None) or why not."""
+    return available(DEVICES, SimulatedDevice, "simulated device")
+
+
+def available_drivers() -> dict[str, str | None]:
+    """Drivers that load (None) or why not."""
+    return available(DRIVERS, Driver, "driver")

@@ -1,0 +1,180 @@
+"""pyserial URL handler ``sim://DEVICE?speed=1|10|max&seed=N&k=v...``: a simulated device.
+
+An in-process serial-like object (a :class:`serial.serialutil.SerialBase`, like pyserial's
+``loop://``) in front of a :class:`~drivers.base.SimulatedDevice` from
+:mod:`drivers.registry`. Writes go to ``device.receive``; reads return
+``device.produce(device_time)``. Device time advances with the wall clock times ``speed``;
+with ``speed=max`` it advances by ``step_ms`` (default 50 ms) each time the reader finds
+nothing buffered, i.e. as fast as the reader reads. Every other query parameter (``seed``
+included) is passed to the device as a string.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
+
+from analysis.errors import BenchError
+
+#: Query parameters the handler itself consumes.
+HANDLER_PARAMS = ("speed", "step_ms")
+
+
+def parse_speed(text: str, where: str) -> float | None:
+    """``"max"`` → None, else a positive float factor; SerialException naming ``where``."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = -1.0
+    if not speed > 0:
+        raise SerialException(f"{where}: speed must be a positive number or 'max', "
+                              f"found {text!r}")
+    return speed
+
+
+class Serial(SerialBase):
+    """Serial port served by a simulated device (see module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.device = None
+        self.speed: float | None = 1.0
+        self.step_s = 0.05
+        self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._t0 = 0.0
+        self._device_time_s = 0.0
+        super().__init__(*args, **kwargs)
+
+    def open(self) -> None:
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        from drivers import registry  # lazy: the registry imports the devices lazily too
+
+        parts = urllib.parse.urlsplit(self.port)
+        if parts.scheme.lower() != "sim" or not parts.netloc:
+            raise SerialException(f"expected 'sim://DEVICE[?speed=..&seed=..]', found "
+                                  f"{self.port!r}")
+        query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+        self.speed = parse_speed(query.get("speed", "1"), self.port)
+        try:
+            self.step_s = float(query.get("step_ms", "50")) / 1000.0
+        except ValueError:
+            raise SerialException(f"{self.port}: step_ms must be a number") from None
+        params = {k: v for k, v in query.items() if k not in HANDLER_PARAMS}
+        try:
+            self.device = registry.make_device(parts.netloc, params)
+        except BenchError as error:
+            raise SerialException(f"{self.port}: {error}") from None
+        self._buffer.clear()
+        self._t0 = time.monotonic()
+        self._device_time_s = 0.0
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+        super().close()
+
+    def _reconfigure_port(self) -> None:
+        """Serial settings mean nothing to a simulated device."""
+
+    # -- device time ---------------------------------------------------------------------
+    def _pump(self, need_data: bool) -> None:
+        """Produce what the device sent up to now (lock held)."""
+        if self.speed is None:
+            if need_data and not self._buffer:
+                self._device_time_s += self.step_s
+        else:
+            self._device_time_s = (time.monotonic() - self._t0) * self.speed
+        self._buffer += self.device.produce(self._device_time_s)
+
+    @property
+    def device_time_s(self) -> float:
+        """Device time reached so far, s."""
+        return self._device_time_s
+
+    @property
+    def in_waiting(self) -> int:
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._lock:
+            self._pump(need_data=True)
+            return len(self._buffer)
+
+    def read(self, size: int = 1) -> bytes:
+        if not self.is_open:
+            raise PortNotOpenError()
+        deadline = None if self._timeout is None else time.monotonic() + self._timeout
+        while True:
+            with self._lock:
+                self._pump(need_data=True)
+                if self._buffer:
+                    out = bytes(self._buffer[:size])
+                    del self._buffer[:size]
+                    return out
+            if not self.is_open:
+                return b""
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return b""
+            if self.speed is not None or self.device.idle():
+                pause = 0.001 if deadline is None else min(0.001, deadline - now)
+                time.sleep(max(pause, 0.0))
+
+    def write(self, data) -> int:
+        if not self.is_open:
+            raise PortNotOpenError()
+        data = to_bytes(data)
+        with self._lock:
+            self._pump(need_data=False)  # the device hears the command at the current time
+            self.device.receive(data)
+        return len(data)
+
+    def reset_input_buffer(self) -> None:
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._lock:
+            self._pump(need_data=False)
+            self._buffer.clear()
+
+    def reset_output_buffer(self) -> None:
+        if not self.is_open:
+            raise PortNotOpenError()
+
+    @property
+    def out_waiting(self) -> int:
+        return 0
+
+    def cancel_read(self) -> None:
+        """Nothing blocks for long: reads poll every millisecond."""
+
+    def _update_break_state(self) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    @property
+    def cts(self) -> bool:
+        return True
+
+    @property
+    def dsr(self) -> bool:
+        return True
+
+    @property
+    def ri(self) -> bool:
+        return False
+
+    @property
+    def cd(self) -> bool:
+        return True

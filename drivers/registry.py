@@ -37,6 +37,7 @@ DRIVERS: dict[str, str] = {
     "imt": "drivers.imt:",
     "tsi": "drivers.tsi:",
     "pirds": "drivers.pirds:",
+    "lines": "drivers.lines:",
 }
 
 #: ``sim://NAME`` / ``ventbench simulate --device NAME`` → "module:Class".

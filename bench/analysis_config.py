@@ -1,0 +1,92 @@
+"""The analysis configuration of a session, frozen in ``start.json["analysis"]``.
+
+Everything that decides a point's numbers — the limit set (every tolerance with its source
+and confidence), the judgement rule, the segmentation settings per protocol group, the gas
+condition volumes are stated at and the ambient values — is written into the start record
+and rebuilt from it by ``replay`` and ``verify``, so that a later change of a protocol or
+limits file never silently changes the numbers of a recorded session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from analysis.checks import InstrumentAccuracy, JudgementRule, SteadyState
+from analysis.errors import ConfigError
+from analysis.gas import Ambient, GasCondition
+from analysis.limits import LimitSet, parse_limits
+from analysis.segment import SegmentationSettings
+
+
+def limits_to_json(limits: LimitSet) -> dict[str, Any]:
+    """A limit set as a TOML-shaped dict that :func:`limits_from_json` rebuilds exactly."""
+    head = {"id": limits.id, "title": limits.title, "notes": list(limits.notes)}
+    if limits.base:
+        head["base"] = limits.base
+    tolerances = {}
+    for quantity, tol in limits.tolerances.items():
+        raw = {k: v for k, v in tol.to_json().items() if v is not None}
+        tolerances[quantity] = raw
+    return {"limits": head, "tolerances": tolerances, "origin": limits.origin}
+
+
+def limits_from_json(data: dict[str, Any], where: str) -> LimitSet:
+    """Rebuild a limit set frozen by :func:`limits_to_json` (no base resolution: it is whole)."""
+    body = {"limits": {k: v for k, v in data["limits"].items() if k != "base"},
+            "tolerances": data.get("tolerances", {})}
+    return parse_limits(body, where)
+
+
+def rule_from_json(data: dict[str, Any]) -> JudgementRule:
+    data = dict(data)
+    if data.get("steady_state"):
+        data["steady_state"] = SteadyState(**data["steady_state"])
+    if data.get("instrument"):
+        data["instrument"] = InstrumentAccuracy(**data["instrument"])
+    return JudgementRule(**data)
+
+
+def segmentation_from_json(data: dict[str, Any] | None) -> SegmentationSettings:
+    known = {f.name for f in fields(SegmentationSettings)}
+    return SegmentationSettings(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """Everything that decides a point's numbers, as recorded in ``start.json["analysis"]``."""
+
+    limits: LimitSet
+    rule: JudgementRule
+    segmentation: dict[str, SegmentationSettings]  #: by group name; "" = default
+    condition: GasCondition = GasCondition.BTPS
+    ambient: Ambient = Ambient()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "limits": limits_to_json(self.limits),
+            "rule": asdict(self.rule),
+            "segmentation": {k: asdict(v) for k, v in self.segmentation.items()},
+            "condition": self.condition.value,
+            "ambient": asdict(self.ambient),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> AnalysisConfig:
+        try:
+            return cls(
+                limits=limits_from_json(data["limits"], where),
+                rule=rule_from_json(data["rule"]),
+                segmentation={k: segmentation_from_json(v)
+                              for k, v in (data.get("segmentation") or {"": {}}).items()},
+                condition=GasCondition.parse(data.get("condition", "BTPS")),
+                ambient=Ambient(**data.get("ambient", {})),
+            )
+        except (KeyError, TypeError) as error:
+            raise ConfigError(f"{where}: analysis configuration incomplete ({error})") from None
+
+    def segmentation_for(self, group: str | None) -> SegmentationSettings:
+        return self.segmentation.get(group or "", self.segmentation.get("", SegmentationSettings()))
+
+
+# -- samples → trace → point results ------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""``ventbench replay SESSION [--out DIR]``: re-decode, re-analyse, compare with the record.
+
+Every point's capture is read back through ``replay://`` and the driver it was recorded
+with, analysed with the configuration frozen in ``start.json``, and compared with the
+recorded ``results.json``. Identical → the exit code of the session's verdict (0 PASS,
+1 FAIL, 2 INCONCLUSIVE); any difference → each one listed as (point, quantity, old, new)
+and exit 1. With ``--out DIR`` the replay writes its own results.json, junit.xml, the
+re-captures and a replay.json there.
+
+A session killed mid-point (no ``stop.json``) still replays: the last point is marked
+incomplete.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cli import EXIT_FAIL, exit_code_for_verdict
+from bench.junit import write_junit
+from bench.reanalysis import RESULTS_FILE, reanalyze_session
+from bench.session import iso_utc, load_session, utc_now, write_json_atomic
+
+HELP = "re-decode a session's captures, re-analyse, and compare with its recorded results"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", type=Path, metavar="SESSION", help="a session directory")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="write the replay's results, junit.xml and re-captures here")
+
+
+def run(args: argparse.Namespace) -> int:
+    start, stop = load_session(args.session)
+    out = args.out
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    outcome = reanalyze_session(args.session, start, out)
+    new = outcome.recomputed
+    print(f"replay {args.session}: {outcome.n_points} point(s) re-decoded and re-analysed")
+    if stop is None:
+        print("  aborted: no stop record (the session was killed); replaying what was recorded")
+    for pid in outcome.incomplete:
+        print(f"  point {pid}: incomplete (recording stopped mid-point)")
+    for point in new["points"]:
+        reason = f" — {point['reason']}" if point.get("reason") else ""
+        print(f"  {point['id']:<8} {point['verdict']:<12}{reason[:110]}")
+    if out is not None:
+        write_json_atomic(out / RESULTS_FILE, new)
+        write_junit(out / "junit.xml", new, f"replay-{start.get('session_id')}")
+        write_json_atomic(out / "replay.json", {
+            "schema": "ventbench.replay/1", "session": str(args.session.resolve()),
+            "session_id": start.get("session_id"), "time_utc": iso_utc(utc_now()),
+            "identical": not outcome.differences and outcome.recorded is not None,
+            "differences": [d.__dict__ for d in outcome.differences],
+        })
+    if outcome.recorded is None:
+        print("replay: no recorded results.json to compare with; verdict of the replay: "
+              f"{new['verdict']}")
+        return exit_code_for_verdict(new["verdict"])
+    if outcome.differences:
+        print(f"replay: {len(outcome.differences)} difference(s) from the recorded results:")
+        print(f"  {'point':<6} {'quantity':<36} old / new")
+        for d in outcome.differences:
+            print(f"  {d}")
+        return EXIT_FAIL
+    print(f"replay: identical to the recorded results; session verdict {new['verdict']}")
+    return exit_code_for_verdict(new["verdict"])

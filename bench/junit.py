@@ -1,0 +1,112 @@
+"""``junit.xml``: one testcase per point × check, so CI systems show bench results natively.
+
+Mapping: PASS → a passing testcase; FAIL → ``<failure>``; INCONCLUSIVE → ``<error>`` (the
+data could not decide: CI should not read it as a pass); INFO → passing, with the numbers
+in ``system-out``; a point NOT TESTED (skipped by the operator, or never reached because
+the session was aborted) → ``<skipped>``. Deterministic output: the same results give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+NOT_TESTED = "NOT TESTED"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _check_text(check: dict[str, Any]) -> str:
+    limit = check.get("limit") or {}
+    achieved = check.get("achieved") or {}
+    parts = [
+        f"quantity={check.get('quantity')}",
+        f"set={_fmt(check.get('set'))}",
+        f"n_breaths={_fmt(check.get('n_breaths'))}",
+        f"mean={_fmt(check.get('mean'))}",
+        f"sd={_fmt(check.get('sd'))}",
+        f"min={_fmt(check.get('min'))}",
+        f"max={_fmt(check.get('max'))}",
+        f"max_abs_error={_fmt(check.get('max_abs_error'))}",
+        f"limit=±({_fmt(limit.get('abs'))} {limit.get('unit', '')} + {_fmt(limit.get('rel'))})",
+        f"achieved=±({_fmt(achieved.get('abs'))} + {_fmt(achieved.get('rel'))})",
+        f"criterion={check.get('criterion')}",
+        f"source={limit.get('source')}",
+    ]
+    return " ".join(parts)
+
+
+def junit_tree(results: dict[str, Any], suite_name: str, time_s: float = 0.0) -> ET.ElementTree:
+    """Build the JUnit XML tree of a results document (``ventbench.results/1``).
+
+    Parameters
+    ----------
+    results : dict
+        The results document; ``points`` is read, each with ``checks`` and ``verdict``.
+    suite_name : str
+        Name of the test suite (the session id).
+    time_s : float
+        Duration of the session, s.
+    """
+    suites = ET.Element("testsuites", name="ventbench")
+    suite = ET.SubElement(suites, "testsuite", name=suite_name)
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    for point in results.get("points", []):
+        pid = str(point.get("id"))
+        checks = point.get("checks") or []
+        if point.get("verdict") == NOT_TESTED or not checks:
+            case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.{pid}", name="point")
+            counts["tests"] += 1
+            verdict = point.get("verdict") or NOT_TESTED
+            reason = point.get("reason") or "no checks"
+            if verdict in (NOT_TESTED,):
+                ET.SubElement(case, "skipped", message=f"NOT TESTED: {reason}")
+                counts["skipped"] += 1
+            elif verdict == "FAIL":
+                ET.SubElement(case, "failure", message=reason, type="FAIL")
+                counts["failures"] += 1
+            elif verdict != "PASS" and verdict != "INFO":
+                ET.SubElement(case, "error", message=reason, type=verdict)
+                counts["errors"] += 1
+            continue
+        for check in checks:
+            counts["tests"] += 1
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{suite_name}.{pid}", name=str(check.get("quantity"))
+            )
+            verdict = check.get("verdict")
+            text = _check_text(check)
+            reason = check.get("reason") or ""
+            if verdict == "FAIL":
+                failure = ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL")
+                failure.text = text
+                counts["failures"] += 1
+            elif verdict not in ("PASS", "INFO"):
+                error = ET.SubElement(case, "error", message=reason or str(verdict), type=str(verdict))
+                error.text = text
+                counts["errors"] += 1
+            out = ET.SubElement(case, "system-out")
+            out.text = f"{verdict}: {text}"
+    for key, value in counts.items():
+        suite.set(key, str(value))
+    suite.set("time", f"{time_s:.3f}")
+    ET.indent(suites)
+    return ET.ElementTree(suites)
+
+
+def write_junit(path: Path, results: dict[str, Any], suite_name: str, time_s: float = 0.0) -> Path:
+    """Write ``junit.xml`` for a results document; returns the path."""
+    tree = junit_tree(results, suite_name, time_s)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tree.write(tmp, encoding="utf-8", xml_declaration=True)
+    tmp.replace(path)
+    return path

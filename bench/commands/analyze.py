@@ -82,7 +82,7 @@ class PointSpec:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``ventbench analyze``."""
-    parser.add_argument("file", metavar="FILE", help="recorded trace (Trace CSV, LabChart text export, ventMAP/PB840, PIRDS)")
+    parser.add_argument("file", metavar="FILE", help="recorded trace (Trace CSV, LabChart text export, ventMAP/PB840, PIRDS, .vbcap capture)")
     src = parser.add_argument_group("input")
     src.add_argument("--format", choices=sorted(FORMATS), help="file format (default: sniffed)")
     src.add_argument("--flow-unit", metavar="U", help="flow unit of the file's flow column (formats without units)")

@@ -9,6 +9,13 @@ Writes, in OUT (default ``./records/<UTC timestamp>``):
   ``rejected_frames``, ``discarded_bytes``, ``gaps``, ``resets``), disconnects, the
   instrument's metadata, start/stop UTC and the status.
 
+Device times are made continuous across device resets and reconnects by
+:class:`drivers.timebase.ContinuousTime` (the shifts are ``time_shifts`` in record.json) —
+the same object the ``.vbcap`` importer uses, so ``ventbench analyze capture.vbcap`` gives
+the samples of ``trace.csv``. With ``--port2 URL --driver2 NAME`` a second port is recorded
+too (``capture2.vbcap``, live ``trace1.csv`` / ``trace2.csv``) and ``trace.csv`` is the
+combined trace (see :mod:`bench.record_pair` and ``docs/drivers/combining.md``).
+
 Stops at ``--duration`` (s/m/h/d) or after ``--samples N``, on Ctrl-C / SIGTERM (exit 2: aborted, files complete) or
 when the port ends (a replay). Exit 4 when the port cannot be opened, the device does not
 answer, or nothing intelligible arrives within ``--no-data-timeout``.
@@ -26,14 +33,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from analysis import __version__
 from analysis.errors import BenchError, ConfigError, TransportError
-from analysis.trace import SampleFlag
+from bench import record_pair
 from bench.cli import EXIT_INCONCLUSIVE, EXIT_PASS
 from bench.commands.simulate import parse_duration_s, parse_pairs
-from drivers.base import SampleBlock
+from drivers.importers.trace_csv import TraceCsvStream
+from drivers.timebase import ContinuousTime
 
 HELP = "capture a port with no protocol: capture.vbcap, trace.csv and record.json"
 
@@ -55,72 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give up (exit 4) when no sample arrived after S seconds")
     parser.add_argument("--no-reconnect", action="store_true",
                         help="end on a vanished port instead of reopening it")
-
-
-class TraceCsvStream:
-    """Append-only Trace CSV writer (same layout as ``drivers.importers.trace_csv``).
-
-    The preamble and column header are written with the first block; every block is then
-    appended as rows (floats as shortest round-trip ``repr``; a ``flags`` column always).
-    Device times that go backwards (device reset, another device after a reconnect) are
-    shifted to continue after the last sample and the sample is flagged GAP | RESET, since a
-    trace's time must increase; the shift is counted in :attr:`time_shifts`.
-    """
-
-    def __init__(self, path: Path, flow_condition: str, meta: dict[str, Any]) -> None:
-        self.path = path
-        self.flow_condition = flow_condition
-        self.meta = meta
-        self.columns: list[str] | None = None
-        self.rows = 0
-        self.time_shifts: list[dict[str, float]] = []
-        self._offset_s = 0.0
-        self._last_t: float | None = None
-        self._dt = 0.001
-        self._f = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
-
-    def _start(self, block: SampleBlock) -> None:
-        lines = ["# ventbench-trace: 1", f"# flow_condition: {self.flow_condition}"]
-        for key, value in self.meta.items():
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-            lines.append(f"# {key}: {' '.join(str(text).split())}")
-        self.columns = ["t_s", "flow_lpm", "paw_cmh2o", *block.channels, "flags"]
-        lines.append(",".join(self.columns))
-        self._f.write("\n".join(lines) + "\n")
-
-    def append(self, block: SampleBlock) -> None:
-        if not len(block):
-            return
-        if self.columns is None:
-            self._start(block)
-        t = np.asarray(block.t_s, dtype=np.float64) + self._offset_s
-        flags = np.asarray(block.flags, dtype=np.uint8).copy()
-        prev = np.concatenate([[-np.inf if self._last_t is None else self._last_t], t[:-1]])
-        for i in np.flatnonzero(t <= prev).tolist():  # few: resets and reconnects only
-            before = self._last_t if i == 0 else t[i - 1]
-            if i > 1:
-                self._dt = float(np.median(np.diff(t[max(0, i - 64):i])))
-            shift = before + self._dt - t[i]
-            self._offset_s += shift
-            t[i:] += shift
-            flags[i] |= SampleFlag.GAP | SampleFlag.RESET
-            self.time_shifts.append({"at_row": self.rows + i, "shift_s": shift})
-        if len(t) > 1:
-            self._dt = float(np.median(np.diff(t[-64:])))
-        self._last_t = float(t[-1])
-        names = self.columns[3:-1]
-        cols = [t, block.flow_lpm, block.paw_cmh2o]
-        cols += [block.channels.get(n, np.full(len(t), math.nan)) for n in names]
-        text = [list(map(repr, np.asarray(c, dtype=np.float64).tolist())) for c in cols]
-        text.append(list(map(str, flags.tolist())))
-        self._f.write("".join(",".join(row) + "\n" for row in zip(*text, strict=True)))
-        self.rows += len(t)
-
-    def close(self) -> None:
-        if self.columns is None:  # no samples: still a valid, empty trace file
-            self._f.write(f"# ventbench-trace: 1\n# flow_condition: {self.flow_condition}\n"
-                          "t_s,flow_lpm,paw_cmh2o,flags\n")
-        self._f.close()
+    record_pair.add_arguments(parser)
 
 
 def _first_rx_bytes(path: Path, n: int) -> bytes:
@@ -185,12 +126,17 @@ def run(args: argparse.Namespace) -> int:
     if (out / "capture.vbcap").exists():
         raise ConfigError(f"--out {out}: already holds a capture.vbcap; choose another DIR")
     overrides = {"baudrate": args.baud, "parity": args.parity}
+    second = record_pair.SecondSource(args, out) if args.port2 else None
+    trace_name = record_pair.TRACE1 if second else "trace.csv"  # two ports: combined at the end
     doc: dict[str, Any] = {
         "schema": "ventbench.record/1", "status": "running", "url": args.port,
         "driver": args.driver, "options": options, "duration_s": duration_s,
         "start_utc": _utc(), "software": {"name": "ventbench", "version": __version__},
         "files": {"capture": "capture.vbcap", "trace": "trace.csv"},
     }
+    if second:
+        doc["files"].update(capture2=record_pair.CAPTURE2, trace1=record_pair.TRACE1,
+                            trace2=record_pair.TRACE2)
     _write_json(out / "record.json", doc)  # start record, before the port is touched
 
     stop = {"why": None}
@@ -201,9 +147,10 @@ def run(args: argparse.Namespace) -> int:
     old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
     acq = Acquisition(args.port, driver, out / "capture.vbcap",
                       serial_overrides={k: v for k, v in overrides.items() if v is not None},
-                      metadata={"command": "record", "out": str(out)},
+                      metadata={"command": "record", "out": str(out), "driver_options": options},
                       reconnect=not args.no_reconnect)
     trace: TraceCsvStream | None = None
+    timebase = ContinuousTime()  # device resets and reconnects: see drivers/timebase.py
     live = _Live()
     t_start = time.monotonic()
     code = EXIT_PASS
@@ -212,8 +159,9 @@ def run(args: argparse.Namespace) -> int:
         doc["instrument"] = info
         meta = {"driver": args.driver, "url": args.port, "capture": "capture.vbcap",
                 "instrument": info}
-        trace = TraceCsvStream(out / "trace.csv", getattr(driver.flow_condition, "value",
-                                                           str(driver.flow_condition)), meta)
+        trace = TraceCsvStream(out / trace_name, driver.flow_condition, meta)
+        if second:
+            second.start()  # its info goes to record.json as source2.instrument
         t_start = time.monotonic()
         flow = paw = math.nan
         while True:
@@ -229,8 +177,11 @@ def run(args: argparse.Namespace) -> int:
                 break
             block = acq.get(timeout=min(0.2, max(duration_s - elapsed, 0.001)))
             if block is not None:
-                trace.append(block)
+                trace.append(timebase.apply(block))
                 flow, paw = float(block.flow_lpm[-1]), float(block.paw_cmh2o[-1])
+            if second:
+                second.pump(elapsed, args.no_data_timeout)
+                paw = second.last_paw_cmh2o if "paw_cmh2o" in second.take else paw
             elif acq.finished.is_set() and acq.blocks.empty():
                 if acq.error is not None:
                     raise acq.error
@@ -262,18 +213,32 @@ def run(args: argparse.Namespace) -> int:
         try:
             acq.stop()
         finally:
-            while (block := acq.get(timeout=0)) is not None and trace is not None:
-                trace.append(block)  # the tail read while stopping
-            if trace is not None:
-                trace.close()
-            live.done()
-            doc.update(driver.counters.to_json())
-            doc.update(
-                stop_utc=_utc(), elapsed_s=round(time.monotonic() - t_start, 3),
-                disconnects=acq.disconnects, rx_bytes=acq.rx_bytes,
-                trace_rows=trace.rows if trace else 0,
-                time_shifts=trace.time_shifts if trace else [],
-            )
+            try:
+                if second:
+                    second.stop()
+            finally:
+                while (block := acq.get(timeout=0)) is not None and trace is not None:
+                    trace.append(timebase.apply(block))  # the tail read while stopping
+                if trace is not None:
+                    trace.close()
+                live.done()
+                doc.update(driver.counters.to_json())
+                doc.update(
+                    stop_utc=_utc(), elapsed_s=round(time.monotonic() - t_start, 3),
+                    disconnects=acq.disconnects, rx_bytes=acq.rx_bytes,
+                    trace_rows=trace.rows if trace else 0,
+                    time_shifts=timebase.shifts,
+                )
+                if second:
+                    doc["source2"] = second.summary()
+                _write_json(out / "record.json", doc)
+    if second:
+        try:
+            doc["alignment"] = second.combine(meta)
+        except BenchError as error:
+            doc["status"], doc["reason"] = "error", f"combining the two sources: {error}"
+            raise
+        finally:
             _write_json(out / "record.json", doc)
     c = driver.counters
     print(f"ventbench record: {doc['status']} ({doc.get('reason')}): {c.samples} samples, "

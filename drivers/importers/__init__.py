@@ -24,6 +24,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "labchart": ("drivers.importers.labchart", "read_labchart"),
     "ventmap": ("drivers.importers.ventmap", "read_ventmap"),
     "pirds": ("drivers.importers.pirds_file", "read_pirds"),
+    "vbcap": ("drivers.importers.vbcap", "read_vbcap"),
 }
 #: How many bytes :func:`sniff_format` looks at.
 SNIFF_BYTES = 4096
@@ -41,7 +42,10 @@ def sniff_format(path: str | os.PathLike) -> str | None:
     """
     path = Path(path)
     with path.open("rb") as handle:
-        head = handle.read(SNIFF_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+        raw = handle.read(SNIFF_BYTES)
+    if raw.startswith(b"\x89VBCAP"):  # drivers.capture.MAGIC
+        return "vbcap"
+    head = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
     if head.lstrip().startswith("# ventbench-trace"):
         return "csv"
     if any(marker in head for marker in ("Interval=", "ChannelTitle=", "ExcelDateTime=")):
@@ -52,6 +56,8 @@ def sniff_format(path: str | os.PathLike) -> str | None:
         return "ventmap"
     if path.suffix.lower() == ".csv":
         return "csv"
+    if path.suffix.lower() == ".vbcap":
+        return "vbcap"
     return None
 
 
@@ -76,7 +82,7 @@ def read_trace(path: str | os.PathLike, format: str | None = None, **opts: Any) 
     path : str or path-like
         The file.
     format : str, optional
-        A key of :data:`FORMATS` ("csv", "labchart", "ventmap", "pirds"); sniffed from the file when None.
+        A key of :data:`FORMATS` ("csv", "labchart", "ventmap", "pirds", "vbcap"); sniffed from the file when None.
     **opts
         Passed to the format's reader (e.g. ``skip_bad`` for csv; units and the flow
         condition for labchart). An option the reader does not take is a ConfigError, so

@@ -121,7 +121,7 @@ def read_trace_csv(path: str | os.PathLike, *, skip_bad: bool = False) -> Trace:
     return Trace(t, flow, paw, condition, ambient, flags, channels, meta)
 
 
-def write_trace_csv(path: str | os.PathLike, trace: Trace) -> None:
+def write_trace_csv(path: str | os.PathLike, trace: Trace, *, always_flags: bool = False) -> None:
     """Write ``trace`` as a Trace CSV file (deterministic bytes, exact round trip).
 
     Parameters
@@ -132,42 +132,119 @@ def write_trace_csv(path: str | os.PathLike, trace: Trace) -> None:
         The trace. Channels are written in their order, then ``flags`` when any sample is
         flagged. Scalar ``meta`` values become ``# key: value`` lines (other values as
         one-line JSON); keys the reader adds itself (``READER_META_KEYS``) are left out.
+    always_flags : bool, optional
+        Write the ``flags`` column even when no sample is flagged (as
+        :class:`TraceCsvStream` does, which cannot know in advance).
     """
-    out = [f"# {MAGIC_KEY}: {VERSION}", f"# flow_condition: {trace.flow_condition.value}"]
-    amb = trace.ambient
-    out += [
-        f"# t_amb_degc: {amb.t_amb_degc!r}",
-        f"# p_amb_hpa: {amb.p_amb_hpa!r}",
-        f"# rh_pct: {amb.rh_pct!r}",
-        f"# ambient_source: {_one_line(amb.source)}",
-    ]
-    for key, value in trace.meta.items():
-        if (
-            key in READER_META_KEYS
-            or key in _AMBIENT_KEYS
-            or key in ("flow_condition", "ambient_source")
-        ):
+    names = _column_names(path, trace.channels, flags=always_flags or bool(trace.flags.any()))
+    lines = [*_preamble(trace.flow_condition, trace.ambient, trace.meta), ",".join(names)]
+    columns = [trace.t_s, trace.flow_lpm, trace.paw_cmh2o, *trace.channels.values()]
+    rows = _rows_text(columns, trace.flags if names[-1] == FLAGS_COLUMN else None)
+    Path(path).write_text("\n".join(lines) + "\n" + rows, encoding="utf-8", newline="\n")
+
+
+class TraceCsvStream:
+    """Append-only Trace CSV writer: the bytes of :func:`write_trace_csv` (``always_flags``).
+
+    The preamble and the column header are written with the first non-empty block (its
+    channels are the columns; a channel missing from a later block is written as NaN); every
+    block is then appended as rows, so a long recording never sits in memory and a crash
+    loses at most the block being written. Times must already increase across blocks
+    (``ventbench record`` passes the blocks through :class:`drivers.timebase.ContinuousTime`).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file to create or replace.
+    flow_condition : GasCondition or str
+        The gas condition of the flow (the source's).
+    meta : mapping, optional
+        Metadata lines, as for :func:`write_trace_csv`.
+    ambient : Ambient, optional
+        Ambient values at the flow sensor (default: the standard :class:`Ambient`).
+    """
+
+    def __init__(self, path: str | os.PathLike, flow_condition: GasCondition | str,
+                 meta: dict[str, Any] | None = None, *, ambient: Ambient | None = None) -> None:
+        self.path = Path(path)
+        self.flow_condition = (flow_condition if isinstance(flow_condition, GasCondition)
+                               else GasCondition.parse(flow_condition))
+        self.ambient = ambient or Ambient()
+        self.meta = dict(meta or {})
+        self.columns: list[str] | None = None
+        self.rows = 0
+        self._f = open(self.path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+
+    def _start(self, channels: dict[str, np.ndarray]) -> None:
+        self.columns = _column_names(self.path, channels, flags=True)
+        lines = [*_preamble(self.flow_condition, self.ambient, self.meta), ",".join(self.columns)]
+        self._f.write("\n".join(lines) + "\n")
+
+    def append(self, block: Any) -> None:
+        """Append a :class:`~drivers.base.SampleBlock` (or anything with its fields)."""
+        n = len(block.t_s)
+        if not n:
+            return
+        if self.columns is None:
+            self._start(block.channels)
+        nan = np.full(n, math.nan)
+        columns = [block.t_s, block.flow_lpm, block.paw_cmh2o]
+        columns += [block.channels.get(name, nan) for name in self.columns[3:-1]]
+        self._f.write(_rows_text(columns, block.flags))
+        self.rows += n
+
+    def flush(self) -> None:
+        """Hand the written rows to the OS."""
+        self._f.flush()
+
+    def close(self) -> None:
+        """Finish the file (a file with no sample is still a valid, empty trace); idempotent."""
+        if self._f.closed:
+            return
+        if self.columns is None:
+            self._start({})
+        self._f.close()
+
+    def __enter__(self) -> TraceCsvStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _preamble(condition: GasCondition, amb: Ambient, meta: Any) -> list[str]:
+    """The ``#`` lines: magic, flow condition, ambient, then the writable metadata."""
+    out = [f"# {MAGIC_KEY}: {VERSION}", f"# flow_condition: {condition.value}",
+           f"# t_amb_degc: {amb.t_amb_degc!r}", f"# p_amb_hpa: {amb.p_amb_hpa!r}",
+           f"# rh_pct: {amb.rh_pct!r}", f"# ambient_source: {_one_line(amb.source)}"]
+    for key, value in meta.items():
+        if (key in READER_META_KEYS or key in _AMBIENT_KEYS
+                or key in ("flow_condition", "ambient_source")):
             continue
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(key)) or key == MAGIC_KEY:
             continue
         out.append(f"# {key}: {_meta_text(value)}")
+    return out
 
-    names = ["t_s", "flow_lpm", "paw_cmh2o", *trace.channels]
-    for name in trace.channels:
+
+def _column_names(path: Any, channels: Any, *, flags: bool) -> list[str]:
+    """Header columns; ConfigError for a channel that is not named ``quantity_unit``."""
+    for name in channels:
         unit = name.rsplit("_", 1)[-1]
         if not _COLUMN_NAME.match(name) or unit not in UNIT_SUFFIXES or name == FLAGS_COLUMN:
             raise ConfigError(
                 f"{path}: channel {name!r} cannot be written: a column must be named "
                 "quantity_unit in lower case (e.g. fio2_pct)"
             )
-    columns = [trace.t_s, trace.flow_lpm, trace.paw_cmh2o, *trace.channels.values()]
-    text_columns = [list(map(repr, col.tolist())) for col in columns]
-    if trace.flags.any():
-        names.append(FLAGS_COLUMN)
-        text_columns.append(list(map(str, trace.flags.tolist())))
-    out.append(",".join(names))
-    out.extend(",".join(row) for row in zip(*text_columns, strict=True))
-    Path(path).write_text("\n".join(out) + "\n", encoding="utf-8", newline="\n")
+    return ["t_s", "flow_lpm", "paw_cmh2o", *channels, *([FLAGS_COLUMN] if flags else [])]
+
+
+def _rows_text(columns: list[Any], flags: Any | None) -> str:
+    """Data rows: floats as shortest round-trip ``repr``, flags as integers."""
+    text = [list(map(repr, np.asarray(c, dtype=np.float64).tolist())) for c in columns]
+    if flags is not None:
+        text.append(list(map(str, np.asarray(flags, dtype=np.uint8).tolist())))
+    return "".join(",".join(row) + "\n" for row in zip(*text, strict=True))
 
 
 class _Where:

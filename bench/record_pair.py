@@ -1,0 +1,150 @@
+"""The second source of ``ventbench record --port2``: its own capture, live trace and the
+combined trace.
+
+``ventbench record`` with ``--port2 URL --driver2 NAME`` records two ports at once. Each is
+captured before it is decoded (``capture.vbcap``, ``capture2.vbcap``) and streamed live
+to its own Trace CSV (``trace1.csv``, ``trace2.csv``), so a crash loses nothing. When the
+recording ends, both captures are decoded again through the ``.vbcap`` importer (the
+path ``ventbench analyze capture.vbcap`` takes, with host arrival times) and
+:func:`drivers.combine.combine` puts the ``--take2`` channels of the second source onto
+the first one's samples: that is ``trace.csv``, with the alignment in its metadata lines
+and in ``record.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.errors import ConfigError, TransportError
+from analysis.trace import Trace
+from drivers.importers.trace_csv import TraceCsvStream, write_trace_csv
+from drivers.timebase import ContinuousTime
+
+CAPTURE2 = "capture2.vbcap"
+TRACE1, TRACE2 = "trace1.csv", "trace2.csv"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``--port2`` group of ``ventbench record``."""
+    group = parser.add_argument_group("second source (combined on the first one's time base)")
+    group.add_argument("--port2", metavar="URL", help="a second port (e.g. a rig for airway "
+                       "pressure next to a flowmeter)")
+    group.add_argument("--driver2", metavar="NAME", help="driver of the second port")
+    group.add_argument("--option2", action="append", metavar="K=V",
+                       help="option of the second driver (repeatable)")
+    group.add_argument("--take2", default="paw_cmh2o", metavar="CH[,CH…]",
+                       help="channels taken from the second source (default paw_cmh2o)")
+    group.add_argument("--clock", default="host", metavar="host|device|S",
+                       help="how the clocks are related: through host arrival times (default), "
+                            "one clock, or a fixed offset in s (t1 = t2 + S)")
+    group.add_argument("--interp", default="linear", choices=("linear", "hold"),
+                       help="interpolate the second source's samples, or hold the last one")
+    group.add_argument("--max-staleness", type=float, default=None, metavar="S",
+                       help="older second-source data is missing (default 2.5 sample intervals)")
+
+
+def parse_clock(text: str) -> str | float:
+    """``host`` | ``device`` | an offset in s."""
+    if text in ("host", "device"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ConfigError(f"--clock {text!r}: expected host, device or an offset in seconds")
+    return value
+
+
+class SecondSource:
+    """The second port: acquisition, live ``trace2.csv``, its counts for ``record.json``."""
+
+    def __init__(self, args: argparse.Namespace, out: Path) -> None:
+        from bench.commands.simulate import parse_pairs
+        from drivers.registry import make_driver
+        from drivers.transport import Acquisition
+
+        if not args.driver2:
+            raise ConfigError("--port2 needs --driver2 NAME (the second port's driver)")
+        self.url, self.name, self.out = args.port2, args.driver2, out
+        self.options = parse_pairs(args.option2, "--option2")
+        self.take = tuple(t.strip() for t in args.take2.split(",") if t.strip())
+        self.clock = parse_clock(args.clock)
+        self.method, self.max_staleness_s = args.interp, args.max_staleness
+        self.driver = make_driver(self.name, **self.options)
+        self.acq = Acquisition(self.url, self.driver, out / CAPTURE2,
+                               metadata={"command": "record", "out": str(out), "role": "second",
+                                         "driver_options": self.options},
+                               reconnect=not args.no_reconnect)
+        self.timebase = ContinuousTime()
+        self.trace: TraceCsvStream | None = None
+        self.last_paw_cmh2o = math.nan
+
+    def start(self) -> dict[str, Any]:
+        """Open, handshake, stream; the instrument's info."""
+        info = self.acq.start()
+        meta = {"driver": self.name, "url": self.url, "capture": CAPTURE2, "instrument": info}
+        self.trace = TraceCsvStream(self.out / TRACE2, self.driver.flow_condition, meta)
+        return info
+
+    def pump(self, elapsed_s: float, no_data_timeout_s: float) -> None:
+        """Write what arrived; raise the reader's error or a silent port's."""
+        while (block := self.acq.get(timeout=0)) is not None:
+            self.trace.append(self.timebase.apply(block))
+            self.last_paw_cmh2o = float(block.paw_cmh2o[-1])
+        if self.acq.finished.is_set() and self.acq.error is not None:
+            raise self.acq.error
+        if self.driver.counters.samples == 0 and elapsed_s > no_data_timeout_s:
+            c = self.driver.counters
+            raise TransportError(
+                f"nothing intelligible from --port2 {self.url} in {no_data_timeout_s:g} s "
+                f"({self.name} driver): {self.acq.rx_bytes} bytes received, "
+                f"{c.rejected_frames} frames rejected, {c.discarded_bytes} bytes discarded")
+
+    def stop(self) -> None:
+        """Stop the port, write the tail, close the trace (safe to call after a failure)."""
+        try:
+            self.acq.stop()
+        finally:
+            while (block := self.acq.get(timeout=0)) is not None and self.trace is not None:
+                self.trace.append(self.timebase.apply(block))
+            if self.trace is not None:
+                self.trace.close()
+
+    def summary(self) -> dict[str, Any]:
+        """The second source's part of ``record.json``."""
+        return {"url": self.url, "driver": self.name, "options": self.options,
+                "instrument": self.driver.info, **self.driver.counters.to_json(),
+                "disconnects": self.acq.disconnects, "rx_bytes": self.acq.rx_bytes,
+                "trace_rows": self.trace.rows if self.trace else 0,
+                "time_shifts": self.timebase.shifts}
+
+    def combine(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Decode both captures again, combine, write ``trace.csv``; the alignment record."""
+        from drivers.combine import combine
+        from drivers.importers.vbcap import read_vbcap
+
+        first = read_vbcap(self.out / "capture.vbcap", host_time=True)
+        second = read_vbcap(self.out / CAPTURE2, host_time=True)
+        if len(first) == 0 or len(second) == 0:
+            raise TransportError(f"cannot combine: {len(first)} samples from the first port, "
+                                 f"{len(second)} from --port2 {self.url}")
+        first = Trace(first.t_s, first.flow_lpm, first.paw_cmh2o, first.flow_condition,
+                      first.ambient, first.flags, first.channels,
+                      {**meta, "capture2": CAPTURE2})
+        combined = combine(first, second, take=self.take, method=self.method,
+                           clock=self.clock, max_staleness_s=self.max_staleness_s)
+        tmp = self.out / "trace.csv.tmp"
+        write_trace_csv(tmp, combined)
+        os.replace(tmp, self.out / "trace.csv")
+        alignment = dict(combined.meta["alignment"])
+        taken = [combined.paw_cmh2o if n == "paw_cmh2o" else combined.channels[n]
+                 for n in self.take]
+        alignment["finite_samples"] = int(np.all(np.isfinite(taken), axis=0).sum())
+        return alignment

@@ -70,6 +70,12 @@ QUANTITY_UNITS: Mapping[str, str] = MappingProxyType(
         "ie": "1",
         "fio2": "%",
         "leak": "%",
+        # monitoring accuracy: the device's reported value against the reference
+        # (analysis.monitoring)
+        "vte_monitor": "mL",
+        "peep_monitor": "cmH2O",
+        "pip_monitor": "cmH2O",
+        "rate_monitor": "bpm",
     }
 )
 

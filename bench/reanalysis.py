@@ -30,6 +30,7 @@ from drivers.base import SampleBlock
 from drivers.timebase import ContinuousTime
 
 CAPTURE_FILE = "capture.vbcap"
+DUT_CAPTURE_FILE = "dut.vbcap"  #: device-under-test telemetry (bench.monitoring)
 TRACE_FILE = "trace.csv"
 POINT_FILE = "point.json"
 RESULTS_FILE = "results.json"
@@ -176,7 +177,11 @@ def decode_capture(capture: Path, driver_name: str, driver_options: dict[str, An
 def analyze_capture(capture: Path, start: dict[str, Any], point: dict[str, Any],
                     config: AnalysisConfig, recapture: Path | None = None,
                     trace_csv: Path | None = None) -> tuple[dict[str, Any], Decoded]:
-    """Decode a point's capture and analyse it; optionally write its trace CSV."""
+    """Decode a point's capture and analyse it; optionally write its trace CSV.
+
+    With a DUT port in ``start.json`` the point's ``dut.vbcap`` beside ``capture`` is
+    compared with the reference breaths (:func:`bench.monitoring.add_monitoring`).
+    """
     port = start.get("port") or {}
     decoded = decode_capture(capture, port.get("driver", "rig"), port.get("driver_options"),
                              recapture)
@@ -187,7 +192,12 @@ def analyze_capture(capture: Path, start: dict[str, Any], point: dict[str, Any],
         from drivers.importers.trace_csv import write_trace_csv
 
         write_trace_csv(trace_csv, trace)
-    return analyze_trace(trace, point, config), decoded
+    result = analyze_trace(trace, point, config)
+    if start.get("dut_port"):  # device-under-test telemetry: monitoring-accuracy checks
+        from bench.monitoring import add_monitoring
+
+        result = add_monitoring(result, Path(capture), start, config)
+    return result, decoded
 
 
 # -- a whole session ------------------------------------------------------------------------------
@@ -271,14 +281,16 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
 
 def session_source(session: Path, session_id: str | None, point_ids: list[str]
                    ) -> dict[str, Any]:
-    """The ``source`` block: the session and every point capture with its SHA-256."""
+    """The ``source`` block: the session and every point capture (reference, and the
+    device under test's ``dut.vbcap`` when there is one) with its SHA-256."""
     files = []
     for pid in point_ids:
-        rel = f"{POINTS_DIR}/{safe_name(pid)}/{CAPTURE_FILE}"
-        path = Path(session) / rel
-        if path.exists():
-            files.append({"path": rel, "sha256": sha256_file(path), "format": "vbcap",
-                          "bytes": path.stat().st_size})
+        for name in (CAPTURE_FILE, DUT_CAPTURE_FILE):
+            rel = f"{POINTS_DIR}/{safe_name(pid)}/{name}"
+            path = Path(session) / rel
+            if path.exists():
+                files.append({"path": rel, "sha256": sha256_file(path), "format": "vbcap",
+                              "bytes": path.stat().st_size})
     return {"session": session_id, "files": files}
 
 

@@ -49,6 +49,16 @@ class Recording:
     wall_s: float = 0.0
     disconnects: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, Any] = field(default_factory=dict)
+    dut: dict[str, Any] = field(default_factory=dict)  #: the DUT port's counts, when there is one
+
+
+@dataclass
+class DutPort:
+    """The device under test's own telemetry port, recorded beside the reference."""
+
+    url: str
+    driver: Any  #: a fresh driver instance
+    capture: Path  #: ``points/ID/dut.vbcap``
 
 
 def expected_breath_s(point: dict[str, Any]) -> float:
@@ -89,11 +99,18 @@ def live_cells(breath: Any, sets: dict[str, float], point: dict[str, Any],
 def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
                  config: AnalysisConfig, live: Live, *, limits: Limits | None = None,
                  metadata: dict[str, Any] | None = None,
-                 on_info: Callable[[dict[str, Any]], None] | None = None) -> Recording:
+                 on_info: Callable[[dict[str, Any]], None] | None = None,
+                 dut: DutPort | None = None) -> Recording:
     """Record ``point`` from ``url`` with ``driver`` into ``capture``; live lines on ``live``.
 
-    Raises what the transport raises when the port cannot be opened or the device does not
-    answer (the capture then holds the failure); a port that dies later ends the point.
+    With ``dut`` the device under test's telemetry port is opened right after the
+    reference has started streaming and captured (every byte, before decode) until the
+    reference recording stops; its values are compared afterwards
+    (:mod:`bench.monitoring`). A DUT port that dies later is noted in ``Recording.dut``.
+
+    Raises what the transport raises when a port (reference or DUT) cannot be opened or
+    the device does not answer (the capture then holds the failure); a reference port
+    that dies later ends the point.
     """
     from analysis.stream import BreathStream
     from drivers.transport import Acquisition
@@ -105,10 +122,16 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
     out = Recording()
     t_wall0 = time.monotonic()
     acquisition = Acquisition(url, driver, capture, reconnect=True, metadata=metadata)
+    dut_acq = None
     try:
         info = acquisition.start()
         if on_info is not None:
             on_info(info)
+        if dut is not None:
+            dut_acq = Acquisition(dut.url, dut.driver, dut.capture, reconnect=True,
+                                  metadata={**(metadata or {}), "role": "device under test"},
+                                  on_block=_discard)
+            dut_acq.start()
         factor = conversion_factor(driver.flow_condition, config.condition, config.ambient)
         stream = BreathStream(config.segmentation_for(point.get("group")))
         clock = ContinuousTime()  # device resets: the same time base as the re-analysis
@@ -156,6 +179,15 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
             live.progress(f"  {point['id']}: {out.live_breaths}/{need} breaths, "
                           f"{elapsed:.0f} s device time")
     finally:
+        if dut_acq is not None:
+            dut_acq.stop()
+            out.dut = {"url": dut.url, "error": str(dut_acq.error or ""),
+                       "disconnects": list(dut_acq.disconnects),
+                       "counters": {k: v for k, v in dut.driver.counters.to_json().items()
+                                    if k != "events"},
+                       "events": len(dut.driver.counters.events)}
+            live.line(f"  DUT telemetry: {out.dut['events']} events from {dut.url}"
+                      + (f" (port error: {dut_acq.error})" if dut_acq.error else ""))
         acquisition.stop()
         if acquisition.error is not None and not out.stop_reason:
             out.stop_reason = f"port error: {acquisition.error}"
@@ -163,3 +195,7 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
         out.disconnects = list(acquisition.disconnects)
         out.counters = driver.counters.to_json()
     return out
+
+
+def _discard(block: Any) -> None:
+    """The DUT's samples are not needed live: its capture is analysed afterwards."""

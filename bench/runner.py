@@ -4,7 +4,9 @@ For each point the runner asks the operator, records the point live (:mod:`bench
 every byte in ``points/ID/capture.vbcap`` before it is decoded, a line per breath, settle,
 measure, stop), and then computes the point's results from the capture read back through
 ``replay://`` (:mod:`bench.reanalysis`: the same path as ``ventbench replay``). A failing
-point does not stop the session.
+point does not stop the session. With a DUT port (``RunPlan.dut_port``) the device under
+test's own telemetry is captured beside each point (``points/ID/dut.vbcap``) and judged
+as monitoring-accuracy checks (:mod:`bench.monitoring`).
 
 Whatever happens — the last point, an abort, Ctrl-C, a dead port — the ``finally`` writes
 ``results.json`` (points not reached are NOT TESTED), ``junit.xml``, the report when the
@@ -31,6 +33,7 @@ from bench.live import Live
 from bench.operator import Decision, Operator
 from bench.reanalysis import (
     CAPTURE_FILE,
+    DUT_CAPTURE_FILE,
     NOT_TESTED,
     POINT_FILE,
     RESULTS_FILE,
@@ -41,7 +44,7 @@ from bench.reanalysis import (
     session_gas,
     session_source,
 )
-from bench.recording import Limits, record_point
+from bench.recording import DutPort, Limits, record_point
 from bench.session import (
     STATUS_ABORTED,
     STATUS_COMPLETED,
@@ -76,6 +79,8 @@ class RunPlan:
     limits: Limits = field(default_factory=Limits)  #: when a point's recording stops
     index_history: bool = True
     render_report: bool = True  #: False: no report.pdf (fast CI sessions); stop.json says so
+    #: the device under test's telemetry port (bench.monitoring.dut_record), or empty
+    dut_port: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,6 +110,7 @@ class Runner:
             "analysis": p.config.to_json(),
             "port": {"url": p.port_url, "driver": p.driver, "driver_options": p.driver_options},
             "dut": p.dut,
+            **({"dut_port": p.dut_port} if p.dut_port else {}),
             "operator": {"name": p.operator.name, "kind": p.operator.kind},
             "ambient": p.config.ambient.__dict__,
             "instruments": {"declared": {"driver": p.driver, "port": p.port_url},
@@ -208,10 +214,16 @@ class Runner:
         self.current = pid
         self._point_record(point, "recording", "", notes, url=url, attempt=attempt,
                            start_utc=iso_utc(utc_now()))
+        dut = None
+        if p.dut_port:
+            dut = DutPort(p.operator.port_url(_PointView(point), p.dut_port["url"]),
+                          make_driver(p.dut_port["driver"], **p.dut_port["driver_options"]),
+                          pdir / DUT_CAPTURE_FILE)
+            self._point_record(point, "recording", "", dut_url=dut.url)
         recording = record_point(
             url, make_driver(p.driver, **p.driver_options), pdir / CAPTURE_FILE, point,
             p.config, self.live, limits=p.limits, on_info=self._note_instrument,
-            metadata={"session": self.session.session_id, "point": pid})
+            metadata={"session": self.session.session_id, "point": pid}, dut=dut)
         self._point_record(point, "analysing", recording.stop_reason, **vars(recording))
         result, decoded = analyze_capture(pdir / CAPTURE_FILE, self._start(), point, p.config,
                                           trace_csv=pdir / TRACE_FILE)

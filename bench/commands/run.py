@@ -3,8 +3,11 @@
 Before each point the terminal shows the ventilator settings and the test lung to set and
 waits: Enter = go, ``s`` = skip (NOT TESTED), ``r`` = redo the previous point, ``a`` =
 abort, anything else is a note. ``--operator-mode auto`` lets the harness set up simulated
-(``sim://``) points itself, as the demo and CI do. Exit code: the session verdict (0 PASS,
-1 FAIL, 2 INCONCLUSIVE / aborted), 3 configuration, 4 device.
+(``sim://``) points itself, as the demo and CI do (and passes the same settings and seed
+to a ``sim://`` DUT port). ``--dut-port URL --dut-driver NAME`` also records the device
+under test's own telemetry and judges its monitoring accuracy (:mod:`bench.monitoring`).
+Exit code: the session verdict (0 PASS, 1 FAIL, 2 INCONCLUSIVE / aborted), 3
+configuration, 4 device.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="terminal prompts (default) or the automated operator (sim://)")
     parser.add_argument("--dut", "--device", dest="dut", default="", metavar="NAME",
                         help="device under test")
+    parser.add_argument("--dut-port", default=None, metavar="URL",
+                        help="the device under test's own telemetry port (monitoring accuracy)")
+    parser.add_argument("--dut-driver", default=None, metavar="NAME",
+                        help="driver of the DUT telemetry port (pirds)")
+    parser.add_argument("--dut-option", action="append", default=[], metavar="K=V",
+                        help="DUT driver option (repeatable)")
+    parser.add_argument("--dut-match-tol", type=float, default=None, metavar="S",
+                        help="a DUT report belongs to the reference breath whose end is "
+                             "within ± S s (default 0.5; never more than 1/4 breath)")
     parser.add_argument("--device-serial", default="", metavar="S")
     parser.add_argument("--firmware", default="", metavar="V")
     parser.add_argument("--t-amb", type=float, default=None, metavar="DEGC",
@@ -58,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     parser.add_argument("--no-report", action="store_true",
                         help="do not render report.pdf (render it later with ventbench report)")
+    # -- reliability runs (bench/reliability/command.py) --
+    from bench.reliability.command import add_reliability_arguments
+
+    add_reliability_arguments(parser)
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -112,17 +128,59 @@ def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
 def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               config: AnalysisConfig, driver_options: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
-              index_history: bool = True, render_report: bool = True) -> RunPlan:
-    """A :class:`RunPlan` for ``protocol`` (already selected)."""
+              index_history: bool = True, render_report: bool = True,
+              dut_port: dict[str, Any] | None = None) -> RunPlan:
+    """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
+    :func:`bench.monitoring.dut_record`."""
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
-                   index_history=index_history, render_report=render_report)
+                   index_history=index_history, render_report=render_report,
+                   dut_port=dict(dut_port or {}))
+
+
+def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The DUT telemetry port of ``--dut-port/--dut-driver/--dut-option`` (empty without
+    one); ConfigError for an incomplete pair, a driver without telemetry, or a simulated
+    port whose clock does not follow the host's (``speed=max``)."""
+    from analysis.errors import ConfigError
+    from analysis.monitoring import DEFAULT_TOL_S
+    from bench.monitoring import dut_record
+    from drivers.registry import driver_class
+    from drivers.telemetry import check_dut_driver
+
+    if not args.dut_port and not args.dut_driver:
+        return {}
+    if not (args.dut_port and args.dut_driver):
+        raise ConfigError("--dut-port and --dut-driver go together: give both or neither")
+    driver_class(args.dut_driver)
+    check_dut_driver(args.dut_driver)
+    for flag, url in (("--port", args.port), ("--dut-port", args.dut_port)):
+        if _sim_speed_max(url):
+            raise ConfigError(
+                f"{flag} {url!r}: speed=max runs a simulated device as fast as it is read, "
+                "so its clock is unrelated to the host clock the DUT reports are aligned "
+                "through; give both simulated ports a finite speed (e.g. speed=20)")
+    tol = DEFAULT_TOL_S if args.dut_match_tol is None else args.dut_match_tol
+    if not tol > 0:
+        raise ConfigError(f"--dut-match-tol {args.dut_match_tol!r}: expected a positive time, s")
+    return dut_record(args.dut_port, args.dut_driver, parse_options(args.dut_option), tol)
+
+
+def _sim_speed_max(url: str) -> bool:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    return parts.scheme.lower() == "sim" and query.get("speed", "1").strip().lower() == "max"
 
 
 def run(args: argparse.Namespace) -> int:
     from analysis.errors import ConfigError
+    from bench.reliability.command import is_reliability, run_reliability
 
+    if is_reliability(args):  # a days-long run: bench/reliability/
+        return run_reliability(args)
     protocol = load_protocol(args.protocol)
     if args.group or args.point:
         protocol = protocol.select(group=args.group, ids=args.point)
@@ -131,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
     from drivers.registry import driver_class
 
     driver_class(args.driver)  # an unknown driver is a usage error before any file is written
+    dut_port = dut_port_from_args(args)
     config = analysis_config(protocol, args.limits, ambient_from_args(args), args.settle,
                              args.measure)
     dut = {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware}
@@ -145,5 +204,5 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=parse_options(args.option), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
-                     render_report=not args.no_report)
+                     render_report=not args.no_report, dut_port=dut_port)
     return Runner(plan, Live()).run()

@@ -28,11 +28,14 @@ def _float(params: dict[str, str], key: str, default: float) -> float:
 
 @dataclass
 class SourceSamples:
-    """One chunk of truth: time s, flow L/min (into the patient), airway pressure cmH2O."""
+    """One chunk of truth: time s, flow L/min (into the patient), airway pressure cmH2O,
+    and the exact per-breath truths (:class:`drivers.sim.simulation.BreathTruth`) of the
+    breaths this chunk completes (empty for sources without truth)."""
 
     t_s: np.ndarray
     flow_lpm: np.ndarray
     paw_cmh2o: np.ndarray
+    truths: tuple[Any, ...] = ()
 
 
 class PressureControlSource:
@@ -110,13 +113,15 @@ def make_source(params: dict[str, str], fs_hz: float, condition: str | None = No
 
 
 def source_chunk(source: Any, n_samples: int) -> SourceSamples:
-    """Call ``source.advance`` and normalise its result to :class:`SourceSamples`."""
+    """Call ``source.advance`` and normalise its result to :class:`SourceSamples`
+    (breath truths kept when the source gives them)."""
     out = source.advance(n_samples)
-    get = out.get if isinstance(out, dict) else lambda k: getattr(out, k)
+    get = out.get if isinstance(out, dict) else lambda k: getattr(out, k, ())
     return SourceSamples(
         np.asarray(get("t_s"), dtype=np.float64),
         np.asarray(get("flow_lpm"), dtype=np.float64),
         np.asarray(get("paw_cmh2o"), dtype=np.float64),
+        tuple(get("truths") or ()),
     )
 
 

@@ -46,17 +46,19 @@ class MetricSettings:
     ----------
     peep_window_s : float
         PEEP is the mean airway pressure over this last part of expiration, s.
-    plateau_max_window_s : float
-        Longest plateau window, ending at end of inspiration, s (IMT: 320 ms).
-    plateau_min_window_s : float
-        Shortest plateau window accepted, s.
-    plateau_max_flow_lpm : float
-        |flow| must stay below this throughout the plateau window, L/min.
-    plateau_stability_hpa : float
-        Pressure must stay within ± this (max - min <= 2x) in the window, hPa.
+    peep_guard_s : float
+        The PEEP window ends this long before the detected start of the next breath, s
+        (>= 0). A start located a few samples late (a small neonatal flow step in noise)
+        would otherwise put the next inspiration's pressure rise into the window; the
+        end-expiratory pressure is flat, so ending a little earlier costs nothing.
+    pip_fit_s : float
+        Length of the end-of-inspiration pressure fit used for PIP, s (>= 0, 0 = none):
+        see :func:`breaths_metrics`.
     """
 
     peep_window_s: float = 0.100
+    peep_guard_s: float = 0.010
+    pip_fit_s: float = 0.025
     plateau_max_window_s: float = 0.320
     plateau_min_window_s: float = 0.050
     plateau_max_flow_lpm: float = 3.0
@@ -66,14 +68,51 @@ class MetricSettings:
         for f in fields(self):
             value = getattr(self, f.name)
             bad = isinstance(value, bool) or not isinstance(value, numbers.Real)
-            if bad or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"metric setting {f.name}: expected a finite number > 0, found {value!r}")
+            zero_ok = f.name in ("peep_guard_s", "pip_fit_s")
+            if bad or not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                expected = ">= 0" if zero_ok else "> 0"
+                raise ConfigError(f"metric setting {f.name}: expected a finite number {expected}, found {value!r}")
             object.__setattr__(self, f.name, float(value))  # plain floats for JSON
         if self.plateau_min_window_s > self.plateau_max_window_s:
             raise ConfigError(
                 f"metric setting plateau_min_window_s ({self.plateau_min_window_s} s) exceeds "
                 f"plateau_max_window_s ({self.plateau_max_window_s} s)"
             )
+
+    def pip_fit_samples(self, t_s: np.ndarray) -> int:
+        """Samples of the end-of-inspiration pressure fit (``pip_fit_s``, at least 2 or 0).
+
+        From the median interval of the first 17 samples of ``t_s`` (s), like the detection
+        smoothing, so it does not depend on how a stream was chunked.
+        """
+        if self.pip_fit_s <= 0 or t_s.shape[0] < 2:
+            return 0
+        dt_s = float(np.median(np.diff(t_s[:17])))
+        return max(2, int(round(self.pip_fit_s / dt_s)))
+
+
+#: PIP from the highest sample is lowered by this many pressure-noise standard deviations.
+PIP_NOISE_SD = 2.5
+
+
+def _end_fit(t_s, paw_cmh2o, si, di, dt, m: int) -> np.ndarray:
+    """Per breath, the least-squares line through the last ``m`` inspiratory pressure
+    samples evaluated at the end of inspiration ``dt`` (NaN with fewer than 2 samples)."""
+    k = si.shape[0]
+    if m < 2:
+        return np.full(k, np.nan)
+    idx = di[:, None] - m + np.arange(m)[None, :]
+    ok = idx >= si[:, None]
+    idx = np.maximum(idx, 0)
+    x = np.where(ok, t_s[idx] - dt[:, None], 0.0)
+    y = np.where(ok, paw_cmh2o[idx], 0.0)
+    n = ok.sum(axis=1)
+    nn = np.maximum(n, 1)
+    mx, my = x.sum(axis=1) / nn, y.sum(axis=1) / nn
+    xc = np.where(ok, x - mx[:, None], 0.0)
+    sxx = (xc * xc).sum(axis=1)
+    slope = (xc * (y - my[:, None])).sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
+    return np.where((n >= 2) & (sxx > 0), my - slope * mx, np.nan)
 
 
 def _integral(
@@ -163,6 +202,7 @@ def breaths_metrics(
     settings: MetricSettings,
     extra_flags: list[tuple[str, ...]] | None = None,
     first_index: int = 0,
+    pip_fit_samples: int = 0,
 ) -> list[Breath]:
     """Metrics of several non-overlapping breaths, vectorised over the breaths.
 
@@ -183,6 +223,21 @@ def breaths_metrics(
         Per breath, segmentation flags ("double_trigger", "too_short") to add.
     first_index : int
         Number of the first breath; the others follow consecutively.
+    pip_fit_samples : int
+        Samples of the end-of-inspiration pressure fit
+        (:meth:`MetricSettings.pip_fit_samples`; 0 = none).
+
+    Notes
+    -----
+    PIP is the largest of (a) the highest pressure sample lowered by ``PIP_NOISE_SD``
+    standard deviations of the breath's pressure noise and (b) the straight line fitted
+    to the last ``pip_fit_samples`` inspiratory samples, evaluated at the end of
+    inspiration. The highest of many noisy samples on the flat top of a pressure-controlled
+    breath is biased up by 2.5-3.5 noise σ (100-1000 samples); (a) removes most of that
+    bias. The volume-controlled peak is a corner at the end of inspiration (a linear rise,
+    then the valve opens), where few samples are near the top and sampling misses the
+    corner; (b) follows the rise to the corner, unbiased. Without noise (a) is the highest
+    sample, so a peak elsewhere (before an inspiratory pause) is still found.
 
     Returns
     -------
@@ -204,52 +259,68 @@ def breaths_metrics(
     ef = np.array([b.flow_lpm for b in ends])
     ti, te, cycle = dt - st, et - dt, et - st
 
-    peep_lo = np.searchsorted(t_s, et - settings.peep_window_s)
-    peep_lo = np.minimum(np.maximum(peep_lo, di), np.maximum(ei, di))
-    idx = np.unique(np.concatenate((si, di, peep_lo, ei)))
-    ps, pd, pp, pe = (np.searchsorted(idx, x) for x in (si, di, peep_lo, ei))
+    idx = np.unique(np.concatenate((si, di, ei)))
+    ps, pd, pe = (np.searchsorted(idx, x) for x in (si, di, ei))
     has_i, has_e = pd > ps, pe > pd
-    has_e1, has_e2 = has_e & (pp > pd), has_e & (pe > pp)  # [d, peep_lo) and [peep_lo, e)
-    first_e = np.where(pp > pd, pd, pp)  # segment starting at d
 
     w = _weights(t_s)
     seg_fw = np.add.reduceat(flow_lpm * w, idx)
     seg_pw = np.add.reduceat(paw_cmh2o * w, idx)
     zero = np.zeros(k)
     sum_i = np.where(has_i, seg_fw[ps], zero)
-    sum_e = np.where(has_e, seg_fw[first_e], zero) + np.where(has_e1 & has_e2, seg_fw[pp], zero)
+    sum_e = np.where(has_e, seg_fw[pd], zero)
     vti = _phase_integral(t_s, flow_lpm, sum_i, si, di, st, dt, sf, df) * ML_PER_S_PER_LPM
     vte = -_phase_integral(t_s, flow_lpm, sum_e, di, ei, dt, et, df, ef) * ML_PER_S_PER_LPM
 
     pa = _interp_at(t_s, paw_cmh2o, si, st)
     pb = _interp_at(t_s, paw_cmh2o, ei, et)
-    psum_i = np.where(has_i, seg_pw[ps], zero)
-    psum_e = np.where(has_e, seg_pw[first_e], zero) + np.where(has_e1 & has_e2, seg_pw[pp], zero)
-    pmean = _phase_integral(t_s, paw_cmh2o, psum_i + psum_e, si, ei, st, et, pa, pb) / cycle
+    psum = np.where(has_i, seg_pw[ps], zero) + np.where(has_e, seg_pw[pd], zero)
+    pmean = _phase_integral(t_s, paw_cmh2o, psum, si, ei, st, et, pa, pb) / cycle
 
     nan = np.full(k, np.nan)
     seg_pmax = np.fmax.reduceat(paw_cmh2o, idx)
     pip = np.fmax(np.fmax(pa, pb), np.where(has_i, seg_pmax[ps], nan))
-    pip = np.fmax(pip, np.where(has_e, seg_pmax[first_e], nan))
-    pip = np.fmax(pip, np.where(has_e1 & has_e2, seg_pmax[pp], nan))
+    pip = np.fmax(pip, np.where(has_e, seg_pmax[pd], nan))
     peak_i = np.where(has_i, np.maximum.reduceat(flow_lpm, idx)[ps], zero)
-    seg_fmin = np.minimum.reduceat(flow_lpm, idx)
-    peak_e = np.where(has_e, seg_fmin[first_e], zero)
-    peak_e = np.minimum(peak_e, np.where(has_e1 & has_e2, seg_fmin[pp], np.inf))
-    n_peep = ei - peep_lo
-    peep_sum = np.add.reduceat(paw_cmh2o, idx)[np.minimum(pp, idx.shape[0] - 1)]
+    peak_e = np.where(has_e, np.minimum.reduceat(flow_lpm, idx)[pd], zero)
+
+    # PEEP: samples in [t_end - guard - window, t_end - guard), within the expiration
+    peep_hi = np.searchsorted(t_s, et - settings.peep_guard_s)
+    peep_hi = np.minimum(np.maximum(peep_hi, di), np.maximum(ei, di))
+    peep_lo = np.searchsorted(t_s, et - settings.peep_guard_s - settings.peep_window_s)
+    peep_lo = np.minimum(np.maximum(peep_lo, di), peep_hi)
+    n_peep = peep_hi - peep_lo
+    bounds = np.empty(2 * k, dtype=np.intp)
+    bounds[0::2], bounds[1::2] = peep_lo, peep_hi
+    peep_sum = np.add.reduceat(paw_cmh2o, np.minimum(bounds, t_s.shape[0] - 1))[0::2]
     peep = np.where(n_peep > 0, peep_sum / np.maximum(n_peep, 1), pb)
-    seg_or = np.bitwise_or.reduceat(flags, idx)
+
+    # PIP (see Notes); the pressure noise from the second differences centred inside the
+    # PEEP window, where the end-expiratory pressure is flat
     n = t_s.shape[0]
+    n_d2 = peep_hi - peep_lo - 2
+    width = int(n_d2.max(initial=0))
+    p_sd = np.zeros(k)
+    if width >= 3:  # gathered windows: only the PEEP windows' samples are read
+        c = peep_lo[:, None] + 1 + np.arange(width)[None, :]
+        cc = np.clip(c, 1, max(n - 2, 1))
+        d2 = paw_cmh2o[cc - 1] - 2.0 * paw_cmh2o[cc] + paw_cmh2o[cc + 1]
+        # a sequential sum (cumsum), so padding to the widest window changes no bit
+        d2_cum = np.cumsum(d2 * d2, axis=1)
+        d2_sum = d2_cum[np.arange(k), np.clip(n_d2 - 1, 0, width - 1)]
+        p_sd = np.sqrt(np.where((n_d2 >= 3) & np.isfinite(d2_sum), d2_sum, 0.0) / (6.0 * np.maximum(n_d2, 1)))
+    pip = np.fmax(pip - PIP_NOISE_SD * p_sd, _end_fit(t_s, paw_cmh2o, si, di, dt, pip_fit_samples))
+
+    seg_or = np.bitwise_or.reduceat(flags, idx)
     mask = flags[np.maximum(si - 1, 0)] | flags[np.minimum(ei, n - 1)]
-    mask = mask | np.where(has_i, seg_or[ps], 0) | np.where(has_e, seg_or[first_e], 0)
-    mask = mask | np.where(has_e1 & has_e2, seg_or[pp], 0)
+    mask = mask | np.where(has_i, seg_or[ps], 0) | np.where(has_e, seg_or[pd], 0)
 
     # plateau: only breaths whose flow is low one minimum window before the end of inspiration
     qk = np.searchsorted(t_s, dt - settings.plateau_min_window_s, side="right") - 1
     maybe = (qk >= si) & (np.abs(flow_lpm[np.clip(qk, 0, n - 1)]) < settings.plateau_max_flow_lpm)
 
     out = []
+    guard_s = settings.peep_guard_s
     rows = zip(
         st.tolist(), ti.tolist(), te.tolist(), cycle.tolist(), vti.tolist(), vte.tolist(),
         pip.tolist(), peep.tolist(), pmean.tolist(), peak_i.tolist(), peak_e.tolist(),
@@ -258,7 +329,7 @@ def breaths_metrics(
     for m, row in enumerate(rows):
         t0, ti_s, te_s, cyc, vti_ml, vte_ml, pip_c, peep_c, pmean_c, pk_i, pk_e, msk, t_d, t_e, mb = row
         if math.isnan(peep_c) and n_peep[m] > 0:
-            peep_c = float(np.nanmean(paw_cmh2o[peep_lo[m] : ei[m]]))
+            peep_c = float(np.nanmean(paw_cmh2o[peep_lo[m] : peep_hi[m]]))
         pplat, window = (None, None)
         if mb:
             pplat, window = _plateau(t_s, flow_lpm, paw_cmh2o, starts[m], insp_ends[m], settings)
@@ -284,7 +355,7 @@ def breaths_metrics(
                 peak_insp_flow_lpm=pk_i,
                 peak_exp_flow_lpm=-pk_e,
                 plateau_window_s=window,
-                peep_window_s=(max(t_e - settings.peep_window_s, t_d), t_e),
+                peep_window_s=(max(t_e - guard_s - settings.peep_window_s, t_d), max(t_e - guard_s, t_d)),
                 index=first_index + m,
             )
         )
@@ -302,6 +373,7 @@ def breath_metrics(
     settings: MetricSettings,
     extra_flags: tuple[str, ...] = (),
     index: int = -1,
+    pip_fit_samples: int | None = None,
 ) -> Breath:
     """Metrics of one breath (see :func:`breaths_metrics`, of which this is one row).
 
@@ -318,6 +390,8 @@ def breath_metrics(
         Segmentation flags ("double_trigger", "too_short") to add.
     index : int
         Breath number.
+    pip_fit_samples : int, optional
+        Samples of the end-of-inspiration pressure fit; from ``settings`` and ``t_s`` if omitted.
 
     Returns
     -------
@@ -325,5 +399,6 @@ def breath_metrics(
         Volumes in mL at the condition of ``flow_lpm``; pressures in cmH2O; times in s.
     """
     return breaths_metrics(
-        t_s, flow_lpm, paw_cmh2o, flags, [start], [insp_end], [end], settings, [extra_flags], index
+        t_s, flow_lpm, paw_cmh2o, flags, [start], [insp_end], [end], settings, [extra_flags], index,
+        settings.pip_fit_samples(t_s) if pip_fit_samples is None else pip_fit_samples,
     )[0]

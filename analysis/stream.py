@@ -7,7 +7,9 @@ float equality, same flags — to analysing the whole trace at once, for any chu
 - the detection smoothing is a centred moving average taken from a running sum that is
   carried across chunks (``np.cumsum`` accumulates sequentially, so the running sum at a
   sample is the same float however the samples arrived); threshold events are only taken
-  where the whole window has arrived;
+  once their whole edge window (``4h + 4`` samples of smoothed flow after them, for the
+  boundary estimator) has arrived, and every estimate reads fixed-width windows addressed
+  by absolute sample index, so it is the same whichever events share a call;
 - the hysteresis state, the last refined boundary and the open / pending breath are carried
   explicitly between chunks;
 - per-breath metrics are computed from the breath's own sample slice (addressed by absolute
@@ -35,6 +37,7 @@ from .segment import (
     SegmentationSettings,
     hysteresis_transitions,
     refine_crossing,
+    refine_edges,
 )
 from .trace import SampleFlag, Trace
 from .units import ML_PER_S_PER_LPM
@@ -84,6 +87,9 @@ class BreathStream:
         self._base = 0  # absolute index of buffer[0]
         self._n = 0  # samples received
         self._h: int | None = None  # half smoothing window, samples
+        self._edge = 0  # samples after a threshold event searched for the phase's early peak
+        self._margin = 0  # samples before a threshold event searched for its edge
+        self._q = 0  # samples of the end-of-inspiration pressure fit (PIP)
         self._next = 0  # first absolute index not yet examined for threshold events
         self._state = -1  # hysteresis: -1 unknown, 0 expiration, 1 inspiration
         self._last_cross = 0  # absolute index of the last refined boundary
@@ -195,17 +201,26 @@ class BreathStream:
             if self._n < RATE_ESTIMATE_SAMPLES and not final:
                 return out
             self._h = self.segmentation.half_window(self._t)
+            self._edge = 4 * self._h + 4
+            self._margin = 4 * self._h + 4
+            self._q = self.metrics.pip_fit_samples(self._t)
         h = self._h
         start = max(self._next, h)
-        stop = self._n - h
+        # a threshold event is examined once the smoothed flow of its edge window exists
+        stop = self._n - h - (0 if final else self._edge)
         if stop > start:
             sm = self._smooth(start, stop)
             s = self.segmentation
             idx, rising, self._state = hysteresis_transitions(
                 sm, s.insp_threshold_lpm, s.exp_threshold_lpm, self._state
             )
-            for i_rel, up in zip(idx.tolist(), rising.tolist(), strict=True):
-                self._transition(start + i_rel, up, out)
+            if idx.size:
+                ii = start + idx
+                lim = np.full(ii.shape, self._n - h - 1)
+                e_idx, e_t = self._edges(ii, ii - self._margin, rising, lim)
+                rows = zip(ii.tolist(), rising.tolist(), e_idx.tolist(), e_t.tolist(), strict=True)
+                for i, up, e_i, e_t_s in rows:
+                    self._transition(i, up, out, (e_i, e_t_s))
             self._next = stop
         if final:
             self._close_at_end(out)
@@ -227,22 +242,75 @@ class BreathStream:
             lo = np.concatenate(([0.0], self._cs[: stop - h - 1 - b]))
         return (hi - lo) * (1.0 / (2 * h + 1))
 
-    def _refine(self, i: int, lo: int, up: bool) -> Boundary:
-        """Boundary at the last zero crossing in (lo, i + h], or at sample i if there is none."""
-        b = self._base
+    def _edges(self, i: np.ndarray, lo: np.ndarray, up: np.ndarray, limit: np.ndarray):
+        """Edge estimates for threshold events ``i`` (absolute), vectorised over them.
+
+        Per event: the early peak of the smoothed flow in ``i .. i + edge`` (not past
+        ``limit``), then :func:`~analysis.segment.refine_edges` on the samples from
+        ``max(lo, i - margin)`` to the end of the peak's smoothing window. Windows have one
+        fixed width per stream, so each event's result is the same whichever events share
+        the call. Returns (absolute index or -1 where no edge was found, time s).
+        """
+        b, h, p, mg = self._base, self._h, self._edge, self._margin
+        r = i.shape[0]
+        last = np.minimum(i + p, limit)
+        j = np.arange(p + 1)[None, :]
+        at = i[:, None] + j  # absolute sample of each smoothed value
+        ok_sm = at <= last[:, None]
+        if h == 0:
+            sm = _finite(self._f[np.clip(at - b, 0, self._t.shape[0] - 1)])
+        else:
+            hi = self._cs[np.clip(at + h - b, 0, self._cs.shape[0] - 1)]
+            lo_i = at - h - 1
+            lo_v = np.where(lo_i >= 0, self._cs[np.clip(lo_i - b, 0, self._cs.shape[0] - 1)], 0.0)
+            sm = (hi - lo_v) * (1.0 / (2 * h + 1))
+        s = np.where(ok_sm, np.where(up[:, None], sm, -sm), -np.inf)
+        k = np.argmax(s, axis=1)
+        peak = s[np.arange(r), k]
+        last = np.minimum(last, i + k + h)
+        first = i - mg
+        a = np.maximum(lo, first)
+        width = mg + p + h + 1
+        cols = np.arange(width)[None, :]
+        at = first[:, None] + cols
+        inside = (at >= a[:, None]) & (at <= last[:, None])
+        rel = np.clip(at - b, 0, self._t.shape[0] - 1)
+        f = self._f[rel]
+        gw = np.where(inside, _finite(np.where(up[:, None], f, -f)), 0.0)
+        tw = self._t[rel]
+        tried = (peak > 0) & (last > a) & (last > i)
+        col, t_c = refine_edges(gw, tw, a - first, last + 1 - first, np.where(tried, peak, 1.0))
+        return np.where(tried & (col >= 0), first + col, -1), t_c
+
+    def _refine(self, i: int, lo: int, up: bool, limit: int | None = None,
+                edge: tuple[int, float] | None = None) -> Boundary:
+        """Boundary of the phase entered at threshold event ``i`` (searched after ``lo``).
+
+        The edge estimate of :meth:`_edges` (``edge`` if already computed); if no edge is
+        found, the last (band) zero crossing in ``(lo, i + h]``, or sample ``i``.
+        """
+        b, h = self._base, self._h
+        if edge is None:
+            lim = self._n - h - 1 if limit is None else min(limit, self._n - h - 1)
+            idx, t_c = self._edges(np.array([i]), np.array([lo]), np.array([up]), np.array([lim]))
+            edge = (int(idx[0]), float(t_c[0]))
+        if edge[0] >= 0:
+            return Boundary(edge[0], edge[1], 0.0)
         found = refine_crossing(
-            self._t, self._f, lo - b, i + self._h - b, up, self.segmentation.zero_band_lpm
+            self._t, self._f, lo - b, i + h - b, up, self.segmentation.zero_band_lpm
         )
         if found is None:
             return Boundary(i, float(self._t[i - b]), _finite_value(self._f[i - b]))
         return Boundary(found[0] + b, found[1], 0.0)
 
-    def _transition(self, i: int, up: bool, out: list[Breath]) -> None:
+    def _transition(self, i: int, up: bool, out: list[Breath], edge=None) -> None:
         b = self._base
         t_i = float(self._t[i - b])
         horizon = b + int(np.searchsorted(self._t, t_i - self.segmentation.max_breath_s))
         lo = max(self._last_cross, horizon)
-        bound = self._refine(i, lo, up)
+        if edge is not None and lo > i - self._margin:
+            edge = None  # the precomputed window reached back past the last boundary
+        bound = self._refine(i, lo, up, edge=edge)
         self._last_cross = bound.index
         if up:
             self._open = (bound, i, lo)
@@ -295,7 +363,7 @@ class BreathStream:
         falls = np.flatnonzero(below[1:] & ~below[:-1])
         if falls.size == 0 or falls[-1] == 0:
             return insp_end
-        later = self._refine(i_down + int(falls[-1]), insp_end.index, False)
+        later = self._refine(i_down + int(falls[-1]), insp_end.index, False, nxt.index - self._h - 1)
         if later.index > insp_end.index and (
             self._coarse_volume_ml(insp_end, later) > -self.segmentation.min_vti_ml
         ):
@@ -354,6 +422,7 @@ class BreathStream:
             self.metrics,
             list(extra),
             self._count,
+            self._q,
         )
         self._count += len(breaths)
         self._queue.clear()
@@ -392,7 +461,8 @@ class BreathStream:
             return
         h = self._h
         b = self._base
-        keep = self._next - h - 1
+        m = max(h, self._margin) + 1  # samples before a threshold event read by _refine
+        keep = self._next - m
         if self._next > b:
             t_next = float(self._t[self._next - 1 - b])
             horizon = b + int(np.searchsorted(self._t, t_next - self.segmentation.max_breath_s))
@@ -400,9 +470,9 @@ class BreathStream:
         else:
             keep = min(keep, self._last_cross - 1)
         if self._open is not None:
-            keep = min(keep, self._open[0].index - 1, self._open[1] - h - 2)
+            keep = min(keep, self._open[0].index - 1, self._open[1] - m - 1)
         if self._pending is not None:
-            keep = min(keep, self._pending[0].index - 1, self._pending[2] - h - 3)
+            keep = min(keep, self._pending[0].index - 1, self._pending[2] - m - 2)
         cut = keep - b
         if cut <= 0:
             return

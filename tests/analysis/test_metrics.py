@@ -33,7 +33,8 @@ def test_volumes_pressures_and_plateau_known_truth(pause_s):
         assert b.pmean_cmh2o == pytest.approx(tr.pmean_cmh2o, rel=1e-9)
         assert b.mv_lpm == pytest.approx(b.vte_ml * b.rr_bpm / 1000.0, rel=1e-12)
         assert b.peak_insp_flow_lpm == pytest.approx(30.0, rel=1e-12)
-        assert b.peep_window_s == pytest.approx((b.t_end_s - 0.1, b.t_end_s))
+        # the PEEP window ends a 10 ms guard before the next breath's detected start
+        assert b.peep_window_s == pytest.approx((b.t_end_s - 0.11, b.t_end_s - 0.01))
         assert b.t_insp_end_s == pytest.approx(b.t_start_s + b.ti_s)
         if tr.pplat_cmh2o is None:
             assert b.pplat_cmh2o is None and b.plateau_window_s is None
@@ -133,3 +134,54 @@ def test_to_json_contract_keys():
                 "pplat_cmh2o", "peep_cmh2o", "pmean_cmh2o", "leak_pct", "flags"):
         assert key in doc
     assert doc["flags"] == []
+
+
+def _pc_like(fs_hz, noise_cmh2o, seed):
+    """One breath: flat-top pressure (15 cmH2O) 0-0.8 s, PEEP 5 after; flow a clean square."""
+    t = np.arange(int(2.0 * fs_hz) + 2) / fs_hz
+    insp = t < 0.8
+    flow = np.where(insp, 10.0, -10.0)
+    paw = np.where(insp, 15.0, 5.0) + np.random.default_rng(seed).normal(0.0, noise_cmh2o, t.size)
+    n1 = int(0.8 * fs_hz)
+    bounds = Boundary(1, t[0] + 0.5 / fs_hz), Boundary(n1, 0.8 - 0.5 / fs_hz), Boundary(t.size - 1, t[-2])
+    return t, flow, paw, bounds
+
+
+@pytest.mark.parametrize("fs_hz", [200.0, 1000.0])
+def test_pip_of_a_noisy_flat_top_is_not_the_noise_maximum(fs_hz):
+    s = MetricSettings()
+    errors, raw = [], []
+    for seed in range(20):
+        t, flow, paw, (a, d, e) = _pc_like(fs_hz, 0.05, seed)
+        b = breath_metrics(t, flow, paw, np.zeros(t.size, np.uint8), a, d, e, s, (), 0,
+                           s.pip_fit_samples(t))
+        errors.append(b.pip_cmh2o - 15.0)
+        raw.append(max(paw[: int(0.8 * fs_hz)]) - 15.0)
+    assert min(raw) > 0.1  # the highest sample is off by 2.5-4 noise σ
+    assert max(np.abs(errors)) < 0.1  # half the 0.2 cmH2O acceptance bound
+
+
+def test_pip_of_a_ramp_ending_in_a_drop_is_the_corner():
+    # VC: pressure rises 25 hPa/s to the end of inspiration between samples, then drops
+    fs = 200.0
+    t = np.arange(400) / fs
+    t_end = 1.0 + 0.3 / fs
+    paw = np.where(t < t_end, 5.0 + 25.0 * t, 5.0)
+    flow = np.where(t < t_end, 10.0, -10.0)
+    s = MetricSettings()
+    j = int(np.searchsorted(t, t_end))
+    b = breath_metrics(t, flow, paw, np.zeros(t.size, np.uint8), Boundary(1, 0.001),
+                       Boundary(j, t_end), Boundary(399, t[-1] - 0.001), s, (), 0, s.pip_fit_samples(t))
+    assert b.pip_cmh2o == pytest.approx(5.0 + 25.0 * t_end, abs=1e-9)  # raw max: 0.036 low
+    assert MetricSettings(pip_fit_s=0.0).pip_fit_samples(t) == 0
+
+
+def test_peep_window_ends_a_guard_before_the_next_breath():
+    t, flow, paw, truths = synthetic_trace()
+    late = paw.copy()
+    for tr in truths[1:]:  # the next inspiration's pressure rise leaks into the last 8 ms
+        late[(t >= tr.t_start_s - 0.008) & (t < tr.t_start_s)] += 3.0
+    for b in run(t, flow, late)[:-1]:
+        assert b.peep_cmh2o == pytest.approx(5.0, abs=1e-9)
+    unguarded = MetricSettings(peep_guard_s=0.0)
+    assert all(b.peep_cmh2o > 5.1 for b in run(t, flow, late, metrics=unguarded)[:-1])

@@ -20,6 +20,7 @@ from analysis.segment import (
     hysteresis_transitions,
     last_zero_crossing,
     refine_crossing,
+    refine_edges,
 )
 from analysis.stream import BreathStream
 from analysis.trace import SampleFlag
@@ -343,3 +344,51 @@ def test_time_must_increase_across_feeds():
     stream.feed([0.0, 1.0], [0.0, 0.0], [0.0, 0.0])
     with pytest.raises(AnalysisError, match="sample 2: time 1.0 s does not increase"):
         stream.feed([1.0], [0.0], [0.0])
+
+
+def _edge(t, g, peak):
+    """refine_edges on one edge filling the whole window: (index, time)."""
+    col, t_c = refine_edges(g[None, :], t[None, :], np.array([0]), np.array([g.size]),
+                            np.array([peak]))
+    return int(col[0]), float(t_c[0])
+
+
+def test_edge_of_a_noisy_step_is_its_half_height_crossing():
+    # 0.75 L/min step (neonatal VC) in 0.3 L/min noise, 0.3 of a sample after sample 40:
+    # the plain last zero crossing wanders off by several samples, the edge does not
+    rng = np.random.default_rng(4)
+    t = np.arange(80) * 0.005
+    errors = []
+    for _ in range(200):
+        g = np.where(np.arange(80) > 40, 0.75, 0.0) + rng.normal(0.0, 0.3, 80)
+        col, t_c = _edge(t, g, 0.8)
+        assert col >= 0 and t[col - 1] <= t_c < t[col]
+        errors.append(t_c - 0.2015)
+    errors = np.abs(errors)
+    assert np.median(errors) < 0.004 and np.mean(errors < 0.0075) > 0.9
+
+
+def test_edge_of_a_ramp_is_its_foot_and_clean_edges_are_exact():
+    t = np.arange(60) * 0.001
+    ramp = np.maximum(0.0, t - 0.0203) * 200.0  # foot between samples, 0.2 L/min per sample
+    col, t_c = _edge(t, ramp, 6.0)
+    assert t_c == pytest.approx(0.0203, abs=1e-9) and col == 21
+    step = np.where(np.arange(60) >= 31, 2.0, 0.0)
+    col, t_c = _edge(t, step, 2.0)
+    # without noise the line through the step's two samples: zero at the last zero sample
+    assert col == 31 and t_c == t[30]
+    # a smooth edge (sine) never extrapolates before its zero crossing
+    sine = 10.0 * np.sin(2 * np.pi * (t - 0.02) / 0.2)
+    col, t_c = _edge(t, sine, 8.0)
+    assert t_c == pytest.approx(0.02, abs=1e-12)
+    assert _edge(t, -np.abs(step), 2.0)[0] == -1  # no edge: none found
+
+
+def test_noisy_ramp_foot_is_found():
+    rng = np.random.default_rng(5)
+    t = np.arange(120) * 0.001
+    err = []
+    for _ in range(200):
+        g = np.maximum(0.0, t - 0.0605) * 90.0 * 60.0 / 60.0 + rng.normal(0.0, 0.3, 120)
+        err.append(_edge(t, g, 3.5)[1] - 0.0605)
+    assert abs(np.median(err)) < 0.003 and np.percentile(np.abs(err), 90) < 0.008

@@ -1,0 +1,34 @@
+"""``ventbench report SESSION [--lang en|id] [--out PDF]``: (re)render a session's PDF report.
+
+Rendering reads the session's files and never changes them (only the PDF is written). The
+same session renders a byte-identical PDF, so re-rendering ``SESSION/report.pdf`` leaves the
+SHA-256 recorded in ``stop.json`` valid. Exit code: 0 when written, 3 when the session's
+files are missing or malformed.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cli import EXIT_PASS
+
+HELP = "(re)render the PDF report of a session (deterministic; --lang en|id)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
+    parser.add_argument("session", type=Path, metavar="SESSION", help="session directory")
+    parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
+                        help=f"language of the fixed text (default {DEFAULT_LANGUAGE})")
+    parser.add_argument("--out", type=Path, default=None, metavar="PDF",
+                        help="PDF to write (default SESSION/report.pdf)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.report import render
+
+    path = render(args.session, lang=args.lang, out=args.out)
+    print(f"report: {path}")
+    return EXIT_PASS

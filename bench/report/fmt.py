@@ -1,0 +1,79 @@
+"""Formatting shared by the report pages: numbers by unit, limits, settings, verdict styles."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bench.report.i18n import Messages
+from bench.report.layout import INK, Style
+
+#: Decimals shown per unit (well inside each quantity's limit; results.json keeps 7 digits).
+DECIMALS = {"mL": 1, "cmH2O": 2, "bpm": 2, "s": 3, "%": 1, "1": 2, "L/min": 2}
+#: Units of the settings and lung keys (the key's unit suffix).
+SET_UNITS = {"vt_ml": "mL", "rate_bpm": "bpm", "ti_s": "s", "peep_cmh2o": "cmH2O",
+             "dp_cmh2o": "cmH2O", "pinsp_cmh2o": "cmH2O", "fio2_pct": "%", "ie_ratio": "1",
+             "c_ml_per_hpa": "mL/hPa", "r_hpa_s_per_l": "hPa·s/L", "leak_ml_min": "mL/min"}
+FAIL_COLOR = "#8a2a00"  # dark vermillion: still black-like in greyscale, with the word and ✗
+
+
+def value(msgs: Messages, x: Any, unit: str) -> str:
+    """A measured value with the decimals of its unit (no unit)."""
+    return msgs.num(x, DECIMALS.get(unit, 3))
+
+
+def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
+    """"±(4 mL + 15 %)", "≤ 35 cmH2O", "≤ pplat + 2 cmH2O" — localised numbers."""
+    if not limit:
+        return msgs("common.no_limit")
+    unit = limit.get("unit", "")
+    parts = []
+    if limit.get("abs") is not None:
+        parts.append(f"±({msgs.sig(limit['abs'])} {unit} + {msgs.sig(float(limit.get('rel') or 0) * 100)} %)")
+    if limit.get("max") is not None:
+        parts.append(f"≤ {msgs.sig(limit['max'])} {unit}")
+    if limit.get("max_over") is not None:
+        parts.append(f"≤ {limit['max_over']} + {msgs.sig(limit.get('max_over_by'))} {unit}")
+    text = ", ".join(parts)
+    if limit.get("of") == "actual":
+        text += " " + msgs("limits.of_actual")
+    return text
+
+
+def achieved_text(msgs: Messages, check: Mapping[str, Any]) -> str:
+    """The accuracy achieved, "±(4 mL + 6.2 %)", or — when not computable."""
+    ach = check.get("achieved") or {}
+    unit = check.get("unit") or (check.get("limit") or {}).get("unit", "")
+    if ach.get("abs") is None or ach.get("rel") is None:
+        return msgs("common.missing")
+    return f"±({msgs.sig(ach['abs'])} {unit} + {msgs.pct(ach['rel'])} %)"
+
+
+def settings_text(msgs: Messages, table: Mapping[str, Any]) -> str:
+    """Settings or lung values as "VT 500 mL · f 20 bpm · …" (catalogue labels)."""
+    parts = []
+    for key, raw in table.items():
+        if raw is None:
+            continue
+        label = msgs.get(f"setting.{key}", key)
+        unit = SET_UNITS.get(key, "")
+        number = msgs.sig(raw, 6) if isinstance(raw, int | float) and not isinstance(raw, bool) else str(raw)
+        parts.append(f"{label} {number}{' ' + unit if unit and unit != '1' else ''}")
+    return " · ".join(parts) or msgs("common.missing")
+
+
+def verdict_style(word: str | None) -> Style:
+    """FAIL bold and dark vermillion, INCONCLUSIVE and NOT TESTED bold, others plain."""
+    word = (word or "").upper()
+    if word == "FAIL":
+        return Style(bold=True, color=FAIL_COLOR)
+    if word in ("INCONCLUSIVE", "NOT TESTED"):
+        return Style(bold=True, color=INK)
+    return Style()
+
+
+def short_list(items: list[str], limit: int = 12) -> str:
+    """At most ``limit`` items, then "… (N in all)"."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f" … ({len(items)})"

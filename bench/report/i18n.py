@@ -1,0 +1,136 @@
+"""Message catalogues: every fixed text of the report, one TOML file per language.
+
+``messages_<lang>.toml`` holds nested tables of strings; keys are their dotted paths
+(``cover.title``). Placeholders are ``str.format`` fields (``{device}``); the caller formats
+numbers first with :meth:`Messages.num`, so the decimal separator follows the language while
+units stay SI. Adding a language means adding one catalogue: no layout code changes.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from analysis.errors import ConfigError
+
+#: Languages with a catalogue, default first.
+LANGUAGES = ("en", "id")
+DEFAULT_LANGUAGE = "en"
+#: Shown for a missing number.
+MISSING = "—"
+#: The minus sign used in numbers (U+2212, as matplotlib's tick labels).
+MINUS = "\u2212"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, str], where: str) -> None:
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _flatten(value, name + ".", out, where)
+        elif isinstance(value, str):
+            out[name] = value
+        else:
+            raise ConfigError(f"{where}: {name}: expected a string, found {value!r}")
+
+
+@cache
+def _catalogue(lang: str) -> tuple[tuple[str, str], ...]:
+    if lang not in LANGUAGES:
+        raise ConfigError(f"report language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+    where = f"bench/report/messages_{lang}.toml"
+    try:
+        text = resources.files("bench.report").joinpath(f"messages_{lang}.toml").read_text("utf-8")
+        data = tomllib.loads(text)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{where}: cannot read the message catalogue ({error})") from None
+    out: dict[str, str] = {}
+    _flatten(data, "", out, where)
+    return tuple(sorted(out.items()))
+
+
+class Messages:
+    """The fixed texts and number formatting of one language.
+
+    Parameters
+    ----------
+    lang : str
+        "en" (default) or "id".
+
+    Examples
+    --------
+    >>> m = Messages("id")
+    >>> m.num(3.14159, 2)
+    '3,14'
+    """
+
+    def __init__(self, lang: str = DEFAULT_LANGUAGE) -> None:
+        self.lang = lang
+        self.texts = dict(_catalogue(lang))
+        self.decimal = self.texts.get("format.decimal", ".")
+
+    def keys(self) -> set[str]:
+        """Every message key of the catalogue."""
+        return set(self.texts)
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The message ``key`` with ``values`` substituted; ConfigError when it is missing."""
+        try:
+            text = self.texts[key]
+        except KeyError:
+            raise ConfigError(f"bench/report/messages_{self.lang}.toml: message {key!r} missing") from None
+        return text.format(**values) if values else text
+
+    def get(self, key: str, default: str) -> str:
+        """The message ``key``, or ``default`` when the catalogue has none (data-driven keys)."""
+        return self.texts.get(key, default)
+
+    def num(self, value: Any, decimals: int = 2) -> str:
+        """``value`` with ``decimals`` digits after the language's decimal separator."""
+        if value is None or isinstance(value, bool):
+            return MISSING
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if not math.isfinite(x):
+            return MISSING
+        text = f"{x:.{decimals}f}"
+        if text.startswith("-") and float(text) == 0.0:
+            text = text[1:]
+        return text.replace("-", MINUS).replace(".", self.decimal)
+
+    def sig(self, value: Any, digits: int = 4) -> str:
+        """``value`` to ``digits`` significant digits (``g`` style), localised."""
+        if value is None or isinstance(value, bool):
+            return MISSING
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return str(value)
+        if not math.isfinite(x):
+            return MISSING
+        return f"{x:.{digits}g}".replace("-", MINUS).replace(".", self.decimal)
+
+    def pct(self, fraction: Any, decimals: int = 1) -> str:
+        """A fraction as a percentage number (0.062 → "6.2"), localised, no % sign."""
+        if fraction is None:
+            return MISSING
+        return self.num(float(fraction) * 100.0, decimals)
+
+    def verdict(self, word: str | None) -> str:
+        """The localised verdict word with its symbol, e.g. "✓ PASS" (never colour alone)."""
+        word = (word or "INCONCLUSIVE").upper()
+        key = word.replace(" ", "_")
+        return f"{self.get('symbol.' + key, '?')} {self.get('verdict.' + key, word)}"
+
+    def quantity(self, quantity: str) -> str:
+        """Display name of a checked quantity (the code itself when the catalogue has none)."""
+        return self.get(f"quantity.{quantity}", quantity)
+
+    def join(self, items: list[str]) -> str:
+        """Items joined with the language's list separator."""
+        return self.get("format.list_separator", ", ").join(items)

@@ -1,0 +1,341 @@
+"""Page frame and flowing layout: A4 portrait pages, header and footer, wrapped text and
+tables that paginate.
+
+Everything is placed in inches on a :class:`~matplotlib.figure.Figure` per page (figure
+text in ``fig.dpi_scale_trans``); widths are measured with the same font metrics the PDF
+uses, so wrapped text and table cells stay inside their boxes whatever the content.
+:func:`overflowing_texts` checks that after the fact (tests use it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.ft2font import FT2Font, LoadFlags
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+
+PAGE_W_IN, PAGE_H_IN = 8.27, 11.69  # A4 portrait
+LEFT_IN = RIGHT_IN = 0.6
+TOP_IN = 1.0  #: content starts here (below the header band)
+BOTTOM_IN = 0.75  #: content ends this far above the paper's lower edge (footer band)
+CONTENT_W_IN = PAGE_W_IN - LEFT_IN - RIGHT_IN
+FONT = "DejaVu Sans"
+MONO = "DejaVu Sans Mono"
+LINE = 1.25  #: line height, × font size
+INK = "#000000"
+GREY = "#555555"
+ZEBRA = "#eeeeee"
+#: matplotlib settings of every report (TrueType fonts embedded: text stays text).
+RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": FONT, "font.size": 8,
+      "axes.linewidth": 0.6, "lines.linewidth": 1.0, "axes.unicode_minus": True,
+      "pdf.compression": 6, "path.simplify": True, "hatch.linewidth": 0.6,
+      "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 7.5, "axes.titlesize": 8,
+      "legend.fontsize": 6.5}
+
+
+#: Widths are measured from glyph advances (kerning ignored) and padded by this factor, so
+#: that text measured to fit always fits; :func:`overflowing_texts` checks the real extents.
+WIDTH_SAFETY = 1.01
+
+
+@lru_cache(maxsize=8)
+def _font(family: str, bold: bool) -> FT2Font:
+    path = findfont(FontProperties(family=family, weight="bold" if bold else "normal"))
+    font = FT2Font(path)
+    font.set_size(1000.0, 72)  # 1000 pt at 72 dpi: advances in 1/1000 pt per pt of size
+    return font
+
+
+@lru_cache(maxsize=8192)
+def _advance(char: str, family: str, bold: bool) -> float:
+    """Horizontal advance of ``char`` at 1 pt, in points."""
+    font = _font(family, bold)
+    glyph = font.load_char(ord(char), flags=LoadFlags.NO_HINTING)
+    return glyph.linearHoriAdvance / 65536.0 / 1000.0
+
+
+def text_width_in(text: str, size: float, bold: bool = False, family: str = FONT) -> float:
+    """Width of one line of ``text`` in inches at ``size`` points (glyph advances, padded)."""
+    if not text:
+        return 0.0
+    return sum(_advance(c, family, bold) for c in text) * size / 72.0 * WIDTH_SAFETY
+
+
+def _break_word(word: str, width: float, size: float, bold: bool, family: str) -> list[str]:
+    parts, rest = [], word
+    while rest and text_width_in(rest, size, bold, family) > width:
+        lo, hi = 1, len(rest)
+        while lo < hi:  # longest prefix that fits (at least one character)
+            mid = (lo + hi + 1) // 2
+            if text_width_in(rest[:mid], size, bold, family) <= width:
+                lo = mid
+            else:
+                hi = mid - 1
+        parts.append(rest[:lo])
+        rest = rest[lo:]
+    return parts + ([rest] if rest else [])
+
+
+def wrap(text: str, width_in: float, size: float, bold: bool = False, family: str = FONT) -> list[str]:
+    """Greedy word wrap of ``text`` (explicit newlines kept) to ``width_in`` inches."""
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        body = paragraph.lstrip(" ")
+        lead = paragraph[: len(paragraph) - len(body)]
+        if lead:  # keep indentation (listings), on every wrapped line
+            lead_w = text_width_in(lead, size, bold, family)
+            if lead_w < width_in / 2:
+                lines += [lead + line for line in wrap(body, width_in - lead_w, size, bold, family)]
+                continue
+        current = ""
+        for word in body.split(" "):
+            trial = f"{current} {word}" if current else word
+            if text_width_in(trial, size, bold, family) <= width_in:
+                current = trial
+                continue
+            if current:
+                lines.append(current)
+            pieces = _break_word(word, width_in, size, bold, family)
+            lines.extend(pieces[:-1])
+            current = pieces[-1] if pieces else ""
+        lines.append(current)
+    return lines
+
+
+def ellipsize(text: str, width_in: float, size: float, bold: bool = False) -> str:
+    """``text`` cut with "…" so that it fits in one line of ``width_in``."""
+    if text_width_in(text, size, bold) <= width_in:
+        return text
+    while text and text_width_in(text + "…", size, bold) > width_in:
+        text = text[:-1]
+    return text + "…"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: title, width (inches) and alignment ("left" | "right" | "center")."""
+
+    title: str
+    width_in: float
+    align: str = "left"
+
+
+@dataclass(frozen=True)
+class Style:
+    """Text style of a table cell."""
+
+    bold: bool = False
+    color: str = INK
+
+
+class Document:
+    """Pages being filled top to bottom; a block that does not fit starts a new page."""
+
+    def __init__(self) -> None:
+        self.pages: list[Figure] = []
+        self.y = TOP_IN
+
+    # -- pages ------------------------------------------------------------------------------
+    def new_page(self) -> Figure:
+        figure = Figure(figsize=(PAGE_W_IN, PAGE_H_IN))
+        self.pages.append(figure)
+        self.y = TOP_IN
+        return figure
+
+    @property
+    def page(self) -> Figure:
+        return self.pages[-1] if self.pages else self.new_page()
+
+    def room(self) -> float:
+        """Height left on the current page, inches."""
+        return PAGE_H_IN - BOTTOM_IN - self.y
+
+    def ensure(self, height_in: float) -> None:
+        """Start a new page unless ``height_in`` fits (an empty page always takes it)."""
+        if not self.pages or (height_in > self.room() and self.y > TOP_IN + 1e-6):
+            self.new_page()
+
+    def space(self, height_in: float) -> None:
+        self.y = min(self.y + height_in, PAGE_H_IN - BOTTOM_IN)
+
+    # -- text -------------------------------------------------------------------------------
+    def put(self, x_in: float, y_top_in: float, text: str, size: float, *, bold: bool = False,
+            color: str = INK, ha: str = "left", family: str = FONT, figure: Figure | None = None) -> Text:
+        """One line of text with its top at ``y_top_in`` from the paper's top edge."""
+        figure = figure or self.page
+        return figure.text(x_in, PAGE_H_IN - y_top_in, text, fontsize=size, family=family,
+                           weight="bold" if bold else "normal", color=color, ha=ha, va="top",
+                           transform=figure.dpi_scale_trans)
+
+    def heading(self, text: str, level: int = 1, keep_in: float = 1.2) -> None:
+        """A section heading kept together with ``keep_in`` inches of what follows."""
+        size = {1: 14.0, 2: 11.0, 3: 9.5}.get(level, 9.5)
+        lines = wrap(text, CONTENT_W_IN, size, True)
+        self.ensure(len(lines) * size * LINE / 72 + keep_in)
+        self.space(0.08 if level > 1 and self.y > TOP_IN else 0.0)
+        for line in lines:
+            self.put(LEFT_IN, self.y, line, size, bold=True)
+            self.y += size * LINE / 72
+        if level == 1:
+            self.page.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - self.y] * 2,
+                                        lw=0.6, color=INK, transform=self.page.dpi_scale_trans))
+        self.space(0.06)
+
+    def paragraph(self, text: str, size: float = 8.5, *, bold: bool = False, color: str = INK,
+                  indent_in: float = 0.0, family: str = FONT, after_in: float = 0.06) -> None:
+        """Wrapped text; breaks across pages between lines."""
+        height = size * LINE / 72
+        for line in wrap(text, CONTENT_W_IN - indent_in, size, bold, family):
+            self.ensure(height)
+            self.put(LEFT_IN + indent_in, self.y, line, size, bold=bold, color=color, family=family)
+            self.y += height
+        self.space(after_in)
+
+    def key_values(self, rows: Sequence[tuple[str, str]], size: float = 8.0, key_in: float = 1.9) -> None:
+        """Label / value rows (a two-column table without rules)."""
+        self.table([Column("", key_in), Column("", CONTENT_W_IN - key_in)], [list(r) for r in rows],
+                   size=size, header=False, zebra=False, styles=[{0: Style(bold=True)}] * len(rows))
+
+    # -- tables -----------------------------------------------------------------------------
+    def table(self, columns: Sequence[Column], rows: Sequence[Sequence[str]], *, size: float = 7.0,
+              header: bool = True, zebra: bool = True, styles: Sequence[dict[int, Style]] | None = None,
+              continued: str = "") -> None:
+        """A table that paginates: rows never split; the header row repeats on each page.
+
+        A row taller than a whole page is cut to the lines that fit, ending in "…".
+        """
+        pad = 0.03
+        line_h = size * LINE / 72
+        widths = [c.width_in for c in columns]
+        head = [wrap(c.title, w - 2 * pad, size, True) for c, w in zip(columns, widths, strict=True)]
+        head_h = max((len(h) for h in head), default=1) * line_h + 2 * pad if header else 0.0
+
+        def draw_header() -> None:
+            if not header:
+                return
+            figure = self.page
+            figure.add_artist(Rectangle((LEFT_IN, PAGE_H_IN - self.y - head_h), sum(widths), head_h,
+                                        facecolor="#d0d0d0", lw=0, transform=figure.dpi_scale_trans))
+            self._cells(head, columns, [Style(bold=True)] * len(columns), pad, size, line_h)
+            self.y += head_h
+
+        max_body = PAGE_H_IN - BOTTOM_IN - TOP_IN - head_h - 0.3
+        self.ensure(head_h + line_h + 2 * pad)
+        draw_header()
+        for i, row in enumerate(rows):
+            style = (styles[i] if styles else {}) or {}
+            cells = [wrap(str(text), w - 2 * pad, size, style.get(j, Style()).bold)
+                     for j, (text, w) in enumerate(zip(row, widths, strict=True))]
+            n = max((len(c) for c in cells), default=1)
+            max_lines = max(1, int((max_body - 2 * pad) / line_h))
+            if n > max_lines:
+                cells = [c[:max_lines - 1] + ["…"] if len(c) > max_lines else c for c in cells]
+                n = max_lines
+            height = n * line_h + 2 * pad
+            if height > self.room():
+                self.new_page()
+                if continued:
+                    self.put(LEFT_IN, self.y, continued, size, color=GREY)
+                    self.y += line_h
+                draw_header()
+            if zebra and i % 2 == 1:
+                figure = self.page
+                figure.add_artist(Rectangle((LEFT_IN, PAGE_H_IN - self.y - height), sum(widths), height,
+                                            facecolor=ZEBRA, lw=0, transform=figure.dpi_scale_trans))
+            self._cells(cells, columns, [style.get(j, Style()) for j in range(len(columns))], pad, size, line_h)
+            self.y += height
+        self.space(0.1)
+
+    def _cells(self, cells, columns, styles, pad, size, line_h) -> None:
+        x = LEFT_IN
+        for lines, column, style in zip(cells, columns, styles, strict=True):
+            if column.align == "right":
+                tx, ha = x + column.width_in - pad, "right"
+            elif column.align == "center":
+                tx, ha = x + column.width_in / 2, "center"
+            else:
+                tx, ha = x + pad, "left"
+            for k, line in enumerate(lines):
+                if line:
+                    self.put(tx, self.y + pad + k * line_h, line, size, bold=style.bold,
+                             color=style.color, ha=ha)
+            x += column.width_in
+
+    # -- figures ----------------------------------------------------------------------------
+    def block(self, height_in: float) -> tuple[Figure, float, float]:
+        """Reserve ``height_in`` of full content width; returns (figure, top, bottom) in inches
+        from the paper's lower edge, for placing axes with :func:`axes_at`."""
+        self.ensure(height_in)
+        top = PAGE_H_IN - self.y
+        self.y += height_in
+        return self.page, top, top - height_in
+
+    # -- finishing --------------------------------------------------------------------------
+    def finish(self, header: Callable[[int, int], tuple[str, str, str]],
+               footer: Callable[[int, int], tuple[str, str]]) -> list[Figure]:
+        """Stamp header (left, right, banner) and footer (left, right) on every page."""
+        total = len(self.pages)
+        width = CONTENT_W_IN
+        for n, figure in enumerate(self.pages, start=1):
+            left, right, banner = header(n, total)
+            right = ellipsize(right, width * 0.45, 7.5)
+            self.put(LEFT_IN, 0.4, ellipsize(left, width - text_width_in(right, 7.5) - 0.2, 7.5),
+                     7.5, color=GREY, figure=figure)
+            self.put(PAGE_W_IN - RIGHT_IN, 0.4, right, 7.5, color=GREY, ha="right", figure=figure)
+            if banner:
+                self.put(LEFT_IN, 0.58, ellipsize(banner, width, 8.0, True), 8.0, bold=True, figure=figure)
+            figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - 0.82] * 2, lw=0.5,
+                                     color=GREY, transform=figure.dpi_scale_trans))
+            figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [0.58] * 2, lw=0.5, color=GREY,
+                                     transform=figure.dpi_scale_trans))
+            f_left, f_right = footer(n, total)
+            f_right_w = text_width_in(f_right, 7.0)
+            self.put(LEFT_IN, PAGE_H_IN - 0.5, ellipsize(f_left, width - f_right_w - 0.2, 7.0), 7.0,
+                     color=GREY, figure=figure)
+            self.put(PAGE_W_IN - RIGHT_IN, PAGE_H_IN - 0.5, f_right, 7.0, color=GREY, ha="right",
+                     figure=figure)
+        return self.pages
+
+
+def axes_at(figure: Figure, left_in: float, bottom_in: float, width_in: float, height_in: float):
+    """Axes at a rectangle given in inches from the paper's lower-left corner."""
+    return figure.add_axes((left_in / PAGE_W_IN, bottom_in / PAGE_H_IN, width_in / PAGE_W_IN,
+                            height_in / PAGE_H_IN))
+
+
+def overflowing_texts(figure: Figure) -> list[str]:
+    """Texts of ``figure`` (figure and axes text, tick labels) that leave the paper or cross
+    into the margins' outer 0.2 in; empty when every text is inside."""
+    canvas = FigureCanvasAgg(figure)
+    renderer = canvas.get_renderer()
+    dpi = figure.dpi
+    margin = 0.2 * dpi
+    x1, y1 = PAGE_W_IN * dpi - margin, PAGE_H_IN * dpi - margin
+    bad = []
+    if figure.axes or figure.legends:
+        canvas.draw()  # tick labels and legends are placed at draw time
+    texts: list[Text] = list(figure.texts)
+    for legend in figure.legends:
+        texts += list(legend.get_texts())
+    for ax in figure.axes:
+        texts += [*ax.texts, ax.xaxis.label, ax.yaxis.label, ax.title]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += list(legend.get_texts())
+        (xa, xb), (ya, yb) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        texts += [t for t in ax.get_xticklabels() if xa <= t.get_position()[0] <= xb]
+        texts += [t for t in ax.get_yticklabels() if ya <= t.get_position()[1] <= yb]
+    for artist in texts:
+        if not artist.get_visible() or not artist.get_text().strip():
+            continue
+        box = artist.get_window_extent(renderer)
+        if box.x0 < margin - 0.5 or box.y0 < margin - 0.5 or box.x1 > x1 + 0.5 or box.y1 > y1 + 0.5:
+            bad.append(artist.get_text())
+    return bad

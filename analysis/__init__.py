@@ -7,7 +7,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-# Limits, checks and results (analysis/limits.py, checks.py, results.py).
+# Limits, checks and results (limits.py + tolerance.py, checks.py + judgement.py, settle.py,
+# uncertainty.py, results.py).
 from .checks import (  # noqa: E402, F401
     Check,
     InstrumentAccuracy,
@@ -18,7 +19,8 @@ from .checks import (  # noqa: E402, F401
 )
 from .limits import LimitSet, Tolerance, load_limits  # noqa: E402, F401
 
-# Segmentation, per-breath metrics and streaming (segment.py, metrics.py, stream.py).
+# Segmentation, per-breath metrics and streaming (segment.py + edges.py, metrics.py +
+# integrals.py + pressures.py, stream.py + buffer.py).
 from .metrics import Boundary, MetricSettings, breath_metrics, breaths_metrics  # noqa: E402, F401
 from .results import overall_verdict, point_to_json, results_document  # noqa: E402, F401
 from .segment import SegmentationSettings  # noqa: E402, F401

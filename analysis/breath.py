@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -55,3 +60,16 @@ class Breath:
                 value = list(value)
             out[key] = value
         return out
+
+
+def breath_values(breaths: Sequence[Breath], name: str, per_breath: Mapping[str, Sequence[float]]) -> np.ndarray | None:
+    """Values of field ``name`` over ``breaths`` as floats (None → NaN): a Breath attribute, or
+    the per-breath channel of that name in ``per_breath``; None when neither has it."""
+    if name in per_breath:
+        arr = np.asarray(per_breath[name], dtype=float)
+        if arr.shape != (len(breaths),):
+            raise ConfigError(f"per-breath values {name!r}: expected {len(breaths)} values, found shape {arr.shape}")
+        return arr
+    if breaths and not hasattr(breaths[0], name):
+        return None
+    return np.array([np.nan if getattr(b, name) is None else getattr(b, name) for b in breaths], dtype=float)

@@ -2,18 +2,15 @@
 
 Procedure (:func:`evaluate_point`)
 ----------------------------------
-1. **Settle.** Skip the first ``settle_breaths`` breaths (default 10; STANDARDS.md §1:
-   "settle ≥ 10 breaths (or a steady-state test), measure 30" [unconfirmed ISO practice]).
-   With a :class:`SteadyState` test the run is settled at the first breath *s* (at or after
-   ``settle_breaths``) where the mean of the ``k`` breaths before *s* is within ``tol_pct`` %
-   of the mean of the ``k`` breaths from *s* on; no such *s* → "never settled".
+1. **Settle.** Skip the first ``settle_breaths`` breaths, or settle by a steady-state test
+   (:mod:`analysis.settle`).
 2. **Measure** the next ``measure_breaths`` breaths (default 30).
 3. For each quantity, the per-breath error ``e_i = x_i − set`` against the tolerance
    ``L = A + B·|set|`` (ISO form ±(A + B % of the set value)). Criterion ``every-breath``
    (default; MVM required every breath inside the band) or ``mean``.
 4. Decision rule ``simple`` (|e| ≤ L) or ``guarded`` with the expanded uncertainty U of the
-   reference instrument: PASS only if |e| + U ≤ L, FAIL if |e| − U > L, otherwise
-   INCONCLUSIVE "within measurement uncertainty of the limit".
+   reference instrument (:mod:`analysis.uncertainty`): PASS only if |e| + U ≤ L, FAIL if
+   |e| − U > L, otherwise INCONCLUSIVE "within measurement uncertainty of the limit".
 
 When is a verdict not PASS
 --------------------------
@@ -28,224 +25,39 @@ judged may still be settling). INFO checks — no limit for the quantity, set va
 the limit's ``applies_above`` (VT ≤ 50 mL), VT in pressure control — are reported with all
 numbers but no verdict and do not affect the point's verdict.
 
-Measurement uncertainty model (:class:`InstrumentAccuracy`)
------------------------------------------------------------
-An instrument's accuracy "±(r % of reading + a)" is taken as the half-width of a rectangular
-distribution (GUM 4.3.7, as is usual for a manufacturer's specification without a stated
-confidence level): u = half-width/√3, expanded U = k·u with k = 2. Half-widths per quantity:
-
-- volume ``V = ∫ flow dt`` over the phase of duration T (Ti for VTi, Te for VTe): the relative
-  flow term is a gain error, fully correlated over the breath → ``r·|V|``; the absolute flow
-  term is an offset, also taken as fully correlated over the phase → ``a_lpm·1000/60·T`` mL.
-  Both are worst cases (an offset that varies within the breath partly cancels).
-- pressure: ``r·|p| + a_cmh2o``. Times (Ti, Te): ``a_s``. Rate: ``rate²·a_s/60`` (from the
-  period). I:E = Te/Ti: ``ie·(a_s/Te + a_s/Ti)``. FiO2: ``r·|x| + a_pct``.
-
-The instrument's errors are systematic, so U of a mean is *not* reduced by √n: it is the U at
-the mean reading. The uncertainty of the analysis itself (sampling, segmentation) is not
-included; DESIGN.md requires it to be ≤ 1/10 of the limits, shown separately against truth.
+The rule and result types are :mod:`analysis.judgement`; they and the settling and
+uncertainty names are re-exported here, where callers import them from.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 import numpy as np
 
-from .breath import Breath
+from .breath import Breath, breath_values
 from .errors import ConfigError
-from .limits import QUANTITY_UNITS, LimitSet, Tolerance
-from .units import ML_PER_S_PER_LPM
+from .judgement import (
+    CRITERIA,
+    DECISION_RULES,
+    DEFAULT_QUANTITIES,
+    MODES,
+    QUANTITY_FIELDS,
+    Check,
+    JudgementRule,
+    PointResult,
+)
+from .settle import MeasuredWindow, SteadyState, list_breaths, measured_window
+from .tolerance import QUANTITY_UNITS, LimitSet
+from .uncertainty import InstrumentAccuracy
 
-CRITERIA = ("every-breath", "mean")
-DECISION_RULES = ("simple", "guarded")
-VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE", "INFO")
-MODES = ("vc", "pc")
-DEFAULT_QUANTITIES = {"vc": ("vt", "peep", "rate", "ti"), "pc": ("pinsp", "peep", "rate", "ti", "vt")}
-
-#: quantity -> (Breath field or per-breath channel, set key)
-QUANTITY_FIELDS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "vt": ("vti_ml", "vt_ml"),
-    "vte": ("vte_ml", "vt_ml"),
-    "peep": ("peep_cmh2o", "peep_cmh2o"),
-    "pinsp": ("pplat_cmh2o", "pinsp_cmh2o"),  # pplat, else pip: see _pinsp_values
-    "pplat": ("pplat_cmh2o", "pplat_cmh2o"),
-    "pip": ("pip_cmh2o", "pip_cmh2o"),
-    "pmean": ("pmean_cmh2o", "pmean_cmh2o"),
-    "rate": ("rr_bpm", "rate_bpm"),
-    "ti": ("ti_s", "ti_s"),
-    "te": ("te_s", "te_s"),
-    "ie": ("ie_ratio", "ie_ratio"),
-    "fio2": ("fio2_pct", "fio2_pct"),
-    "leak": ("leak_pct", "leak_pct"),
-})
-
-
-@dataclass(frozen=True)
-class SteadyState:
-    """Steady-state test: settled at the first breath s where |mean(x[s-k:s]) − mean(x[s:s+k])|
-    ≤ tol_pct % of |mean(x[s:s+k])|, x being the Breath field ``field`` (default VTi, mL)."""
-
-    k: int = 5
-    tol_pct: float = 2.0
-    field: str = "vti_ml"
-
-    def __post_init__(self) -> None:
-        if self.k < 1 or not (self.tol_pct > 0):
-            raise ConfigError(f"steady-state test: expected k ≥ 1 and tol_pct > 0, found k={self.k}, tol_pct={self.tol_pct}")
-
-    def settle_index(self, values: np.ndarray, start: int = 0) -> int | None:
-        """First index s ≥ max(start, k) meeting the test, or None (vectorised)."""
-        x = np.asarray(values, dtype=float)
-        k, n = self.k, x.size
-        if n < 2 * k:
-            return None
-        csum = np.concatenate(([0.0], np.cumsum(x)))
-        s = np.arange(k, n - k + 1)
-        before = (csum[s] - csum[s - k]) / k
-        after = (csum[s + k] - csum[s]) / k
-        ok = (np.abs(before - after) <= self.tol_pct / 100.0 * np.abs(after)) & (s >= start)
-        hits = np.flatnonzero(ok)  # NaN compares False: a window with a missing value never settles
-        return int(s[hits[0]]) if hits.size else None
-
-
-@dataclass(frozen=True)
-class InstrumentAccuracy:
-    """Reference-instrument accuracy, as specified "±(rel × reading + abs)" (see module doc).
-
-    Example: a flow analyser at ±(1.75 % of reading + 0.1 L/min) is
-    ``InstrumentAccuracy(flow_rel=0.0175, flow_abs_lpm=0.1)``.
-    """
-
-    name: str = "reference instrument"
-    flow_rel: float = 0.0
-    flow_abs_lpm: float = 0.0
-    pressure_rel: float = 0.0
-    pressure_abs_cmh2o: float = 0.0
-    time_abs_s: float = 0.0
-    fio2_rel: float = 0.0
-    fio2_abs_pct: float = 0.0
-    k: float = 2.0
-
-    def __post_init__(self) -> None:
-        for key in ("flow_rel", "flow_abs_lpm", "pressure_rel", "pressure_abs_cmh2o",
-                    "time_abs_s", "fio2_rel", "fio2_abs_pct", "k"):
-            value = getattr(self, key)
-            if not (math.isfinite(value) and value >= 0):
-                raise ConfigError(f"instrument accuracy {self.name!r}: {key}: expected ≥ 0, found {value!r}")
-
-    def half_width(self, quantity: str, x: np.ndarray, ti_s: np.ndarray, te_s: np.ndarray) -> np.ndarray:
-        """Half-width of the instrument's error for readings ``x`` of ``quantity`` (its unit)."""
-        x = np.abs(np.asarray(x, dtype=float))
-        if quantity in ("vt", "vte"):
-            t = ti_s if quantity == "vt" else te_s
-            return self.flow_rel * x + self.flow_abs_lpm * ML_PER_S_PER_LPM * np.asarray(t, float)
-        if QUANTITY_UNITS.get(quantity) == "cmH2O":
-            return self.pressure_rel * x + self.pressure_abs_cmh2o
-        if quantity in ("ti", "te"):
-            return np.full_like(x, self.time_abs_s)
-        if quantity == "rate":
-            return x**2 * self.time_abs_s / 60.0
-        if quantity == "ie":
-            return x * (self.time_abs_s / np.asarray(te_s, float) + self.time_abs_s / np.asarray(ti_s, float))
-        if quantity == "fio2":
-            return self.fio2_rel * x + self.fio2_abs_pct
-        return np.full_like(x, np.nan)
-
-    def expanded(self, quantity: str, x, ti_s, te_s) -> np.ndarray:
-        """Expanded uncertainty U = k · half-width / √3 (rectangular), in the quantity's unit."""
-        return self.k * self.half_width(quantity, x, ti_s, te_s) / math.sqrt(3.0)
-
-
-@dataclass(frozen=True)
-class JudgementRule:
-    """How one test point is judged (see module doc)."""
-
-    settle_breaths: int = 10
-    measure_breaths: int = 30
-    criterion: str = "every-breath"
-    decision_rule: str = "simple"
-    steady_state: SteadyState | None = None
-    instrument: InstrumentAccuracy | None = None
-
-    def __post_init__(self) -> None:
-        if self.settle_breaths < 0 or self.measure_breaths < 1:
-            raise ConfigError(
-                f"judgement rule: expected settle_breaths ≥ 0 and measure_breaths ≥ 1, "
-                f"found {self.settle_breaths}, {self.measure_breaths}")
-        if self.criterion not in CRITERIA:
-            raise ConfigError(f"judgement rule: criterion: expected one of {', '.join(CRITERIA)}, found {self.criterion!r}")
-        if self.decision_rule not in DECISION_RULES:
-            raise ConfigError(
-                f"judgement rule: decision_rule: expected one of {', '.join(DECISION_RULES)}, found {self.decision_rule!r}")
-        if self.decision_rule == "guarded" and self.instrument is None:
-            raise ConfigError("judgement rule: decision_rule 'guarded' needs the reference instrument's accuracy")
-
-
-@dataclass(frozen=True)
-class Check:
-    """One quantity judged at one test point; :meth:`to_json` gives the contract's check dict."""
-
-    quantity: str
-    set: float | None
-    limit: Tolerance | None
-    criterion: str
-    n_breaths: int
-    mean: float | None
-    sd: float | None
-    min: float | None
-    max: float | None
-    max_abs_error: float | None
-    achieved_abs: float | None
-    achieved_rel: float | None
-    verdict: str
-    reason: str = ""
-    unit: str = ""
-    measured_as: str = ""  #: the Breath field compared (pinsp: pplat_cmh2o or pip_cmh2o)
-    uncertainty_u: float | None = None  #: expanded U (k above), worst over the breaths judged
-    uncertainty_k: float | None = None
-    failing_breaths: tuple[int, ...] = ()
-    flagged_breaths: tuple[int, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """Contract keys (quantity … verdict, reason when not PASS) plus unit and detail."""
-        out: dict[str, Any] = {
-            "quantity": self.quantity, "set": self.set,
-            "limit": None if self.limit is None else self.limit.to_json(),
-            "criterion": self.criterion, "n_breaths": self.n_breaths, "mean": self.mean,
-            "sd": self.sd, "min": self.min, "max": self.max, "max_abs_error": self.max_abs_error,
-            "achieved": {"abs": self.achieved_abs, "rel": self.achieved_rel},
-            "verdict": self.verdict,
-        }
-        if self.verdict != "PASS":
-            out["reason"] = self.reason
-        out["unit"] = self.unit
-        out["measured_as"] = self.measured_as
-        if self.uncertainty_u is not None:
-            out["uncertainty"] = {"U": self.uncertainty_u, "k": self.uncertainty_k, "unit": self.unit}
-        out["failing_breaths"] = list(self.failing_breaths)
-        out["flagged_breaths"] = list(self.flagged_breaths)
-        return out
-
-
-@dataclass(frozen=True)
-class PointResult:
-    """Outcome of :func:`evaluate_point`. Indices are positions in the breaths passed in."""
-
-    breaths: tuple[Breath, ...]
-    measured: tuple[int, ...]
-    skipped: int
-    settled_at: int | None
-    summary: Mapping[str, Mapping[str, float | None]]
-    checks: tuple[Check, ...]
-    verdict: str
-    reason: str = ""
-    rule: JudgementRule = field(default_factory=JudgementRule)
-    limits_id: str = ""
+__all__ = [
+    "CRITERIA", "DECISION_RULES", "DEFAULT_QUANTITIES", "MODES", "QUANTITY_FIELDS",
+    "Check", "InstrumentAccuracy", "JudgementRule", "PointResult", "SteadyState",
+    "derive_set_values", "evaluate_point", "point_verdict",
+]
 
 
 def derive_set_values(set_values: Mapping[str, float], mode: str) -> dict[str, float]:
@@ -266,17 +78,6 @@ def derive_set_values(set_values: Mapping[str, float], mode: str) -> dict[str, f
     return out
 
 
-def _field_array(breaths: Sequence[Breath], name: str, per_breath: Mapping[str, Sequence[float]]) -> np.ndarray | None:
-    if name in per_breath:
-        arr = np.asarray(per_breath[name], dtype=float)
-        if arr.shape != (len(breaths),):
-            raise ConfigError(f"per-breath values {name!r}: expected {len(breaths)} values, found shape {arr.shape}")
-        return arr
-    if breaths and not hasattr(breaths[0], name):
-        return None
-    return np.array([np.nan if getattr(b, name) is None else getattr(b, name) for b in breaths], dtype=float)
-
-
 def _stats(x: np.ndarray) -> dict[str, float | None]:
     x = x[np.isfinite(x)]
     if x.size == 0:
@@ -285,54 +86,7 @@ def _stats(x: np.ndarray) -> dict[str, float | None]:
             "min": float(np.min(x)), "max": float(np.max(x))}
 
 
-def _list(idx: np.ndarray, limit: int = 10) -> str:
-    items = [str(int(i)) for i in idx[:limit]]
-    return ", ".join(items) + (f" … ({idx.size} in all)" if idx.size > limit else "")
-
-
-@dataclass(frozen=True)
-class _Window:
-    """Measured breaths of a point and why the data may be incomplete."""
-
-    measured: np.ndarray  # positions into breaths
-    labels: np.ndarray  # Breath.index where known, else position
-    flagged: np.ndarray  # bool per measured breath
-    flag_text: str
-    settled_at: int | None
-    blocking: tuple[str, ...]  # reasons that forbid PASS and FAIL (never settled)
-    partial: tuple[str, ...]  # reasons that forbid PASS (too few, flagged)
-
-
-def _window(breaths: Sequence[Breath], rule: JudgementRule, per_breath) -> _Window:
-    n = len(breaths)
-    blocking, partial = [], []
-    settled_at: int | None = min(rule.settle_breaths, n)
-    if rule.steady_state is not None:
-        x = _field_array(breaths, rule.steady_state.field, per_breath)
-        if x is None:
-            raise ConfigError(f"steady-state test: unknown breath field {rule.steady_state.field!r}")
-        settled_at = rule.steady_state.settle_index(x, rule.settle_breaths)
-        if settled_at is None:
-            ss = rule.steady_state
-            blocking.append(
-                f"never settled: no {ss.k}-breath mean of {ss.field} within {ss.tol_pct:g} % of the next "
-                f"{ss.k} after breath {rule.settle_breaths} ({n} breaths)")
-    start = settled_at if settled_at is not None else min(rule.settle_breaths, n)
-    measured = np.arange(start, min(start + rule.measure_breaths, n))
-    if measured.size < rule.measure_breaths:
-        partial.append(f"only {measured.size} of {rule.measure_breaths} breaths measured after settling "
-                       f"({start} skipped, {n} in all)")
-    labels = np.array([breaths[i].index if breaths[i].index >= 0 else i for i in measured], dtype=int)
-    flagged = np.array([bool(breaths[i].flags) for i in measured], dtype=bool)
-    flag_text = ""
-    if flagged.any():
-        names = sorted({f for i in measured[flagged] for f in breaths[i].flags})
-        flag_text = f"flagged samples ({', '.join(names)}) in measured breaths {_list(labels[flagged])}"
-        partial.append(flag_text)
-    return _Window(measured, labels, flagged, flag_text, settled_at, tuple(blocking), tuple(partial))
-
-
-def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: _Window, rule: JudgementRule,
+def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: MeasuredWindow, rule: JudgementRule,
            extra_partial: list[str], describe_fail) -> tuple[str, str, np.ndarray]:
     """Verdict from per-breath (or one mean) margins: margin > 0 means outside the limit."""
     guarded = rule.decision_rule == "guarded"
@@ -352,7 +106,7 @@ def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: _Window,
     return "PASS", "", failing
 
 
-def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expected: Mapping[str, float],
+def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float], expected: Mapping[str, float],
            limits: LimitSet, rule: JudgementRule, mode: str, per_breath) -> Check:
     field_name, set_key = QUANTITY_FIELDS[quantity]
     unit = QUANTITY_UNITS[quantity]
@@ -361,15 +115,15 @@ def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expe
     extra_partial: list[str] = []
     info_reasons: list[str] = []
     if quantity == "pinsp":
-        plat = _field_array(all_b, "pplat_cmh2o", per_breath)[pos]
+        plat = breath_values(all_b, "pplat_cmh2o", per_breath)[pos]
         if pos.size and np.all(np.isfinite(plat)):
             x, field_name = plat, "pplat_cmh2o"
         else:
-            x, field_name = _field_array(all_b, "pip_cmh2o", per_breath)[pos], "pip_cmh2o"
+            x, field_name = breath_values(all_b, "pip_cmh2o", per_breath)[pos], "pip_cmh2o"
             if pos.size:
                 info_reasons.append(f"measured as PIP: no plateau in {int(np.sum(~np.isfinite(plat)))} of {pos.size} breaths")
     else:
-        arr = _field_array(all_b, field_name, per_breath)
+        arr = breath_values(all_b, field_name, per_breath)
         if arr is None:
             return Check(quantity, sets.get(set_key), limits.get(quantity), rule.criterion, 0, None, None, None,
                          None, None, None, None, "INFO", f"not measured: no {field_name} channel", unit, field_name)
@@ -400,8 +154,8 @@ def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expe
     ach_abs = a_term if max_abs_error is not None else None
     u_all = None
     if rule.instrument is not None:
-        ti = _field_array(all_b, "ti_s", per_breath)[pos]
-        te = _field_array(all_b, "te_s", per_breath)[pos]
+        ti = breath_values(all_b, "ti_s", per_breath)[pos]
+        te = breath_values(all_b, "te_s", per_breath)[pos]
         u_all = rule.instrument.expanded(quantity, x, ti, te)
         if rule.criterion == "mean" and trusted.any():
             u_mean = rule.instrument.expanded(quantity, np.array([np.mean(x[trusted])]),
@@ -423,7 +177,7 @@ def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expe
                      reason=f"set value missing: no {set_key!r} in the point's settings")
     missing = ~finite
     if missing.any():
-        extra_partial.append(f"no {field_name} in measured breaths {_list(win.labels[missing])}")
+        extra_partial.append(f"no {field_name} in measured breaths {list_breaths(win.labels[missing])}")
     # margins: > 0 means outside the limit; the worst component of band and caps
     parts, descr = [], []
     if tol.is_band:
@@ -435,12 +189,12 @@ def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expe
         descr.append(f"≤ {tol.max:g} {unit}")
     if tol.max_over is not None:
         other_field = QUANTITY_FIELDS[tol.max_over][0]
-        other = _field_array(all_b, other_field, per_breath)[pos]
+        other = breath_values(all_b, other_field, per_breath)[pos]
         parts.append(x - (other + tol.max_over_by))
         descr.append(f"≤ {other_field} + {tol.max_over_by:g} {unit}")
         if (~np.isfinite(other) & finite).any():
             extra_partial.append(f"no {other_field} for the '≤ {tol.max_over} + {tol.max_over_by:g}' cap in "
-                                 f"breaths {_list(win.labels[~np.isfinite(other) & finite])}")
+                                 f"breaths {list_breaths(win.labels[~np.isfinite(other) & finite])}")
     stacked = np.vstack(parts) if parts else np.zeros((1, x.size))
     margin = np.max(np.where(np.isfinite(stacked), stacked, -np.inf), axis=0)
     ok_data = trusted & np.isfinite(margin)
@@ -469,7 +223,7 @@ def _check(quantity: str, breaths, win: _Window, sets: Mapping[str, float], expe
         worst = failing[np.argmax(np.abs(errors[failing]) if tol.is_band else x[failing])]
         what = f"error {errors[worst]:+.4g} {unit}" if tol.is_band else f"value {x[worst]:.4g} {unit}"
         return (f"{failing.size} of {pos.size} breaths outside {' and '.join(descr)}: breaths "
-                f"{_list(win.labels[failing])}; worst {what} (breath {win.labels[worst]})")
+                f"{list_breaths(win.labels[failing])}; worst {what} (breath {win.labels[worst]})")
 
     verdict, reason, failing = _judge(margin, u, ok_data, win, rule, extra_partial, describe_fail)
     if info_reasons and verdict != "PASS":
@@ -533,7 +287,7 @@ def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], l
     breaths = tuple(breaths)
     per_breath = dict(per_breath or {})
     sets = derive_set_values(set_values, mode)
-    win = _window(breaths, rule, per_breath)
+    win = measured_window(breaths, rule, per_breath)
     checks = tuple(_check(q, breaths, win, sets, dict(expected or {}), limits, rule, mode, per_breath)
                    for q in quantities)
     summary_fields = ("ti_s", "te_s", "rr_bpm", "ie_ratio", "vti_ml", "vte_ml", "pip_cmh2o", "pplat_cmh2o",
@@ -541,7 +295,7 @@ def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], l
     trusted = win.measured[~win.flagged]
     summary = {}
     for name in summary_fields:
-        arr = _field_array(breaths, name, per_breath)
+        arr = breath_values(breaths, name, per_breath)
         if arr is not None:
             summary[name] = MappingProxyType(_stats(arr[trusted]))
     verdict, reason = point_verdict(checks)

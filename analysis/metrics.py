@@ -9,6 +9,10 @@ the fractional sample intervals at both ends are counted exactly for piecewise-l
 Every number is computed from a slice of the arrays addressed by the breath's own sample
 indices, never from sums running across breaths, so a breath's metrics are bit-identical
 however the trace was chunked (see :mod:`analysis.stream`).
+
+This module holds the boundary type, the settings and the assembly of :class:`Breath`; the
+phase integrals are :mod:`analysis.integrals`, the PIP and plateau estimators
+:mod:`analysis.pressures`.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import numpy as np
 
 from .breath import Breath
 from .errors import ConfigError
+from .integrals import interp_at, phase_integral, trapezoid_weights
+from .pressures import pip_cmh2o, plateau
 from .trace import flag_names
-from .units import CMH2O_PER_HPA, ML_PER_S_PER_LPM
+from .units import ML_PER_S_PER_LPM
 
 
 class Boundary(NamedTuple):
@@ -91,105 +97,6 @@ class MetricSettings:
         return max(2, int(round(self.pip_fit_s / dt_s)))
 
 
-#: PIP from the highest sample is lowered by this many pressure-noise standard deviations.
-PIP_NOISE_SD = 2.5
-
-
-def _end_fit(t_s, paw_cmh2o, si, di, dt, m: int) -> np.ndarray:
-    """Per breath, the least-squares line through the last ``m`` inspiratory pressure
-    samples evaluated at the end of inspiration ``dt`` (NaN with fewer than 2 samples)."""
-    k = si.shape[0]
-    if m < 2:
-        return np.full(k, np.nan)
-    idx = di[:, None] - m + np.arange(m)[None, :]
-    ok = idx >= si[:, None]
-    idx = np.maximum(idx, 0)
-    x = np.where(ok, t_s[idx] - dt[:, None], 0.0)
-    y = np.where(ok, paw_cmh2o[idx], 0.0)
-    n = ok.sum(axis=1)
-    nn = np.maximum(n, 1)
-    mx, my = x.sum(axis=1) / nn, y.sum(axis=1) / nn
-    xc = np.where(ok, x - mx[:, None], 0.0)
-    sxx = (xc * xc).sum(axis=1)
-    slope = (xc * (y - my[:, None])).sum(axis=1) / np.where(sxx > 0, sxx, 1.0)
-    return np.where((n >= 2) & (sxx > 0), my - slope * mx, np.nan)
-
-
-def _integral(
-    t_s: np.ndarray, y: np.ndarray, a: Boundary, b: Boundary, ya: float, yb: float, dt_s=None
-) -> float:
-    """Trapezoid integral of y over [a.t_s, b.t_s]: the samples a.index .. b.index-1 plus
-    the boundary points (a.t_s, ya) and (b.t_s, yb). ``dt_s`` may pass ``np.diff(t_s)``."""
-    i, j = a.index, b.index
-    if j <= i:
-        return 0.5 * (ya + yb) * (b.t_s - a.t_s)
-    dt = np.diff(t_s[i:j]) if dt_s is None else dt_s[i : j - 1]
-    inner = float(np.sum((y[i : j - 1] + y[i + 1 : j]) * dt)) * 0.5
-    head = 0.5 * (ya + float(y[i])) * (float(t_s[i]) - a.t_s)
-    tail = 0.5 * (float(y[j - 1]) + yb) * (b.t_s - float(t_s[j - 1]))
-    return head + inner + tail
-
-
-def phase_volume_ml(t_s: np.ndarray, flow_lpm: np.ndarray, a: Boundary, b: Boundary) -> float:
-    """Integral of flow from boundary ``a`` to ``b``, mL (positive for inspiratory flow)."""
-    return _integral(t_s, flow_lpm, a, b, a.flow_lpm, b.flow_lpm) * ML_PER_S_PER_LPM
-
-
-def _weights(t_s: np.ndarray) -> np.ndarray:
-    """Trapezoid weight of each sample, s: (t[k+1] - t[k-1]) / 2, the ends clamped."""
-    w = np.empty(t_s.shape[0])
-    if w.shape[0] < 2:
-        w[:] = 0.0
-        return w
-    np.subtract(t_s[2:], t_s[:-2], out=w[1:-1])
-    w[0] = t_s[1] - t_s[0]
-    w[-1] = t_s[-1] - t_s[-2]
-    w *= 0.5
-    return w
-
-
-def _plateau(t_s, flow_lpm, paw_cmh2o, start: Boundary, insp_end: Boundary, s: MetricSettings):
-    """Longest window (<= max, >= min) ending at end of inspiration meeting the IMT rule."""
-    stop = insp_end.index
-    # quick exit (most breaths): flow still high one minimum window before the end
-    k = int(np.searchsorted(t_s, insp_end.t_s - s.plateau_min_window_s, side="right")) - 1
-    if k >= start.index and not abs(flow_lpm[k]) < s.plateau_max_flow_lpm:
-        return None, None
-    first = max(start.index, int(np.searchsorted(t_s, insp_end.t_s - s.plateau_max_window_s)))
-    if stop - first < 2:
-        return None, None
-    rev = slice(stop - 1, first - 1 if first > 0 else None, -1)
-    flow_ok = np.logical_and.accumulate(np.abs(flow_lpm[rev]) < s.plateau_max_flow_lpm)
-    p = paw_cmh2o[rev]
-    spread_cmh2o = np.fmax.accumulate(p) - np.fmin.accumulate(p)
-    ok = flow_ok & (spread_cmh2o <= 2.0 * s.plateau_stability_hpa * CMH2O_PER_HPA)
-    n = int(ok.size if ok.all() else np.argmin(ok))
-    if n < 2 or insp_end.t_s - float(t_s[stop - n]) < s.plateau_min_window_s:
-        return None, None
-    window = (float(t_s[stop - n]), insp_end.t_s)
-    return float(np.mean(paw_cmh2o[stop - n : stop])), window
-
-
-def _interp_at(t_s: np.ndarray, y: np.ndarray, j: np.ndarray, tb: np.ndarray) -> np.ndarray:
-    """y linearly interpolated at times ``tb`` between samples ``j-1`` and ``j``."""
-    j0 = np.maximum(j - 1, 0)
-    denom = t_s[j] - t_s[j0]
-    safe = np.where(denom > 0, denom, 1.0)
-    inner = y[j0] + (y[j] - y[j0]) * ((tb - t_s[j0]) / safe)
-    return np.where((denom > 0) & (t_s[j] != tb), inner, y[j])
-
-
-def _phase_integral(t_s, y, inner, i, j, ta, tb, ya, yb) -> np.ndarray:
-    """Trapezoid integrals over phases [ta, tb] from the weighted inner sums (see _weights):
-    the end samples' weights are corrected to the boundary times."""
-    n = t_s.shape[0]
-    ic = np.minimum(i, n - 1)
-    jl = np.clip(j - 1, 0, n - 1)
-    t_prev = t_s[np.maximum(ic - 1, 0)]
-    t_next = t_s[np.minimum(j, n - 1)]
-    ends = y[ic] * (t_prev - ta) + y[jl] * (tb - t_next) + ya * (t_s[ic] - ta) + yb * (tb - t_s[jl])
-    return np.where(j > i, inner + 0.5 * ends, 0.5 * (ya + yb) * (tb - ta))
-
 
 def breaths_metrics(
     t_s: np.ndarray,
@@ -229,15 +136,8 @@ def breaths_metrics(
 
     Notes
     -----
-    PIP is the largest of (a) the highest pressure sample lowered by ``PIP_NOISE_SD``
-    standard deviations of the breath's pressure noise and (b) the straight line fitted
-    to the last ``pip_fit_samples`` inspiratory samples, evaluated at the end of
-    inspiration. The highest of many noisy samples on the flat top of a pressure-controlled
-    breath is biased up by 2.5-3.5 noise σ (100-1000 samples); (a) removes most of that
-    bias. The volume-controlled peak is a corner at the end of inspiration (a linear rise,
-    then the valve opens), where few samples are near the top and sampling misses the
-    corner; (b) follows the rise to the corner, unbiased. Without noise (a) is the highest
-    sample, so a peak elsewhere (before an inspiratory pause) is still found.
+    PIP and the plateau pressure are estimated as described in :mod:`analysis.pressures`;
+    the phase integrals are those of :mod:`analysis.integrals`.
 
     Returns
     -------
@@ -263,19 +163,19 @@ def breaths_metrics(
     ps, pd, pe = (np.searchsorted(idx, x) for x in (si, di, ei))
     has_i, has_e = pd > ps, pe > pd
 
-    w = _weights(t_s)
+    w = trapezoid_weights(t_s)
     seg_fw = np.add.reduceat(flow_lpm * w, idx)
     seg_pw = np.add.reduceat(paw_cmh2o * w, idx)
     zero = np.zeros(k)
     sum_i = np.where(has_i, seg_fw[ps], zero)
     sum_e = np.where(has_e, seg_fw[pd], zero)
-    vti = _phase_integral(t_s, flow_lpm, sum_i, si, di, st, dt, sf, df) * ML_PER_S_PER_LPM
-    vte = -_phase_integral(t_s, flow_lpm, sum_e, di, ei, dt, et, df, ef) * ML_PER_S_PER_LPM
+    vti = phase_integral(t_s, flow_lpm, sum_i, si, di, st, dt, sf, df) * ML_PER_S_PER_LPM
+    vte = -phase_integral(t_s, flow_lpm, sum_e, di, ei, dt, et, df, ef) * ML_PER_S_PER_LPM
 
-    pa = _interp_at(t_s, paw_cmh2o, si, st)
-    pb = _interp_at(t_s, paw_cmh2o, ei, et)
+    pa = interp_at(t_s, paw_cmh2o, si, st)
+    pb = interp_at(t_s, paw_cmh2o, ei, et)
     psum = np.where(has_i, seg_pw[ps], zero) + np.where(has_e, seg_pw[pd], zero)
-    pmean = _phase_integral(t_s, paw_cmh2o, psum, si, ei, st, et, pa, pb) / cycle
+    pmean = phase_integral(t_s, paw_cmh2o, psum, si, ei, st, et, pa, pb) / cycle
 
     nan = np.full(k, np.nan)
     seg_pmax = np.fmax.reduceat(paw_cmh2o, idx)
@@ -295,21 +195,9 @@ def breaths_metrics(
     peep_sum = np.add.reduceat(paw_cmh2o, np.minimum(bounds, t_s.shape[0] - 1))[0::2]
     peep = np.where(n_peep > 0, peep_sum / np.maximum(n_peep, 1), pb)
 
-    # PIP (see Notes); the pressure noise from the second differences centred inside the
-    # PEEP window, where the end-expiratory pressure is flat
+    # PIP: the highest sample lowered by the pressure noise, or the end-of-inspiration fit
+    pip = pip_cmh2o(pip, t_s, paw_cmh2o, si, di, dt, peep_lo, peep_hi, pip_fit_samples)
     n = t_s.shape[0]
-    n_d2 = peep_hi - peep_lo - 2
-    width = int(n_d2.max(initial=0))
-    p_sd = np.zeros(k)
-    if width >= 3:  # gathered windows: only the PEEP windows' samples are read
-        c = peep_lo[:, None] + 1 + np.arange(width)[None, :]
-        cc = np.clip(c, 1, max(n - 2, 1))
-        d2 = paw_cmh2o[cc - 1] - 2.0 * paw_cmh2o[cc] + paw_cmh2o[cc + 1]
-        # a sequential sum (cumsum), so padding to the widest window changes no bit
-        d2_cum = np.cumsum(d2 * d2, axis=1)
-        d2_sum = d2_cum[np.arange(k), np.clip(n_d2 - 1, 0, width - 1)]
-        p_sd = np.sqrt(np.where((n_d2 >= 3) & np.isfinite(d2_sum), d2_sum, 0.0) / (6.0 * np.maximum(n_d2, 1)))
-    pip = np.fmax(pip - PIP_NOISE_SD * p_sd, _end_fit(t_s, paw_cmh2o, si, di, dt, pip_fit_samples))
 
     seg_or = np.bitwise_or.reduceat(flags, idx)
     mask = flags[np.maximum(si - 1, 0)] | flags[np.minimum(ei, n - 1)]
@@ -332,7 +220,7 @@ def breaths_metrics(
             peep_c = float(np.nanmean(paw_cmh2o[peep_lo[m] : peep_hi[m]]))
         pplat, window = (None, None)
         if mb:
-            pplat, window = _plateau(t_s, flow_lpm, paw_cmh2o, starts[m], insp_ends[m], settings)
+            pplat, window = plateau(t_s, flow_lpm, paw_cmh2o, starts[m], insp_ends[m], settings)
         rr_bpm = 60.0 / cyc
         out.append(
             Breath(

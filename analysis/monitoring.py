@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from .checks import Check
-from .limits import LimitSet
+from .judgement import Check
+from .tolerance import LimitSet
 
 #: Check quantity → (reported quantity, reference Breath field).
 MONITOR_QUANTITIES: Mapping[str, tuple[str, str]] = MappingProxyType({

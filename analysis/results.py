@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import PointResult
+from .judgement import PointResult
 
 SCHEMA = "ventbench.results/1"
 #: Significant digits kept in results JSON (well below any instrument's resolution).

@@ -4,12 +4,11 @@
 :mod:`analysis.metrics` incrementally. What it returns over a whole run is identical — exact
 float equality, same flags — to analysing the whole trace at once, for any chunking:
 
-- the detection smoothing is a centred moving average taken from a running sum that is
-  carried across chunks (``np.cumsum`` accumulates sequentially, so the running sum at a
-  sample is the same float however the samples arrived); threshold events are only taken
-  once their whole edge window (``4h + 4`` samples of smoothed flow after them, for the
-  boundary estimator) has arrived, and every estimate reads fixed-width windows addressed
-  by absolute sample index, so it is the same whichever events share a call;
+- threshold events are only taken once their whole edge window (``4h + 4`` samples of
+  smoothed flow after them, for the boundary estimator) has arrived, and every estimate is
+  read from the samples by absolute index (:class:`analysis.buffer.SampleBuffer`, which
+  this class extends with the breath state machine), so it is the same whichever events
+  share a call;
 - the hysteresis state, the last refined boundary and the open / pending breath are carried
   explicitly between chunks;
 - per-breath metrics are computed from the breath's own sample slice (addressed by absolute
@@ -29,34 +28,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .breath import Breath
+from .buffer import SampleBuffer, finite_value
 from .errors import AnalysisError
 from .gas import GasCondition
 from .metrics import Boundary, MetricSettings, breaths_metrics
-from .segment import (
-    RATE_ESTIMATE_SAMPLES,
-    SegmentationSettings,
-    hysteresis_transitions,
-    refine_crossing,
-    refine_edges,
-)
-from .trace import SampleFlag, Trace
+from .segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings, hysteresis_transitions
+from .trace import Trace
 from .units import ML_PER_S_PER_LPM
 
-_EMPTY = np.zeros(0, dtype=np.float64)
 
-
-def _finite(x: np.ndarray) -> np.ndarray:
-    """Flow for detection: non-finite values (flagged gaps, faults) count as zero."""
-    return np.where(np.isfinite(x), x, 0.0)
-
-
-def _finite_value(x: float) -> float:
-    x = float(x)
-    return x if np.isfinite(x) else 0.0
-
-
-class BreathStream:
+class BreathStream(SampleBuffer):
     """Incremental breath segmentation and metrics.
+
+    The breath state machine — threshold events of the hysteresis, candidate inspirations
+    (open), accepted ones awaiting the next start (pending), breaths queued for metrics —
+    over the samples, smoothing and boundary estimates of :class:`~analysis.buffer.SampleBuffer`.
 
     Parameters
     ----------
@@ -77,18 +63,8 @@ class BreathStream:
     def __init__(
         self, segmentation: SegmentationSettings | None = None, metrics: MetricSettings | None = None
     ) -> None:
-        self.segmentation = segmentation if segmentation is not None else SegmentationSettings()
+        super().__init__(segmentation if segmentation is not None else SegmentationSettings())
         self.metrics = metrics if metrics is not None else MetricSettings()
-        self._t = _EMPTY
-        self._f = _EMPTY  # corrected flow, NaN kept (metrics)
-        self._p = _EMPTY
-        self._flags = np.zeros(0, dtype=np.uint8)
-        self._cs = _EMPTY  # running sum of the flow (NaN as 0) from the first sample
-        self._base = 0  # absolute index of buffer[0]
-        self._n = 0  # samples received
-        self._h: int | None = None  # half smoothing window, samples
-        self._edge = 0  # samples after a threshold event searched for the phase's early peak
-        self._margin = 0  # samples before a threshold event searched for its edge
         self._q = 0  # samples of the end-of-inspiration pressure fit (PIP)
         self._next = 0  # first absolute index not yet examined for threshold events
         self._state = -1  # hysteresis: -1 unknown, 0 expiration, 1 inspiration
@@ -127,19 +103,7 @@ class BreathStream:
         t, flow, paw, fl, all_finite = self._validate(t_s, flow_lpm, paw_cmh2o, flags)
         if t.shape[0] == 0:
             return []
-        s = self.segmentation
-        f = flow
-        if s.base_flow_lpm or s.flow_offset_lpm:
-            f = flow - s.base_flow_lpm - s.flow_offset_lpm
-        fd = f if all_finite else _finite(f)
-        last = self._cs[-1] if self._cs.shape[0] else 0.0
-        cs = np.cumsum(np.concatenate(([last], fd)))[1:]
-        self._t = np.concatenate((self._t, t))
-        self._f = np.concatenate((self._f, f))
-        self._p = np.concatenate((self._p, paw))
-        self._flags = np.concatenate((self._flags, fl))
-        self._cs = np.concatenate((self._cs, cs))
-        self._n += t.shape[0]
+        self._append(t, flow, paw, fl, all_finite)
         out = self._advance()
         self._trim()
         return out
@@ -152,49 +116,7 @@ class BreathStream:
         self._finished = True
         return out
 
-    @property
-    def buffered_samples(self) -> int:
-        """Samples currently held (for memory checks)."""
-        return int(self._t.shape[0])
-
     # -- internals ----------------------------------------------------------------------
-    def _validate(self, t_s, flow_lpm, paw_cmh2o, flags):
-        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
-        flow = np.asarray(flow_lpm, dtype=np.float64).reshape(-1)
-        paw = np.asarray(paw_cmh2o, dtype=np.float64).reshape(-1)
-        n = t.shape[0]
-        fl = np.zeros(n, dtype=np.uint8) if flags is None else np.asarray(flags, dtype=np.uint8).reshape(-1)
-        if flow.shape[0] != n or paw.shape[0] != n or fl.shape[0] != n:
-            raise AnalysisError(
-                f"BreathStream.feed: lengths differ: t_s {n}, flow_lpm {flow.shape[0]}, "
-                f"paw_cmh2o {paw.shape[0]}, flags {fl.shape[0]}; expected one length"
-            )
-        if n == 0:
-            return t, flow, paw, fl, True
-        if not np.all(np.isfinite(t)):
-            i = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise AnalysisError(f"BreathStream.feed: sample {self._n + i}: time is not finite ({t[i]})")
-        prev = np.concatenate((self._t[-1:], t))
-        bad = np.flatnonzero(np.diff(prev) <= 0)
-        if bad.size:
-            k = int(bad[0])
-            i = self._n + k + (0 if self._t.shape[0] else 1)
-            raise AnalysisError(
-                f"BreathStream.feed: sample {i}: time {float(prev[k + 1])!r} s does not increase "
-                f"(previous {float(prev[k])!r} s); time must be strictly increasing"
-            )
-        finite = np.isfinite(flow)
-        if finite.all():
-            return t, flow, paw, fl, True
-        unexcused = ~finite & ((fl & (SampleFlag.GAP | SampleFlag.FAULT)) == 0)
-        if unexcused.any():
-            i = int(np.flatnonzero(unexcused)[0])
-            raise AnalysisError(
-                f"BreathStream.feed: sample {self._n + i} (t = {t[i]:.6g} s): flow is {flow[i]} "
-                f"but the sample is not flagged as a gap or fault"
-            )
-        return t, flow, paw, fl, False
-
     def _advance(self, final: bool = False) -> list[Breath]:
         out: list[Breath] = []
         if self._h is None:
@@ -229,80 +151,6 @@ class BreathStream:
         self._flush(out)
         return out
 
-    def _smooth(self, start: int, stop: int) -> np.ndarray:
-        """Detection flow (centred moving average) for absolute samples ``start:stop``."""
-        h = self._h
-        b = self._base
-        if h == 0:
-            return _finite(self._f[start - b : stop - b])
-        hi = self._cs[start + h - b : stop + h - b]
-        if start - h - 1 >= 0:
-            lo = self._cs[start - h - 1 - b : stop - h - 1 - b]
-        else:  # the window starts at the first sample of the trace: running sum 0 before it
-            lo = np.concatenate(([0.0], self._cs[: stop - h - 1 - b]))
-        return (hi - lo) * (1.0 / (2 * h + 1))
-
-    def _edges(self, i: np.ndarray, lo: np.ndarray, up: np.ndarray, limit: np.ndarray):
-        """Edge estimates for threshold events ``i`` (absolute), vectorised over them.
-
-        Per event: the early peak of the smoothed flow in ``i .. i + edge`` (not past
-        ``limit``), then :func:`~analysis.segment.refine_edges` on the samples from
-        ``max(lo, i - margin)`` to the end of the peak's smoothing window. Windows have one
-        fixed width per stream, so each event's result is the same whichever events share
-        the call. Returns (absolute index or -1 where no edge was found, time s).
-        """
-        b, h, p, mg = self._base, self._h, self._edge, self._margin
-        r = i.shape[0]
-        last = np.minimum(i + p, limit)
-        j = np.arange(p + 1)[None, :]
-        at = i[:, None] + j  # absolute sample of each smoothed value
-        ok_sm = at <= last[:, None]
-        if h == 0:
-            sm = _finite(self._f[np.clip(at - b, 0, self._t.shape[0] - 1)])
-        else:
-            hi = self._cs[np.clip(at + h - b, 0, self._cs.shape[0] - 1)]
-            lo_i = at - h - 1
-            lo_v = np.where(lo_i >= 0, self._cs[np.clip(lo_i - b, 0, self._cs.shape[0] - 1)], 0.0)
-            sm = (hi - lo_v) * (1.0 / (2 * h + 1))
-        s = np.where(ok_sm, np.where(up[:, None], sm, -sm), -np.inf)
-        k = np.argmax(s, axis=1)
-        peak = s[np.arange(r), k]
-        last = np.minimum(last, i + k + h)
-        first = i - mg
-        a = np.maximum(lo, first)
-        width = mg + p + h + 1
-        cols = np.arange(width)[None, :]
-        at = first[:, None] + cols
-        inside = (at >= a[:, None]) & (at <= last[:, None])
-        rel = np.clip(at - b, 0, self._t.shape[0] - 1)
-        f = self._f[rel]
-        gw = np.where(inside, _finite(np.where(up[:, None], f, -f)), 0.0)
-        tw = self._t[rel]
-        tried = (peak > 0) & (last > a) & (last > i)
-        col, t_c = refine_edges(gw, tw, a - first, last + 1 - first, np.where(tried, peak, 1.0))
-        return np.where(tried & (col >= 0), first + col, -1), t_c
-
-    def _refine(self, i: int, lo: int, up: bool, limit: int | None = None,
-                edge: tuple[int, float] | None = None) -> Boundary:
-        """Boundary of the phase entered at threshold event ``i`` (searched after ``lo``).
-
-        The edge estimate of :meth:`_edges` (``edge`` if already computed); if no edge is
-        found, the last (band) zero crossing in ``(lo, i + h]``, or sample ``i``.
-        """
-        b, h = self._base, self._h
-        if edge is None:
-            lim = self._n - h - 1 if limit is None else min(limit, self._n - h - 1)
-            idx, t_c = self._edges(np.array([i]), np.array([lo]), np.array([up]), np.array([lim]))
-            edge = (int(idx[0]), float(t_c[0]))
-        if edge[0] >= 0:
-            return Boundary(edge[0], edge[1], 0.0)
-        found = refine_crossing(
-            self._t, self._f, lo - b, i + h - b, up, self.segmentation.zero_band_lpm
-        )
-        if found is None:
-            return Boundary(i, float(self._t[i - b]), _finite_value(self._f[i - b]))
-        return Boundary(found[0] + b, found[1], 0.0)
-
     def _transition(self, i: int, up: bool, out: list[Breath], edge=None) -> None:
         b = self._base
         t_i = float(self._t[i - b])
@@ -319,57 +167,6 @@ class BreathStream:
             self._open = None
             self._accept(start, bound, i, out)
 
-    def _late_start(self, bound: Boundary, i_up: int, lo: int, i_down: int) -> Boundary:
-        """Start of inspiration at the last rise through the threshold before peak flow.
-
-        Noise in a long expiratory pause can lift the smoothed flow above the threshold
-        without a following dip below the expiratory one; the hysteresis then stays in
-        "inspiration" until the real breath. The real start is the last rise through the
-        inspiratory threshold before the smoothed flow peaks.
-        """
-        sm = self._smooth(i_up - 1, i_down)
-        k = int(np.argmax(sm))
-        above = sm[: k + 1] > self.segmentation.insp_threshold_lpm
-        rises = np.flatnonzero(above[1:] & ~above[:-1])
-        if rises.size == 0 or rises[-1] == 0:
-            return bound
-        return self._refine(i_up + int(rises[-1]), lo, True)
-
-    def _coarse_volume_ml(self, a: Boundary, b: Boundary) -> float:
-        """Volume from a to b for noise rejection, O(1) from the running sum: mean flow x time."""
-        n = b.index - a.index
-        if n <= 0:
-            return 0.0
-        base = self._base
-        before = float(self._cs[a.index - 1 - base]) if a.index > 0 else 0.0
-        total = float(self._cs[b.index - 1 - base]) - before
-        return total / n * (b.t_s - a.t_s) * ML_PER_S_PER_LPM
-
-    def _late_end(self, start: Boundary, insp_end: Boundary, i_down: int, nxt: Boundary) -> Boundary:
-        """End of inspiration at the last fall through the threshold before peak expiratory
-        flow, if nothing was breathed out before it.
-
-        Noise in an end-inspiratory pause (or the near-zero flow at the end of a pressure-
-        controlled inspiration) can dip below the expiratory threshold before the valve
-        opens; the real end is the later fall, when the volume between the two is no more
-        than noise (above ``-min_vti_ml``).
-        """
-        stop = min(nxt.index, self._n - self._h)  # smoothed flow exists up to n - h
-        if stop - 1 <= i_down:
-            return insp_end
-        sm = self._smooth(i_down - 1, stop)
-        k = int(np.argmin(sm))
-        below = sm[: k + 1] < self.segmentation.exp_threshold_lpm
-        falls = np.flatnonzero(below[1:] & ~below[:-1])
-        if falls.size == 0 or falls[-1] == 0:
-            return insp_end
-        later = self._refine(i_down + int(falls[-1]), insp_end.index, False, nxt.index - self._h - 1)
-        if later.index > insp_end.index and (
-            self._coarse_volume_ml(insp_end, later) > -self.segmentation.min_vti_ml
-        ):
-            return later
-        return insp_end
-
     def _accept(self, start: Boundary, insp_end: Boundary, i_down: int, out: list[Breath]) -> None:
         """Judge a candidate inspiration; if real, it closes the pending breath."""
         s = self.segmentation
@@ -383,7 +180,7 @@ class BreathStream:
             return
         if self._pending is not None:
             p_start, p_end, p_down = self._pending
-            self._emit(p_start, self._late_end(p_start, p_end, p_down, start), start, out)
+            self._emit(p_start, self._late_end(p_end, p_down, start), start, out)
         self._pending = (start, insp_end, i_down)
 
     def _emit(self, start: Boundary, insp_end: Boundary, end: Boundary, out: list[Breath]) -> None:
@@ -434,7 +231,7 @@ class BreathStream:
             return
         b = self._base
         last = self._n - 1
-        end = Boundary(last, float(self._t[last - b]), _finite_value(self._f[last - b]))
+        end = Boundary(last, float(self._t[last - b]), finite_value(self._f[last - b]))
         start = self._late_start(*self._open, self._n - self._h)
         self._open = None
         pending = self._pending
@@ -457,6 +254,7 @@ class BreathStream:
                 self._pending = None
 
     def _trim(self) -> None:
+        """Drop the samples no open, pending or future boundary can read any more."""
         if self._h is None:
             return
         h = self._h
@@ -473,15 +271,7 @@ class BreathStream:
             keep = min(keep, self._open[0].index - 1, self._open[1] - m - 1)
         if self._pending is not None:
             keep = min(keep, self._pending[0].index - 1, self._pending[2] - m - 2)
-        cut = keep - b
-        if cut <= 0:
-            return
-        self._t = self._t[cut:].copy()
-        self._f = self._f[cut:].copy()
-        self._p = self._p[cut:].copy()
-        self._flags = self._flags[cut:].copy()
-        self._cs = self._cs[cut:].copy()
-        self._base = keep
+        self._cut(keep)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from analysis.errors import ConfigError
-from analysis.metrics import Boundary, MetricSettings, breath_metrics, phase_volume_ml
+from analysis.integrals import phase_volume_ml
+from analysis.metrics import Boundary, MetricSettings, breath_metrics
 from analysis.stream import BreathStream
 from analysis.units import ML_PER_S_PER_LPM
 from tests.analysis.test_segment import synthetic_trace

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from analysis.edges import refine_edges
 from analysis.errors import AnalysisError, ConfigError
 from analysis.segment import (
     SegmentationSettings,
     hysteresis_transitions,
     last_zero_crossing,
     refine_crossing,
-    refine_edges,
 )
 from analysis.stream import BreathStream
 from analysis.trace import SampleFlag

@@ -7,6 +7,13 @@ An in-process serial-like object (a :class:`serial.serialutil.SerialBase`, like 
 with ``speed=max`` it advances by ``step_ms`` (default 50 ms) each time the reader finds
 nothing buffered, i.e. as fast as the reader reads. Every other query parameter (``seed``
 included) is passed to the device as a string.
+
+Cable pulls (reliability runs): ``unplug_at_s=T1,T2,…`` (device time, s) and ``unplug_s``
+(default 2): at each Ti a read raises ``SerialException`` and the port is gone; the device
+keeps running (it is kept, by URL, in :data:`UNPLUGGED`) and a re-open of the same URL
+succeeds only once ``unplug_s`` have passed (wall time / speed; at once with ``speed=max``).
+What the device sent while unplugged is lost; it resumes at Ti + ``unplug_s``. The unplug
+happens at the first read at or after Ti, so within one ``step_ms`` of it at ``speed=max``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,11 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_
 from analysis.errors import BenchError
 
 #: Query parameters the handler itself consumes.
-HANDLER_PARAMS = ("speed", "step_ms")
+HANDLER_PARAMS = ("speed", "step_ms", "unplug_at_s", "unplug_s")
+#: With ``speed=max``, device time advances in ``step_ms`` steps until this much is buffered.
+MAX_SPEED_FILL_BYTES = 16384
+#: Devices whose simulated cable is out, by port URL: device, pending unplugs, times.
+UNPLUGGED: dict[str, dict] = {}
 
 
 def parse_speed(text: str, where: str) -> float | None:
@@ -48,6 +59,8 @@ class Serial(SerialBase):
         self._lock = threading.Lock()
         self._t0 = 0.0
         self._device_time_s = 0.0
+        self._unplugs: list[float] = []
+        self._unplug_s = 2.0
         super().__init__(*args, **kwargs)
 
     def open(self) -> None:
@@ -69,13 +82,39 @@ class Serial(SerialBase):
             raise SerialException(f"{self.port}: step_ms must be a number") from None
         params = {k: v for k, v in query.items() if k not in HANDLER_PARAMS}
         try:
+            self._unplugs = sorted(float(x) for x in query.get("unplug_at_s", "").split(",") if x)
+            self._unplug_s = float(query.get("unplug_s", "2"))
+        except ValueError:
+            raise SerialException(f"{self.port}: unplug_at_s / unplug_s must be numbers") from None
+        self._buffer.clear()
+        state = UNPLUGGED.get(self.port)
+        if state is not None:  # the cable goes back in: the same device, still running
+            if time.monotonic() < state["reopen_after"]:
+                raise SerialException(f"could not open port {self.port}: no such device (unplugged)")
+            del UNPLUGGED[self.port]
+            self.device, self._unplugs = state["device"], state["unplugs"]
+            self._device_time_s = state["back_at_s"]
+            self.device.produce(self._device_time_s)  # sent while unplugged: lost
+            self._t0 = time.monotonic() - self._device_time_s / (self.speed or 1.0)
+            self.is_open = True
+            return
+        try:
             self.device = registry.make_device(parts.netloc, params)
         except BenchError as error:
             raise SerialException(f"{self.port}: {error}") from None
-        self._buffer.clear()
         self._t0 = time.monotonic()
         self._device_time_s = 0.0
         self.is_open = True
+
+    def _unplug(self) -> None:
+        """Pull the cable (lock held): keep the device for a re-open, fail this port."""
+        t = self._unplugs.pop(0)
+        UNPLUGGED[self.port] = {
+            "device": self.device, "unplugs": self._unplugs, "back_at_s": t + self._unplug_s,
+            "reopen_after": time.monotonic() + (self._unplug_s / self.speed if self.speed else 0.0)}
+        self._buffer.clear()
+        self.is_open = False
+        raise SerialException(f"{self.port}: device disconnected (simulated unplug at {t:g} s)")
 
     def close(self) -> None:
         self.is_open = False
@@ -88,8 +127,13 @@ class Serial(SerialBase):
     def _pump(self, need_data: bool) -> None:
         """Produce what the device sent up to now (lock held)."""
         if self.speed is None:
-            if need_data and not self._buffer:
+            # As fast as the reader reads: fill a whole reader-sized chunk at once, so a
+            # reader that pauses after short reads (the transport does) is never throttled.
+            while need_data and len(self._buffer) < MAX_SPEED_FILL_BYTES:
                 self._device_time_s += self.step_s
+                self._buffer += self.device.produce(self._device_time_s)
+                if self.device.idle():
+                    break
         else:
             self._device_time_s = (time.monotonic() - self._t0) * self.speed
         self._buffer += self.device.produce(self._device_time_s)
@@ -114,6 +158,8 @@ class Serial(SerialBase):
         while True:
             with self._lock:
                 self._pump(need_data=True)
+                if self._unplugs and self._device_time_s >= self._unplugs[0]:
+                    self._unplug()
                 if self._buffer:
                     out = bytes(self._buffer[:size])
                     del self._buffer[:size]

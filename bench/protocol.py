@@ -327,8 +327,10 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         at = f"{where}:{m.group(1)}" if m else where
         raise ConfigError(f"{at}: invalid TOML: {exc}") from None
     for key in data:
-        if key not in ("protocol", "groups", "points"):
-            raise loc.error(key, "unknown table (expected [protocol], [groups.*], [[points]])", key)
+        # [reliability]: the reliability run's own settings, read by bench.reliability.config
+        if key not in ("protocol", "groups", "points", "reliability"):
+            raise loc.error(key, "unknown table (expected [protocol], [groups.*], [[points]], "
+                            "[reliability])", key)
     head = data.get("protocol")
     if not isinstance(head, dict):
         raise ConfigError(f"{where}: [protocol]: missing table")

@@ -32,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     start, stop = load_session(args.session)
+    if start.get("kind") == "reliability":  # a days-long run: bench/reliability/replay.py
+        from bench.reliability.replay import replay_command
+
+        return replay_command(args.session, args.out, stop is not None)
     out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,17 @@ def run(args: argparse.Namespace) -> int:
         if report_problem:
             print(f"  CHANGED: {report_problem}")
             problems.append(report_problem)
-    if not args.no_reanalysis:
+    if not args.no_reanalysis and start.get("kind") == "reliability":  # bench/reliability/replay.py
+        from bench.reliability.replay import replay_session
+
+        diffs = replay_session(session)
+        for d in diffs:
+            print(f"  DIFFERS: {d}")
+        if diffs:
+            problems.append(f"{len(diffs)} reliability differences")
+        else:
+            print("  re-analysis: reliability captures re-decoded, breaths and events identical")
+    elif not args.no_reanalysis:
         from bench.reanalysis import reanalyze_session
 
         try:

@@ -24,6 +24,10 @@ times in s of device time since the first START:
 - ``reset_at_s``: the device resets: EVENT 7, seq and clock restart at 0, status bit 6;
 - ``sensor_fault_at_s``, ``sensor_fault_duration_s`` (default 1), ``sensor_fault_channel``
   (flow | paw | both): status bits 0/1, value 0, EVENT 1 and EVENT 2;
+- ``record`` (0 | 1, default 1): with 0 :meth:`SimulatedRig.sent_samples` stays empty (a
+  days-long run would otherwise keep every sample it sent in memory);
+- ``continuous`` (0 | 1, default 0): with 1 a later START does not rebuild the simulation,
+  so the ventilator keeps breathing (and drifting) through reconnects as a real one would;
 - ``saturate``: flow sensor full scale, L/min (values clipped, status bit 2); paw beyond
   ±``saturate_paw_cmh2o`` (default 100) sets bit 3.
 
@@ -113,6 +117,8 @@ class SimulatedRig(SimulatedDevice):
         self.paw_range_cmh2o = _num(params, "saturate_paw_cmh2o", 100.0)
         self.condition = GasCondition.parse(params.get("condition", "STP20")).value
         self.rig_id = params.get("rig_id", "SIM-RIG-01")
+        self.continuous = params.get("continuous", "0") not in ("", "0", "false", "no")
+        self.record = params.get("record", "1") not in ("", "0", "false", "no")
         self._sim_params = dict(params)
         self._sim_params.setdefault("condition", self.condition)
         # state
@@ -188,6 +194,8 @@ class SimulatedRig(SimulatedDevice):
             self._first_start_us = self._now_us
         self._k = 0
         self._seq0_k = 0
+        if self.continuous and getattr(self._sim, "fs_hz", None) == float(rate):
+            return  # the ventilator was never stopped: the same simulation goes on
         self._sim = simulation_from_params(self._sim_params, float(rate))
 
     def describe(self) -> dict[str, Any]:
@@ -383,14 +391,15 @@ class SimulatedRig(SimulatedDevice):
             if kind == "garbage":
                 self.injected["garbage_bursts"] += 1
                 self.injected["garbage_bytes"] += b - a
-            else:
+            elif self.record:
                 self.frames_sent.append({"type": data[2], "offset": a,
                                          "corrupted": bool(hit(a, b))})
         if rows is not None:
             record = {key: rows[key][sent] for key in
                       ("seq", "t_us", "ch", "status", "epoch", "dev_us")}
             record["corrupted"] = hit(sample_at, sample_at + size)
-            self._sent.append(record)
+            if self.record:
+                self._sent.append(record)
         return bytes(line)
 
     # -- the record -----------------------------------------------------------------------

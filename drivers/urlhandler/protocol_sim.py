@@ -12,8 +12,8 @@ Cable pulls (reliability runs): ``unplug_at_s=T1,T2,…`` (device time, s) and `
 (default 2): at each Ti a read raises ``SerialException`` and the port is gone; the device
 keeps running (it is kept, by URL, in :data:`UNPLUGGED`) and a re-open of the same URL
 succeeds only once ``unplug_s`` have passed (wall time / speed; at once with ``speed=max``).
-What the device sent while unplugged is lost; it resumes at Ti + ``unplug_s``. The unplug
-happens at the first read at or after Ti, so within one ``step_ms`` of it at ``speed=max``.
+What the device sent while unplugged is lost; it resumes at Ti + ``unplug_s``. Device time
+never advances past a pending Ti: every byte sent before Ti is read, then the next read fails.
 """
 
 from __future__ import annotations
@@ -130,12 +130,18 @@ class Serial(SerialBase):
             # As fast as the reader reads: fill a whole reader-sized chunk at once, so a
             # reader that pauses after short reads (the transport does) is never throttled.
             while need_data and len(self._buffer) < MAX_SPEED_FILL_BYTES:
-                self._device_time_s += self.step_s
+                target = self._device_time_s + self.step_s
+                if self._unplugs:  # never past a cable pull: it happens exactly at its time
+                    target = min(target, self._unplugs[0])
+                if target <= self._device_time_s:
+                    break
+                self._device_time_s = target
                 self._buffer += self.device.produce(self._device_time_s)
                 if self.device.idle():
                     break
         else:
-            self._device_time_s = (time.monotonic() - self._t0) * self.speed
+            now = (time.monotonic() - self._t0) * self.speed
+            self._device_time_s = min(now, self._unplugs[0]) if self._unplugs else now
         self._buffer += self.device.produce(self._device_time_s)
 
     @property
@@ -158,8 +164,8 @@ class Serial(SerialBase):
         while True:
             with self._lock:
                 self._pump(need_data=True)
-                if self._unplugs and self._device_time_s >= self._unplugs[0]:
-                    self._unplug()
+                if self._unplugs and self._device_time_s >= self._unplugs[0] and not self._buffer:
+                    self._unplug()  # everything sent before the pull has been read
                 if self._buffer:
                     out = bytes(self._buffer[:size])
                     del self._buffer[:size]

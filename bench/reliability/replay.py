@@ -1,0 +1,167 @@
+"""Replay a reliability session: its captures → the same pipeline → a fresh store and events.
+
+Each segment's capture parts are read in order (:class:`drivers.capture.CaptureReader`) and
+their rx bytes fed, as recorded, to a fresh driver of the recorded kind; ``disconnect`` /
+``reconnect`` event records become the same detector calls the live run made from
+:attr:`drivers.transport.Acquisition.disconnects`. The segment's run-time base is taken from
+its ``segment_start`` event. The result is compared with the recorded store and events:
+breath records must be bit-identical, events equal except the wall-clock fields of
+``segment_start`` (``gap_s``, ``cause``), which the live run measured.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.errors import BenchError
+from analysis.gas import Ambient
+from bench.session import read_json
+from drivers.capture import CaptureReader
+
+from .capture_parts import segment_parts
+from .config import ReliabilityConfig
+from .events import EVENTS_FILE, EventDetector, EventLog, read_events
+from .pipeline import Pipeline
+from .store import BreathStore, read_breaths
+
+WALL_FIELDS = ("gap_s", "cause", "down_s", "attempts")
+
+
+def replay_into(session: Path, out: Path) -> dict[str, Any]:
+    """Re-decode and re-analyse ``session``'s captures into ``out`` (store + events).
+
+    Returns counts: segments, samples, breaths.
+    """
+    from drivers.registry import make_driver
+
+    session, out = Path(session), Path(out)
+    start = read_json(session / "start.json", "session start record")
+    config = ReliabilityConfig.from_json(start["reliability"])
+    ambient = Ambient(**start["ambient"]) if start.get("ambient") else Ambient()
+    recorded = read_events(session / "reliability" / EVENTS_FILE)
+    starts = {e["segment"]: e for e in recorded if e["kind"] == "segment_start"}
+    store = BreathStore(out)
+    log = EventLog(out / EVENTS_FILE)
+    samples = 0
+    last_t = 0.0
+    try:
+        for seg, parts in segment_parts(session / "points" / "reliability").items():
+            ev = starts.get(seg, {"t_offset_s": last_t})
+            detector = EventDetector(config, log, seg)
+            extra = {k: ev[k] for k in ("port", "gap_s", "cause") if k in ev}
+            detector.emit("segment_start", ev["t_offset_s"], t_offset_s=ev["t_offset_s"], **extra)
+            if seg:
+                detector.gap(last_t, ev["t_offset_s"] - last_t)
+            pipeline = Pipeline(config, store, detector, seg, ev["t_offset_s"], ambient)
+            driver = make_driver(start["driver"], **dict(start.get("driver_options") or {}))
+            pending: list[dict[str, Any]] = []
+            for path in parts:
+                for rec in CaptureReader(path):
+                    if rec.kind == "rx":
+                        block = driver.feed(rec.data)
+                        if len(block):
+                            for d in pending:
+                                detector.disconnect(d["error"], d.get("down_s"), d.get("attempts", 0))
+                            pending = []
+                            pipeline.feed(block, driver)
+                    elif rec.kind == "event":
+                        body = rec.event()
+                        if body.get("event") == "disconnect":
+                            pending.append({"error": body.get("error", "")})
+                        elif body.get("event") == "reconnect" and pending:
+                            pending[-1].update(down_s=round(float(body["down_s"]), 3),
+                                               attempts=int(body.get("attempts", 0)))
+            pipeline.finish()
+            detector.emit("segment_end", pipeline.rolling.t_run_s, samples=pipeline.rolling.samples)
+            samples += pipeline.rolling.samples
+            last_t = max(last_t, pipeline.rolling.t_run_s)
+    finally:
+        store.close()
+        log.close()
+    return {"segments": len(starts), "samples": samples, "breaths": store.records}
+
+
+def compare(session: Path, replayed: Path) -> list[str]:
+    """Differences between the recorded and the replayed store and events (empty: identical).
+
+    Segment by segment. A segment the live run never closed (killed: no ``segment_end``)
+    only has to be a prefix of its replay: the replay also decodes the bytes that reached
+    the capture after the last breath was stored.
+    """
+    a, _ = read_breaths(Path(session) / "reliability")
+    b, _ = read_breaths(Path(replayed))
+    ea = [{k: v for k, v in e.items() if k not in WALL_FIELDS}
+          for e in read_events(Path(session) / "reliability" / EVENTS_FILE)]
+    eb = [{k: v for k, v in e.items() if k not in WALL_FIELDS}
+          for e in read_events(Path(replayed) / EVENTS_FILE)]
+    closed = {e["segment"] for e in ea if e["kind"] == "segment_end"}
+    diffs = []
+    for seg in sorted(set(a["segment"].tolist()) | set(b["segment"].tolist()) | {e["segment"] for e in ea}):
+        ra, rb = a[a["segment"] == seg], b[b["segment"] == seg]
+        sa = [e for e in ea if e["segment"] == seg]
+        sb = [e for e in eb if e["segment"] == seg]
+        if seg not in closed:  # killed: the recorded part must be a prefix of the replay
+            rb = rb[: len(ra)]
+            sb = sb[: len(sa)]
+        if len(ra) != len(rb):
+            diffs.append(f"segment {seg}: breaths recorded {len(ra)}, replayed {len(rb)}")
+        n = min(len(ra), len(rb))
+        rows_a, rows_b = ra[:n].view(np.uint8).reshape(n, -1), rb[:n].view(np.uint8).reshape(n, -1)
+        bad = np.flatnonzero((rows_a != rows_b).any(axis=1))
+        if bad.size:
+            i = int(bad[0])
+            diffs.append(f"segment {seg} breath {i}: recorded {ra[i]}, replayed {rb[i]}")
+        if sa != sb:
+            i = next((i for i, (x, y) in enumerate(zip(sa, sb, strict=False)) if x != y), None)
+            diffs.append(f"segment {seg} events: recorded {len(sa)}, replayed {len(sb)}"
+                         + ("" if i is None else f"; first difference: {sa[i]} / {sb[i]}"))
+    return diffs
+
+
+def replay_session(session: Path) -> list[str]:
+    """Replay into a temporary directory and compare; the differences (empty: identical)."""
+    with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:
+        replay_into(session, Path(tmp))
+        return compare(session, Path(tmp))
+
+
+def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int:
+    """``ventbench replay`` of a reliability session: identical → the recorded verdict's
+    exit code; any difference → the differences and exit 1. ``out`` keeps the replayed
+    store, events and results.json."""
+    from bench.session import write_json_atomic
+
+    from .analysis import reliability_block
+
+    session = Path(session)
+    with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:
+        target = Path(out) if out is not None else Path(tmp)
+        counts = replay_into(session, target)
+        diffs = compare(session, target)
+        if out is not None:
+            start = read_json(session / "start.json", "session start record")
+            rec, report = read_breaths(target)
+            block = reliability_block(rec, read_events(target / EVENTS_FILE),
+                                      ReliabilityConfig.from_json(start["reliability"]),
+                                      report.dropped_bytes)
+            write_json_atomic(target / "results.json", {"schema": "ventbench.results/1",
+                                                        "reliability": block, "points": [],
+                                                        "verdict": block["verdict"]})
+    print(f"replay {session}: {counts['segments']} segment(s), {counts['samples']} samples, "
+          f"{counts['breaths']} breaths re-decoded and re-analysed")
+    if not stopped:
+        print("  aborted: no stop record (the session was killed); replaying what was recorded")
+    for line in diffs:
+        print(f"  {line}")
+    if diffs:
+        return 1
+    try:
+        verdict = read_json(session / "results.json", "results")["verdict"]
+    except (OSError, KeyError, ValueError, BenchError):
+        return 2
+    print(f"  identical; verdict {verdict}")
+    return {"PASS": 0, "FAIL": 1}.get(verdict, 2)

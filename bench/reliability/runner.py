@@ -1,0 +1,282 @@
+"""``ventbench run reliability``: a days-long unattended run, streamed from the first breath.
+
+Session layout (on top of the contract's ``start.json`` / ``stop.json`` / ``results.json``)::
+
+    SESSION/points/reliability/capture-SS-PPPP.vbcap   raw bytes, rotated (capture_parts.py)
+    SESSION/reliability/breaths-NNNNNN.bin             per-breath records (store.py)
+    SESSION/reliability/events.jsonl                   events (events.py)
+    SESSION/reliability.pdf                            the reliability pages (report_pages.py)
+    SESSION/stop-SS.json                               the stop record of an earlier segment
+
+The samples are processed in the acquisition's reader thread (``on_block``), so a port that
+gives data faster than we analyse it (``sim://…?speed=max``) is slowed down instead of
+queueing without bound. The main thread only refreshes the status line and watches for the
+end. ``--resume SESSION`` starts a new segment of the same session: the run time continues
+from the last breath or event on disk plus the wall time of the interruption (the
+interruption is an event with its cause: the earlier ``stop.json`` status, or "killed: no
+stop record"). A full disk raises from the store, the event log or the capture writer; the
+session is then closed with status ``failed`` and everything written so far intact.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from analysis.errors import BenchError, ConfigError
+from analysis.gas import Ambient
+from bench.live import Live
+from bench.session import (
+    STATUS_COMPLETED,
+    STATUS_FAILED,
+    STATUS_INTERRUPTED,
+    Session,
+    read_json,
+    write_json_atomic,
+)
+
+from .capture_parts import part_path, rotate, segment_parts
+from .config import ReliabilityConfig
+from .events import EVENTS_FILE, EventDetector, EventLog, read_events
+from .pipeline import Pipeline
+from .store import BreathStore, chunk_paths, read_breaths
+
+POINT_ID = "reliability"
+DATA_DIR = "reliability"
+SIM_KEYS = ("mode", "vt_ml", "rate_bpm", "ti_s", "peep_cmh2o", "dp_cmh2o", "c_ml_per_hpa",
+            "r_hpa_s_per_l", "leak_ml_min")
+
+
+def sim_url(url: str, config: ReliabilityConfig) -> str:
+    """A ``sim://`` URL with the run's setting and lung (keys the URL already has win),
+    ``continuous=1`` (the simulated ventilator keeps running across reconnects), ``record=0``
+    (the simulator keeps no copy of what it sent: bounded memory) and, at
+    ``speed=max``, ``step_ms=1000`` (fewer, larger reads)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "sim":
+        return url
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    extra = {"mode": config.mode, **config.set, **config.lung, "continuous": "1", "record": "0"}
+    if query.get("speed", "1").lower() == "max":
+        extra["step_ms"] = "1000"
+    for key, value in extra.items():
+        if key in SIM_KEYS + ("continuous", "record", "step_ms"):
+            query.setdefault(key, f"{value:g}" if isinstance(value, float) else str(value))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _sigterm_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _fmt_s(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    d, rest = divmod(seconds, 86400)
+    return (f"{d}d" if d else "") + time.strftime("%H:%M:%S", time.gmtime(rest))
+
+
+def status_line(pipeline: Pipeline, config: ReliabilityConfig) -> str:
+    """elapsed / remaining, breaths, out-of-limit, missed, current VT/PEEP/rate, last event."""
+    r, det = pipeline.rolling, pipeline.detector
+    last = det.last_event
+    last_text = "-" if last is None else f"{last['kind']} at {_fmt_s(last['t_s'])}"
+
+    def num(x: float, d: int) -> str:
+        return "-" if not math.isfinite(x) else f"{x:.{d}f}"
+
+    return (f"{_fmt_s(r.t_run_s)} / -{_fmt_s(config.duration_s - r.t_run_s)}  breaths {r.breaths}"
+            f"  out-of-limit {r.out_of_limit}  missed {det.missed_breaths}  VT {num(r.vt_ml, 0)}"
+            f"  PEEP {num(r.peep_cmh2o, 1)}  RR {num(r.rate_bpm, 1)}  last: {last_text}")
+
+
+class ReliabilityRun:
+    """One recording process of a reliability session (new, or a ``--resume``).
+
+    Parameters
+    ----------
+    config : ReliabilityConfig
+    port, driver_name : str
+    driver_options : dict
+    sessions_root : Path, optional
+    resume : Path, optional
+        An existing reliability session to continue.
+    live : Live, optional
+    ambient : Ambient, optional
+    render : bool
+        Write ``reliability.pdf`` at the end.
+    """
+
+    def __init__(self, config: ReliabilityConfig | None, port: str, driver_name: str,
+                 driver_options: dict[str, Any] | None = None, sessions_root: Path | None = None,
+                 resume: Path | None = None, live: Live | None = None,
+                 ambient: Ambient | None = None, render: bool = True) -> None:
+        self.live = live or Live()
+        self.render = render
+        self.ambient = ambient or Ambient()
+        if resume is not None:
+            self._init_resume(Path(resume))
+            if driver_name and driver_name != self.driver_name:
+                raise ConfigError(f"{resume}: recorded with --driver {self.driver_name}, "
+                                  f"not {driver_name}")
+            if port:  # the device may be on another port now
+                self.port = sim_url(port, self.config)
+        else:
+            if config is None:
+                raise ConfigError("a new reliability run needs its configuration")
+            self.config = config
+            self.port = sim_url(port, config)
+            self.driver_name, self.driver_options = driver_name, dict(driver_options or {})
+            self.session = Session.create(sessions_root, POINT_ID)
+            self.segment, self.base_s, self.cause, self.gap_s = 0, 0.0, "", 0.0
+            self.session.write_start({
+                "kind": "reliability", "protocol": {"id": config.protocol_id},
+                "reliability": config.to_json(), "port": self.port, "driver": self.driver_name,
+                "driver_options": self.driver_options, "ambient": vars(self.ambient).copy()})
+
+    def _init_resume(self, root: Path) -> None:
+        start = read_json(root / "start.json", "session start record")
+        if start.get("kind") != "reliability":
+            raise ConfigError(f"{root}: not a reliability session (start.json kind "
+                              f"{start.get('kind')!r})")
+        self.config = ReliabilityConfig.from_json(start["reliability"])
+        self.port, self.driver_name = start["port"], start["driver"]
+        self.driver_options = dict(start.get("driver_options") or {})
+        self.ambient = Ambient(**start["ambient"]) if start.get("ambient") else self.ambient
+        self.session = Session(root, start["session_id"])
+        data = root / DATA_DIR
+        events = read_events(data / EVENTS_FILE)
+        self.segment = 1 + max([e.get("segment", 0) for e in events if e["kind"] == "segment_start"],
+                               default=-1)
+        stop_path = root / "stop.json"
+        if stop_path.exists():
+            stop = read_json(stop_path, "session stop record")
+            if stop.get("status") == STATUS_COMPLETED:
+                raise ConfigError(f"{root}: the run is complete ({stop.get('reason', '')}); "
+                                  f"nothing to resume")
+            self.cause = f"{stop.get('status')}: {stop.get('reason', '')}"
+            stop_path.rename(root / f"stop-{self.segment - 1:02d}.json")
+        else:
+            self.cause = "killed: no stop record"
+        last_t = max([e.get("t_end_s", e["t_s"]) for e in events] or [0.0])
+        if (data / "breaths.json").exists():
+            rec, _ = read_breaths(data)
+            if len(rec):
+                last_t = max(last_t, float(rec["t_end_s"][-1]))
+        files = chunk_paths(data) + [data / EVENTS_FILE] + [
+            p for parts in segment_parts(root / "points" / POINT_ID).values() for p in parts]
+        last_write = max((p.stat().st_mtime for p in files if p.exists()), default=time.time())
+        self.gap_s = max(0.0, time.time() - last_write)
+        self.last_t = last_t
+        self.base_s = last_t + self.gap_s
+
+    # -- the run -------------------------------------------------------------------------
+    def run(self) -> int:
+        """Record until the duration is reached; returns the contract's exit code."""
+        from drivers.registry import make_driver
+        from drivers.transport import Acquisition
+
+        data = self.session.root / DATA_DIR
+        cap_dir = self.session.point_dir(POINT_ID)
+        store = BreathStore(data)
+        log = EventLog(data / EVENTS_FILE)
+        detector = EventDetector(self.config, log, self.segment)
+        detector.emit("segment_start", self.base_s, t_offset_s=self.base_s, port=self.port,
+                      **({"gap_s": round(self.gap_s, 3), "cause": self.cause} if self.segment else {}))
+        if self.segment:
+            detector.gap(self.last_t, self.base_s - self.last_t)
+        pipeline = Pipeline(self.config, store, detector, self.segment, self.base_s, self.ambient)
+        driver = make_driver(self.driver_name, **self.driver_options)
+        done = threading.Event()
+        state = {"seen": 0, "part": 0}
+        rotate_bytes = int(self.config.capture_rotate_mib * 1024 * 1024)
+        fast = "speed=max" in self.port.lower()
+        acq: Acquisition
+
+        def on_block(block) -> None:
+            state["last_wall"] = time.monotonic()
+            for d in acq.disconnects[state["seen"]:]:
+                detector.disconnect(d["error"], d["down_s"], d["attempts"])
+            state["seen"] = len(acq.disconnects)
+            if not pipeline.feed(block, driver):
+                done.set()
+            if acq.capture.bytes_written >= rotate_bytes:
+                state["part"] += 1
+                rotate(acq, cap_dir, self.segment, state["part"])
+
+        acq = Acquisition(self.port, driver, part_path(cap_dir, self.segment, 0), on_block=on_block,
+                          reconnect=True, batch_s=0.0 if fast else 0.02,
+                          metadata={"session": self.session.session_id, "segment": self.segment})
+        status, reason, code = STATUS_FAILED, "", 4
+        self.live.line(f"reliability session {self.session.session_id} segment {self.segment}: "
+                       f"{_fmt_s(self.config.duration_s - self.base_s)} to go -> {self.session.root}")
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        try:
+            acq.start()
+            t_wall0 = state["last_wall"] = time.monotonic()
+            # a device that falls silent for good must not keep a real-time run open forever
+            wall_limit_s = math.inf if fast else self.config.duration_s - self.base_s + 60.0
+            while not done.is_set() and not acq.finished.is_set():
+                done.wait(self.config.status_interval_s)
+                silent_s = time.monotonic() - state["last_wall"]
+                quiet = f"  NO DATA for {silent_s:.0f} s" if silent_s > max(2.0, self.config.stall_s) else ""
+                self.live.progress(status_line(pipeline, self.config) + quiet)
+                if time.monotonic() - t_wall0 > wall_limit_s:
+                    raise TimeoutError(f"{self.port}: the run's duration has passed in wall time "
+                                       f"but the device sent only {pipeline.rolling.t_run_s:.0f} s of data")
+            if acq.error is not None:
+                raise acq.error
+            status, reason = STATUS_COMPLETED, "duration reached" if done.is_set() else "port ended"
+        except KeyboardInterrupt:
+            status, reason, code = STATUS_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)", 2
+        except (BenchError, OSError) as error:
+            status, reason, code = STATUS_FAILED, str(error), 4
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            try:
+                acq.stop(drain_s=0.0)
+            except (BenchError, OSError) as error:  # e.g. the capture's disk is full
+                if status == STATUS_COMPLETED:
+                    status, reason, code = STATUS_FAILED, str(error), 4
+            if acq.error is not None and status == STATUS_COMPLETED:
+                status, reason, code = STATUS_FAILED, str(acq.error), 4
+            try:
+                pipeline.finish()
+                detector.emit("segment_end", pipeline.rolling.t_run_s, samples=pipeline.rolling.samples)
+            except (BenchError, OSError):
+                pass
+            store.close()
+            log.close()
+            self.live.line(status_line(pipeline, self.config))
+            code = self._close(status, reason, code)
+        return code
+
+    def _close(self, status: str, reason: str, code: int) -> int:
+        """results.json (reliability block), reliability.pdf, stop.json."""
+        from .analysis import analyze_session
+
+        extra: dict[str, Any] = {}
+        try:
+            block = analyze_session(self.session.root)
+            write_json_atomic(self.session.root / "results.json",
+                              {"schema": "ventbench.results/1", "reliability": block,
+                               "verdict": block["verdict"], "points": []})
+            if status == STATUS_COMPLETED:
+                code = {"PASS": 0, "FAIL": 1}.get(block["verdict"], 2)
+            if self.render:
+                from .report_pages import write_pdf
+                write_pdf(self.session.root, self.session.root / "reliability.pdf")
+        except (BenchError, OSError, ValueError) as error:
+            extra["analysis_error"] = str(error)
+            self.live.line(f"warning: reliability analysis/report failed: {error}")
+        self.session.write_stop(code, status, reason, extra)
+        self.live.line(f"session {status}: {reason} (exit {code}); {self.session.root}")
+        return code
+

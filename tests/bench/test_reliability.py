@@ -1,0 +1,270 @@
+"""Reliability runs: duration parsing, the crash-safe store, events, a time-accelerated
+simulated run with injected faults (events at the right time, replay identical), and a
+SIGKILL of the recording process followed by ``--resume``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from analysis.errors import ConfigError
+from bench.live import Live
+from bench.reliability.analysis import drift, hourly, longest_run
+from bench.reliability.config import load_reliability, parse_duration_s
+from bench.reliability.events import EVENTS_FILE, read_events
+from bench.reliability.replay import replay_session
+from bench.reliability.runner import ReliabilityRun
+from bench.reliability.store import RECORD_DTYPE, BreathStore, read_breaths
+
+# 65 min at 200 Hz, every fault the issue lists (times in s of device time)
+FAULTS = {"unplug_at_s": 900, "unplug_s": 5, "garbage": 0.01, "reset_at_s": 2400,
+          "sensor_fault_at_s": 3000, "sensor_fault_duration_s": 30, "stall_at_s": 1500,
+          "stall_s": 3, "skip_probability": 0.004, "vt_drift_pct_per_h": 2.0}
+DURATION_S = 65 * 60
+RATE_HZ = 200
+STEP_S = 2.0  # device time per step at speed=max (faults happen at their exact time)
+
+
+def test_parse_duration():
+    assert parse_duration_s("90") == 90.0
+    assert parse_duration_s("15m") == 900.0
+    assert parse_duration_s("24h") == 86400.0
+    assert parse_duration_s("14d") == 14 * 86400.0
+    assert parse_duration_s("1d12h") == 1.5 * 86400.0
+    for bad in ("", "0s", "3w", "h", "-5m"):
+        with pytest.raises(ConfigError):
+            parse_duration_s(bad)
+
+
+def test_config_overrides_and_checks():
+    cfg = load_reliability(duration="2h", set_values={"vt_ml": 450}, limits={"vt_ml": "380:520"})
+    assert cfg.duration_s == 7200 and cfg.set["vt_ml"] == 450 and cfg.limits["vt_ml"] == (380, 520)
+    with pytest.raises(ConfigError, match="does not contain the set value"):
+        load_reliability(set_values={"vt_ml": 300})
+    with pytest.raises(ConfigError, match="unknown setting"):
+        load_reliability(set_values={"vt_l": 0.5})
+
+
+def _records(n: int, t0: float = 0.0) -> np.ndarray:
+    from bench.reliability.store import _BODY
+
+    rec = np.zeros(n, RECORD_DTYPE)
+    rec["t_start_s"] = t0 + 3.0 * np.arange(n)
+    rec["vt_ml"] = 500.0
+    import zlib
+    raw = rec.view(np.uint8).reshape(n, RECORD_DTYPE.itemsize)
+    rec["crc"] = [zlib.crc32(r[:_BODY].tobytes()) for r in raw]
+    return rec
+
+
+def test_store_chunks_torn_tail_and_reopen(tmp_path):
+    store = BreathStore(tmp_path, chunk_records=4)
+    store.append(_records(10))
+    store.close()
+    assert len(list(tmp_path.glob("breaths-*.bin"))) == 3
+    last = sorted(tmp_path.glob("breaths-*.bin"))[-1]
+    with open(last, "ab") as f:  # a torn record (kill -9 mid-write)
+        f.write(_records(1, 30.0).tobytes()[:25])
+    rec, report = read_breaths(tmp_path)
+    assert len(rec) == 10 and report.dropped_bytes == 25
+    flipped = bytearray(last.read_bytes())
+    flipped[5] ^= 0xFF  # a corrupt record ends the chunk's valid prefix
+    last.write_bytes(bytes(flipped))
+    rec, report = read_breaths(tmp_path)
+    assert len(rec) == 8
+    store = BreathStore(tmp_path, chunk_records=4)  # resume: truncated, appended after
+    assert store.records == 8 and store.truncated_bytes > 0
+    store.append(_records(3, 100.0))
+    store.close()
+    rec, report = read_breaths(tmp_path)
+    assert len(rec) == 11 and report.dropped_bytes == 0
+    assert rec["t_start_s"][-1] == 106.0
+
+
+def test_drift_ci_and_helpers():
+    rng = np.random.default_rng(1)
+    t = np.arange(0, 86400, 3.0)
+    y = 500 + 10 * t / 86400 + rng.normal(0, 2, t.size)
+    d = drift(t, y, 20.0)
+    lo, hi = d["ci95_per_24h"]
+    assert lo < 10 < hi and hi - lo < 1.0 and d["verdict"] == "PASS"
+    assert drift(t, y, 5.0)["verdict"] == "FAIL"
+    assert longest_run(np.array([0, 1, 1, 0, 1, 1, 1, 0], bool)) == (3, 4)
+    h = hourly(np.array([10.0, 20.0, 3700.0]), {"x": np.array([1.0, 3.0, 5.0])})
+    assert h["hour"] == [0, 1] and h["x"]["mean"] == [2.0, 5.0] and h["x"]["max"] == [3.0, 5.0]
+
+
+@pytest.fixture(scope="module")
+def fault_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rel")
+    query = "&".join(f"{k}={v}" for k, v in FAULTS.items())
+    url = f"sim://rig?speed=max&seed=3&rate_hz={RATE_HZ}&step_ms={STEP_S * 1000:g}&{query}"
+    config = load_reliability(duration=f"{DURATION_S}s", drift_limits={"vt_ml": 20.0})
+    t0 = time.monotonic()
+    run = ReliabilityRun(config, url, "rig", sessions_root=root, live=Live(tty=False), render=False)
+    code = run.run()
+    return run.session.root, code, time.monotonic() - t0
+
+
+def _near(events, kind, t, tol):
+    return [e for e in events if e["kind"] == kind and abs(e["t_s"] - t) <= tol]
+
+
+def _first_device_time_s(root) -> float:
+    """Device time of the run's first sample (run time 0): the cable-pull times of the
+    ``sim://`` handler are device time, the rig's own faults are time since START."""
+    from drivers.capture import CaptureReader
+    from drivers.registry import make_driver
+
+    driver = make_driver("rig")
+    for rec in CaptureReader(next((root / "points" / "reliability").glob("capture-00-0000.vbcap"))):
+        if rec.kind == "rx" and len(block := driver.feed(rec.data)):
+            return float(block.t_s[0])
+    raise AssertionError("no sample")
+
+
+def test_fault_run_events_at_the_right_time(fault_run):
+    root, code, wall_s = fault_run
+    events = read_events(root / "reliability" / EVENTS_FILE)
+    t0 = _first_device_time_s(root)
+    (disc,) = [e for e in events if e["kind"] == "disconnect"]
+    (back,) = [e for e in events if e["kind"] == "reconnect"]
+    # the cable is pulled at 900 s device time (the last sample is the one at 900 s) and is
+    # back 5 s later (the first sample one interval after)
+    assert disc["t_s"] == pytest.approx(900 - t0, abs=1e-3)
+    assert back["t_s"] == pytest.approx(905 - t0 + 1 / RATE_HZ, abs=1e-3)
+    assert _near(events, "data_stall", 1500, 0.05)[0]["duration_s"] == pytest.approx(3.0, abs=0.02)
+    assert len(_near(events, "device_reset", 2400, 0.01)) == 1
+    fault = _near(events, "sensor_fault", 3000, 0.01)
+    assert len(fault) == 1 and fault[0]["duration_s"] == pytest.approx(30.0, abs=0.01)
+    assert sum(e["kind"] == "corrupt_data" for e in events) >= 10  # ~39 garbage bursts
+    missed = [e for e in events if e["kind"] == "missed_breath"]
+    assert 2 <= len(missed) <= 15  # p = 0.004 of ~1300 breaths
+    assert all(e["interval_s"] == pytest.approx(6.0, abs=0.05) for e in missed)
+    # no event for what the data could not show: nothing missed inside a gap or fault
+    assert not [e for e in missed if 3000 <= e["t_s"] <= 3033 or disc["t_s"] <= e["t_s"] <= back["t_s"] + 3]
+    doc = json.loads((root / "results.json").read_text())["reliability"]
+    assert doc["breaths"]["missed"] == sum(e["n_missed"] for e in missed)
+    assert doc["data_gap_s"] == pytest.approx(5 + 3, abs=0.02)
+    assert doc["uptime_pct"] == pytest.approx(100 * (1 - doc["data_gap_s"] / DURATION_S), abs=0.01)
+    vt = doc["drift"]["vt_ml"]  # 2 %/h of 500 mL = 240 mL/24 h
+    assert vt["slope_per_24h"] == pytest.approx(240, rel=0.01) and vt["verdict"] == "FAIL"
+    assert doc["verdict"] == "FAIL" and code == 1
+    assert len(doc["hourly"]["hour"]) == 2
+    print(f"{DURATION_S} s simulated at {RATE_HZ} Hz in {wall_s:.1f} s wall")
+
+
+def test_fault_run_counts_no_sample_twice(fault_run):
+    root, _, _ = fault_run
+    rec, report = read_breaths(root / "reliability")
+    assert report.dropped_bytes == 0 and np.all(np.diff(rec["t_start_s"]) > 0)
+    events = read_events(root / "reliability" / EVENTS_FILE)
+    samples = sum(e["samples"] for e in events if e["kind"] == "segment_end")
+    gap_s = 5 + 3  # unplugged and stalled: samples never sent
+    expected = (DURATION_S - gap_s) * RATE_HZ
+    assert abs(samples - expected) <= 3  # the samples at the gaps' edges
+
+
+def test_fault_run_replay_identical(fault_run):
+    root, _, _ = fault_run
+    assert replay_session(root) == []
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench", "run", "reliability", *args]
+
+
+def test_sigkill_then_resume(tmp_path):
+    url = f"sim://rig?speed=max&seed=5&rate_hz={RATE_HZ}"
+    args = ["--port", url, "--driver", "rig", "--duration", "20m", "--out", str(tmp_path),
+            "--no-report", "--no-history"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_cli(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            chunks = list(tmp_path.glob("*/reliability/breaths-*.bin"))
+            if chunks and chunks[0].stat().st_size >= 120 * RECORD_DTYPE.itemsize:
+                break
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    (session,) = tmp_path.iterdir()
+    assert not (session / "stop.json").exists()
+    killed, report = read_breaths(session / "reliability")
+    assert 120 <= len(killed) < 390  # killed mid-run
+    out = subprocess.run(_cli("--port", url, "--driver", "rig", "--resume", str(session),
+                              "--no-report", "--no-history"),
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode in (0, 1, 2), out.stderr
+    rec, _ = read_breaths(session / "reliability")
+    assert rec[: len(killed)].tobytes() == killed.tobytes()  # what was there is kept
+    assert np.all(np.diff(rec["t_start_s"]) > 0) and rec["t_end_s"][-1] > 20 * 60 - 10
+    events = read_events(session / "reliability" / EVENTS_FILE)
+    starts = [e for e in events if e["kind"] == "segment_start"]
+    assert [e["segment"] for e in starts] == [0, 1]
+    assert starts[1]["cause"] == "killed: no stop record" and starts[1]["gap_s"] >= 0
+    stop = json.loads((session / "stop.json").read_text())
+    assert stop["status"] == "completed"
+    doc = json.loads((session / "results.json").read_text())["reliability"]
+    assert doc["segments"] == 2 and any("without data" in r for r in doc["reasons"])
+    assert replay_session(session) == []  # the killed segment: what was stored is a prefix
+
+
+def test_report_pages(fault_run, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bench.reliability.report_pages import add_reliability_pages, summary_lines
+
+    root, _, _ = fault_run
+
+    class Sink:  # a PdfPages-compatible page sink
+        def __init__(self):
+            self.figures = []
+
+        def savefig(self, fig):
+            self.figures.append(fig.get_axes())
+
+    sink = Sink()
+    n_events = len(read_events(root / "reliability" / EVENTS_FILE))
+    pages = add_reliability_pages(sink, root)
+    assert pages == len(sink.figures) == 4 + -(-n_events // 60)
+    doc = json.loads((root / "results.json").read_text())["reliability"]
+    text = "\n".join(summary_lines(doc))
+    assert "uptime" in text and "missed" in text and "drift per 24 h" in text and "FAIL" in text
+
+
+def test_disk_full_closes_the_session_cleanly(tmp_path, monkeypatch):
+    import errno
+
+    from bench.reliability import store as store_mod
+
+    real_write = os.write
+    state = {"n": 0}
+
+    def write(fd, data):  # the breath store's 40th record finds the disk full
+        if len(data) == RECORD_DTYPE.itemsize:
+            state["n"] += 1
+            if state["n"] >= 40:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store_mod.os, "write", write)
+    config = load_reliability(duration="10m")
+    run = ReliabilityRun(config, f"sim://rig?speed=max&seed=2&rate_hz={RATE_HZ}", "rig",
+                         sessions_root=tmp_path, live=Live(tty=False), render=False)
+    assert run.run() == 4
+    stop = json.loads((run.session.root / "stop.json").read_text())
+    assert stop["status"] == "failed" and "disk full" in stop["reason"]
+    assert "breaths-000000.bin" in stop["reason"]
+    rec, report = read_breaths(run.session.root / "reliability")
+    assert len(rec) == 39 and report.dropped_bytes == 0

@@ -28,7 +28,10 @@ EXIT_USAGE = 3
 EXIT_DEVICE = 4
 
 #: Sub-commands, in the order ``--help`` lists them; module bench.commands.<name>.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = (
+    "demo", "run", "record", "analyze", "replay", "verify", "report",
+    "simulate", "protocols", "ports", "history",
+)
 
 VERDICT_EXIT = {"PASS": EXIT_PASS, "INFO": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 

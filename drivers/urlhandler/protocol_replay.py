@@ -28,11 +28,12 @@ import urllib.parse
 from collections import deque
 from collections.abc import Iterator
 
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
+from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from analysis.errors import BenchError
 from drivers.capture import CaptureReader, Record
 from drivers.urlhandler.protocol_sim import parse_speed
+from drivers.urlhandler.virtual import VirtualSerial
 
 
 def _event_name(rec: Record) -> str:
@@ -42,7 +43,7 @@ def _event_name(rec: Record) -> str:
         return ""
 
 
-class Serial(SerialBase):
+class Serial(VirtualSerial):
     """Serial port that replays a capture's rx bytes (see module docstring)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -98,9 +99,6 @@ class Serial(SerialBase):
         self.is_open = False
         self._records = iter(())
         super().close()
-
-    def _reconfigure_port(self) -> None:
-        """Serial settings mean nothing to a recording."""
 
     @property
     def report(self):
@@ -210,39 +208,3 @@ class Serial(SerialBase):
                 self._ahead.popleft()
                 if rec.kind == "event" and _event_name(rec) == "discard_end":
                     return
-
-    def reset_output_buffer(self) -> None:
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    @property
-    def out_waiting(self) -> int:
-        return 0
-
-    def cancel_read(self) -> None:
-        """Reads poll every millisecond; nothing to cancel."""
-
-    def _update_break_state(self) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    @property
-    def cts(self) -> bool:
-        return True
-
-    @property
-    def dsr(self) -> bool:
-        return True
-
-    @property
-    def ri(self) -> bool:
-        return False
-
-    @property
-    def cd(self) -> bool:
-        return True

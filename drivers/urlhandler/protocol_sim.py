@@ -22,9 +22,10 @@ import threading
 import time
 import urllib.parse
 
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
+from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from analysis.errors import BenchError
+from drivers.urlhandler.virtual import VirtualSerial
 
 #: Query parameters the handler itself consumes.
 HANDLER_PARAMS = ("speed", "step_ms", "unplug_at_s", "unplug_s")
@@ -48,7 +49,7 @@ def parse_speed(text: str, where: str) -> float | None:
     return speed
 
 
-class Serial(SerialBase):
+class Serial(VirtualSerial):
     """Serial port served by a simulated device (see module docstring)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -119,9 +120,6 @@ class Serial(SerialBase):
     def close(self) -> None:
         self.is_open = False
         super().close()
-
-    def _reconfigure_port(self) -> None:
-        """Serial settings mean nothing to a simulated device."""
 
     # -- device time ---------------------------------------------------------------------
     def _pump(self, need_data: bool) -> None:
@@ -194,39 +192,3 @@ class Serial(SerialBase):
         with self._lock:
             self._pump(need_data=False)
             self._buffer.clear()
-
-    def reset_output_buffer(self) -> None:
-        if not self.is_open:
-            raise PortNotOpenError()
-
-    @property
-    def out_waiting(self) -> int:
-        return 0
-
-    def cancel_read(self) -> None:
-        """Nothing blocks for long: reads poll every millisecond."""
-
-    def _update_break_state(self) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    @property
-    def cts(self) -> bool:
-        return True
-
-    @property
-    def dsr(self) -> bool:
-        return True
-
-    @property
-    def ri(self) -> bool:
-        return False
-
-    @property
-    def cd(self) -> bool:
-        return True

@@ -81,6 +81,7 @@ class RunPlan:
     render_report: bool = True  #: False: no report.pdf (fast CI sessions); stop.json says so
     #: the device under test's telemetry port (bench.monitoring.dut_record), or empty
     dut_port: dict[str, Any] = field(default_factory=dict)
+    lab: str = ""  #: laboratory or site, as the operator gave it
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Runner:
             "dut": p.dut,
             **({"dut_port": p.dut_port} if p.dut_port else {}),
             "operator": {"name": p.operator.name, "kind": p.operator.kind},
+            "lab": p.lab,
             "ambient": p.config.ambient.__dict__,
             "instruments": {"declared": {"driver": p.driver, "port": p.port_url},
                             "note": "instrument identity and calibration as reported at "

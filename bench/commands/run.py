@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="sessions root (default $VENTBENCH_SESSIONS or ./sessions)")
     parser.add_argument("--operator", default="", metavar="NAME", help="operator's name")
+    parser.add_argument("--lab", default="", metavar="NAME",
+                        help="laboratory or site where the test is run (shown in the report)")
     parser.add_argument("--operator-mode", choices=("terminal", "auto"), default="terminal",
                         help="terminal prompts (default) or the automated operator (sim://)")
     parser.add_argument("--dut", "--device", dest="dut", default="", metavar="NAME",
@@ -129,14 +131,14 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               config: AnalysisConfig, driver_options: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
-              dut_port: dict[str, Any] | None = None) -> RunPlan:
+              dut_port: dict[str, Any] | None = None, lab: str = "") -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
     :func:`bench.monitoring.dut_record`."""
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
-                   dut_port=dict(dut_port or {}))
+                   dut_port=dict(dut_port or {}), lab=lab)
 
 
 def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,5 +206,5 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=parse_options(args.option), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
-                     render_report=not args.no_report, dut_port=dut_port)
+                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab)
     return Runner(plan, Live()).run()

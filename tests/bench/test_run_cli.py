@@ -40,7 +40,8 @@ def test_scripted_operator_note_go_redo_skip_abort(tmp_path):
     answers = "PEEP valve replaced\n\nr\n\ns\nno blender today\na\n"
     proc = ventbench("run", "iso80601-2-12-vc", "--port", SIM, "--driver", "rig", *FAST,
                      "--point", "vc-01", "--point", "vc-02", "--point", "vc-03",
-                     "--operator", "ana", "--dut", "P2", "--out", str(tmp_path), stdin=answers)
+                     "--operator", "ana", "--dut", "P2", "--lab", "BBPT Serpong",
+                     "--out", str(tmp_path), stdin=answers)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     session = only_session(tmp_path)
     assert "Set up as above" in proc.stdout and "note recorded: PEEP valve replaced" in proc.stdout
@@ -56,6 +57,7 @@ def test_scripted_operator_note_go_redo_skip_abort(tmp_path):
     assert len([b for b in first["breaths"] if b["measured"]]) == 4
     start = load(session / "start.json")
     assert start["operator"]["name"] == "ana" and start["dut"]["name"] == "P2"
+    assert start["lab"] == "BBPT Serpong"
     assert start["protocol"]["sha256"] and len(start["protocol"]["points"]) == 3
     assert (session / "points" / "vc-01" / "capture.vbcap").stat().st_size > 10_000
     assert (session / "points" / "vc-01.attempt1" / "capture.vbcap").exists()  # evidence kept

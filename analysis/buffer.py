@@ -17,7 +17,8 @@ float however the samples arrived:
   of inspiration past noise in a pause (step 5 of :mod:`analysis.segment`).
 
 What to keep is the stream's decision (:meth:`analysis.stream.BreathStream._trim`); the
-buffer drops the samples before it (:meth:`SampleBuffer._cut`).
+buffer drops the samples before it (:meth:`SampleBuffer._cut`). The held samples are views
+of preallocated storage that new chunks are copied into (:meth:`SampleBuffer._append`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,19 @@ from .segment import SegmentationSettings, refine_crossing
 from .trace import SampleFlag
 from .units import ML_PER_S_PER_LPM
 
-_EMPTY = np.zeros(0, dtype=np.float64)
-
 
 def _finite(x: np.ndarray) -> np.ndarray:
     """Flow for detection: non-finite values (flagged gaps, faults) count as zero."""
     return np.where(np.isfinite(x), x, 0.0)
+
+
+def _last_run_start(mask: np.ndarray) -> int:
+    """Last ``j`` with ``mask[j]`` false and ``mask[j + 1]`` true (-1 if none)."""
+    starts = mask[1:] > mask[:-1]  # True > False
+    if starts.shape[0] == 0:
+        return -1
+    j = starts.shape[0] - 1 - int(starts[::-1].argmax())
+    return j if starts[j] else -1
 
 
 def finite_value(x: float) -> float:
@@ -56,11 +64,12 @@ class SampleBuffer:
 
     def __init__(self, segmentation: SegmentationSettings) -> None:
         self.segmentation = segmentation
-        self._t = _EMPTY
-        self._f = _EMPTY  # corrected flow, NaN kept (metrics)
-        self._p = _EMPTY
-        self._flags = np.zeros(0, dtype=np.uint8)
-        self._cs = _EMPTY  # running sum of the flow (NaN as 0) from the first sample
+        # storage with spare room (_append): _t, _f, _p, _flags, _cs are views of its slots
+        # _off ..; the running sum's slot _off - 1 holds its value before the first held sample
+        self._st = [np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, dtype=np.uint8), np.zeros(1)]
+        self._off = 1
+        self._views(0)
+        self._smc = (0, self._cs)  # detection flow from absolute sample _smc[0] (_smooth_held)
         self._base = 0  # absolute index of buffer[0]
         self._n = 0  # samples received
         self._h: int | None = None  # half smoothing window, samples
@@ -85,18 +94,13 @@ class SampleBuffer:
             )
         if n == 0:
             return t, flow, paw, fl, True
-        if not np.all(np.isfinite(t)):
-            i = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise AnalysisError(f"BreathStream.feed: sample {self._n + i}: time is not finite ({t[i]})")
-        prev = np.concatenate((self._t[-1:], t))
-        bad = np.flatnonzero(np.diff(prev) <= 0)
-        if bad.size:
-            k = int(bad[0])
-            i = self._n + k + (0 if self._t.shape[0] else 1)
-            raise AnalysisError(
-                f"BreathStream.feed: sample {i}: time {float(prev[k + 1])!r} s does not increase "
-                f"(previous {float(prev[k])!r} s); time must be strictly increasing"
-            )
+        # fast path: strictly increasing with finite ends is finite and increasing
+        last = self._t[-1] if self._t.shape[0] else -np.inf
+        if not (np.isfinite(t[0]) and np.isfinite(t[-1]) and t[0] > last and np.all(t[1:] > t[:-1])):
+            self._check_times(t)
+        # a finite sum has no non-finite term
+        if np.isfinite(np.add.reduce(flow)):
+            return t, flow, paw, fl, True
         finite = np.isfinite(flow)
         if finite.all():
             return t, flow, paw, fl, True
@@ -109,37 +113,95 @@ class SampleBuffer:
             )
         return t, flow, paw, fl, False
 
+    def _check_times(self, t: np.ndarray) -> None:
+        """Raise for the first non-finite or non-increasing time of a chunk."""
+        if not np.all(np.isfinite(t)):
+            i = int(np.flatnonzero(~np.isfinite(t))[0])
+            raise AnalysisError(f"BreathStream.feed: sample {self._n + i}: time is not finite ({t[i]})")
+        prev = np.concatenate((self._t[-1:], t))
+        bad = np.flatnonzero(np.diff(prev) <= 0)
+        if bad.size:
+            k = int(bad[0])
+            i = self._n + k + (0 if self._t.shape[0] else 1)
+            raise AnalysisError(
+                f"BreathStream.feed: sample {i}: time {float(prev[k + 1])!r} s does not increase "
+                f"(previous {float(prev[k])!r} s); time must be strictly increasing"
+            )
+
+    def _views(self, held: int) -> None:
+        """Point _t, _f, _p, _flags, _cs at the ``held`` samples from storage slot _off."""
+        a, o = self._st, self._off
+        self._t, self._f, self._p, self._flags, self._cs = (x[o : o + held] for x in a)
+
     def _append(self, t: np.ndarray, flow: np.ndarray, paw: np.ndarray, fl: np.ndarray,
                 all_finite: bool) -> None:
-        """Add validated samples: flow corrected (base flow, offset), running sum extended."""
+        """Add validated samples: flow corrected (base flow, offset), running sum extended.
+
+        The samples are copied into spare room at the end of the storage; when there is
+        none, the held samples move to its front, and it grows by half when even that is
+        too small (no copy of the held samples per call).
+        """
         s = self.segmentation
         f = flow
         if s.base_flow_lpm or s.flow_offset_lpm:
             f = flow - s.base_flow_lpm - s.flow_offset_lpm
         fd = f if all_finite else _finite(f)
-        last = self._cs[-1] if self._cs.shape[0] else 0.0
-        cs = np.cumsum(np.concatenate(([last], fd)))[1:]
-        self._t = np.concatenate((self._t, t))
-        self._f = np.concatenate((self._f, f))
-        self._p = np.concatenate((self._p, paw))
-        self._flags = np.concatenate((self._flags, fl))
-        self._cs = np.concatenate((self._cs, cs))
-        self._n += t.shape[0]
+        held, n = self._t.shape[0], t.shape[0]
+        if held == 0:
+            self._st[4][self._off - 1] = 0.0  # running sum before the first sample
+        if self._off + held + n > self._st[0].shape[0]:
+            cap = self._st[0].shape[0]
+            if 1 + held + n > cap:
+                cap = 1 + held + n + (held + n) // 2 * (held > 0)
+            o = self._off
+            new = [np.empty(cap, dtype=x.dtype) for x in self._st]
+            for x, y in zip(self._st, new, strict=True):
+                y[: held + 1] = x[o - 1 : o + held]
+            self._st, self._off = new, 1
+        pos = self._off + held
+        for x, y in zip(self._st, (t, f, paw, fl), strict=False):
+            x[pos : pos + n] = y
+        # running sum: sequential from its value before the chunk (slot pos - 1)
+        cs = self._st[4][pos - 1 : pos + n]
+        if fd is f:  # read the flow just stored, its slot pos - 1 lent for the start value
+            fs = self._st[1]
+            prev = fs[pos - 1]
+            fs[pos - 1] = cs[0]
+            np.cumsum(fs[pos - 1 : pos + n], out=cs)
+            fs[pos - 1] = prev
+        else:
+            cs[1:] = fd
+            np.cumsum(cs, out=cs)
+        self._views(held + n)
+        self._n += n
 
     def _cut(self, keep: int) -> None:
         """Drop the samples before absolute index ``keep`` (nothing if none are held)."""
         cut = keep - self._base
         if cut <= 0:
             return
-        self._t = self._t[cut:].copy()
-        self._f = self._f[cut:].copy()
-        self._p = self._p[cut:].copy()
-        self._flags = self._flags[cut:].copy()
-        self._cs = self._cs[cut:].copy()
+        held = self._t.shape[0]
+        cut = min(cut, held)
+        self._off += cut
+        self._views(held - cut)
         self._base = keep
+
+    def _smooth_held(self) -> None:
+        """Compute the detection flow of every held sample that has it, once per call of the
+        stream: :meth:`_smooth` then slices it (the same floats, element by element)."""
+        h, b = self._h, self._base
+        c0 = h if b == 0 else b + h + 1
+        c1 = self._n - h
+        self._smc = (c0, self._smooth_range(c0, c1) if c1 > c0 else self._smc[1][:0])
 
     def _smooth(self, start: int, stop: int) -> np.ndarray:
         """Detection flow (centred moving average) for absolute samples ``start:stop``."""
+        c0, sm = self._smc
+        if c0 <= start and stop <= c0 + sm.shape[0]:
+            return sm[start - c0 : stop - c0]
+        return self._smooth_range(start, stop)
+
+    def _smooth_range(self, start: int, stop: int) -> np.ndarray:
         h = self._h
         b = self._base
         if h == 0:
@@ -167,11 +229,11 @@ class SampleBuffer:
         at = i[:, None] + j  # absolute sample of each smoothed value
         ok_sm = at <= last[:, None]
         if h == 0:
-            sm = _finite(self._f[np.clip(at - b, 0, self._t.shape[0] - 1)])
+            sm = _finite(self._f[np.minimum(np.maximum(at - b, 0), self._t.shape[0] - 1)])
         else:
-            hi = self._cs[np.clip(at + h - b, 0, self._cs.shape[0] - 1)]
+            hi = self._cs[np.minimum(np.maximum(at + h - b, 0), self._cs.shape[0] - 1)]
             lo_i = at - h - 1
-            lo_v = np.where(lo_i >= 0, self._cs[np.clip(lo_i - b, 0, self._cs.shape[0] - 1)], 0.0)
+            lo_v = np.where(lo_i >= 0, self._cs[np.minimum(np.maximum(lo_i - b, 0), self._cs.shape[0] - 1)], 0.0)
             sm = (hi - lo_v) * (1.0 / (2 * h + 1))
         s = np.where(ok_sm, np.where(up[:, None], sm, -sm), -np.inf)
         k = np.argmax(s, axis=1)
@@ -183,7 +245,7 @@ class SampleBuffer:
         cols = np.arange(width)[None, :]
         at = first[:, None] + cols
         inside = (at >= a[:, None]) & (at <= last[:, None])
-        rel = np.clip(at - b, 0, self._t.shape[0] - 1)
+        rel = np.minimum(np.maximum(at - b, 0), self._t.shape[0] - 1)
         f = self._f[rel]
         gw = np.where(inside, _finite(np.where(up[:, None], f, -f)), 0.0)
         tw = self._t[rel]
@@ -222,11 +284,10 @@ class SampleBuffer:
         """
         sm = self._smooth(i_up - 1, i_down)
         k = int(np.argmax(sm))
-        above = sm[: k + 1] > self.segmentation.insp_threshold_lpm
-        rises = np.flatnonzero(above[1:] & ~above[:-1])
-        if rises.size == 0 or rises[-1] == 0:
+        rise = _last_run_start(sm[: k + 1] > self.segmentation.insp_threshold_lpm)
+        if rise <= 0:
             return bound
-        return self._refine(i_up + int(rises[-1]), lo, True)
+        return self._refine(i_up + rise, lo, True)
 
     def _coarse_volume_ml(self, a: Boundary, b: Boundary) -> float:
         """Volume from a to b for noise rejection, O(1) from the running sum: mean flow x time."""
@@ -252,11 +313,10 @@ class SampleBuffer:
             return insp_end
         sm = self._smooth(i_down - 1, stop)
         k = int(np.argmin(sm))
-        below = sm[: k + 1] < self.segmentation.exp_threshold_lpm
-        falls = np.flatnonzero(below[1:] & ~below[:-1])
-        if falls.size == 0 or falls[-1] == 0:
+        fall = _last_run_start(sm[: k + 1] < self.segmentation.exp_threshold_lpm)
+        if fall <= 0:
             return insp_end
-        later = self._refine(i_down + int(falls[-1]), insp_end.index, False, nxt.index - self._h - 1)
+        later = self._refine(i_down + fall, insp_end.index, False, nxt.index - self._h - 1)
         if later.index > insp_end.index and (
             self._coarse_volume_ml(insp_end, later) > -self.segmentation.min_vti_ml
         ):

@@ -35,7 +35,7 @@ def _crossings(gw, tw, lo_col, hi_col, level):
     pref = np.where(inside, pref, np.inf)
     m = np.argmin(pref, axis=1)
     ok = (pref[rows, m] < 0.0) & (m < hi_col - 1)
-    k = np.where(ok, m + 1, lo_col + 1).clip(1, gw.shape[1] - 1)
+    k = np.minimum(np.maximum(np.where(ok, m + 1, lo_col + 1), 1), gw.shape[1] - 1)
     g0, g1 = gw[rows, k - 1], gw[rows, k]
     t0 = tw[rows, k - 1]
     den = np.where(ok, g1 - g0, 1.0)

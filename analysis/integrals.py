@@ -69,7 +69,7 @@ def phase_integral(t_s, y, inner, i, j, ta, tb, ya, yb) -> np.ndarray:
     samples' weights are corrected to the boundary times."""
     n = t_s.shape[0]
     ic = np.minimum(i, n - 1)
-    jl = np.clip(j - 1, 0, n - 1)
+    jl = np.minimum(np.maximum(j - 1, 0), n - 1)
     t_prev = t_s[np.maximum(ic - 1, 0)]
     t_next = t_s[np.minimum(j, n - 1)]
     ends = y[ic] * (t_prev - ta) + y[jl] * (tb - t_next) + ya * (t_s[ic] - ta) + yb * (tb - t_s[jl])

@@ -28,6 +28,7 @@ from .breath import Breath
 from .errors import ConfigError
 from .integrals import interp_at, phase_integral, trapezoid_weights
 from .pressures import pip_cmh2o, plateau
+from .segment import median_interval_s
 from .trace import flag_names
 from .units import ML_PER_S_PER_LPM
 
@@ -93,7 +94,7 @@ class MetricSettings:
         """
         if self.pip_fit_s <= 0 or t_s.shape[0] < 2:
             return 0
-        dt_s = float(np.median(np.diff(t_s[:17])))
+        dt_s = median_interval_s(t_s)
         return max(2, int(round(self.pip_fit_s / dt_s)))
 
 
@@ -159,7 +160,8 @@ def breaths_metrics(
     ef = np.array([b.flow_lpm for b in ends])
     ti, te, cycle = dt - st, et - dt, et - st
 
-    idx = np.unique(np.concatenate((si, di, ei)))
+    idx = np.sort(np.concatenate((si, di, ei)))  # np.unique, without its first-call import
+    idx = idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
     ps, pd, pe = (np.searchsorted(idx, x) for x in (si, di, ei))
     has_i, has_e = pd > ps, pe > pd
 
@@ -205,7 +207,7 @@ def breaths_metrics(
 
     # plateau: only breaths whose flow is low one minimum window before the end of inspiration
     qk = np.searchsorted(t_s, dt - settings.plateau_min_window_s, side="right") - 1
-    maybe = (qk >= si) & (np.abs(flow_lpm[np.clip(qk, 0, n - 1)]) < settings.plateau_max_flow_lpm)
+    maybe = (qk >= si) & (np.abs(flow_lpm[np.minimum(np.maximum(qk, 0), n - 1)]) < settings.plateau_max_flow_lpm)
 
     out = []
     guard_s = settings.peep_guard_s

@@ -68,11 +68,11 @@ def pressure_noise_sd(paw_cmh2o: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
     p_sd = np.zeros(k)
     if width >= 3:  # gathered windows: only the PEEP windows' samples are read
         c = lo[:, None] + 1 + np.arange(width)[None, :]
-        cc = np.clip(c, 1, max(n - 2, 1))
+        cc = np.minimum(np.maximum(c, 1), max(n - 2, 1))
         d2 = paw_cmh2o[cc - 1] - 2.0 * paw_cmh2o[cc] + paw_cmh2o[cc + 1]
         # a sequential sum (cumsum), so padding to the widest window changes no bit
         d2_cum = np.cumsum(d2 * d2, axis=1)
-        d2_sum = d2_cum[np.arange(k), np.clip(n_d2 - 1, 0, width - 1)]
+        d2_sum = d2_cum[np.arange(k), np.minimum(np.maximum(n_d2 - 1, 0), width - 1)]
         p_sd = np.sqrt(np.where((n_d2 >= 3) & np.isfinite(d2_sum), d2_sum, 0.0) / (6.0 * np.maximum(n_d2, 1)))
     return p_sd
 

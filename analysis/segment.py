@@ -179,8 +179,16 @@ class SegmentationSettings:
         """
         if self.smoothing_s <= 0 or t_s.shape[0] < 2:
             return 0
-        dt_s = float(np.median(np.diff(t_s[:RATE_ESTIMATE_SAMPLES])))
+        dt_s = median_interval_s(t_s)
         return max(0, int(round(self.smoothing_s / dt_s / 2.0)))
+
+
+def median_interval_s(t_s: np.ndarray) -> float:
+    """Median interval of the first :data:`RATE_ESTIMATE_SAMPLES` samples of ``t_s`` (>= 2), s:
+    ``np.median``'s value, without its first call's import of ``numpy.ma``."""
+    d = np.sort(np.diff(t_s[:RATE_ESTIMATE_SAMPLES]))
+    m = d.shape[0] // 2
+    return float(d[m] if d.shape[0] % 2 else (d[m - 1] + d[m]) / 2.0)
 
 
 def last_zero_crossing(
@@ -282,8 +290,8 @@ def hysteresis_transitions(
         state = int(above[0])
     # Only the first sample of a run above (below) a threshold can change the state; the
     # first sample of the array counts as a run start (a repeat is harmless).
-    up = np.flatnonzero(above[1:] & ~above[:-1]) + 1
-    down = np.flatnonzero(below[1:] & ~below[:-1]) + 1
+    up = np.flatnonzero(above[1:] > above[:-1]) + 1  # True > False: a run starts
+    down = np.flatnonzero(below[1:] > below[:-1]) + 1
     if above[0]:
         up = np.concatenate(([0], up))
     if below[0]:

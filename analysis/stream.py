@@ -130,6 +130,7 @@ class BreathStream(SampleBuffer):
         start = max(self._next, h)
         # a threshold event is examined once the smoothed flow of its edge window exists
         stop = self._n - h - (0 if final else self._edge)
+        self._smooth_held()
         if stop > start:
             sm = self._smooth(start, stop)
             s = self.segmentation
@@ -140,9 +141,12 @@ class BreathStream(SampleBuffer):
                 ii = start + idx
                 lim = np.full(ii.shape, self._n - h - 1)
                 e_idx, e_t = self._edges(ii, ii - self._margin, rising, lim)
-                rows = zip(ii.tolist(), rising.tolist(), e_idx.tolist(), e_t.tolist(), strict=True)
-                for i, up, e_i, e_t_s in rows:
-                    self._transition(i, up, out, (e_i, e_t_s))
+                b = self._base
+                hz = b + np.searchsorted(self._t, self._t[ii - b] - self.segmentation.max_breath_s)
+                rows = zip(ii.tolist(), rising.tolist(), e_idx.tolist(), e_t.tolist(), hz.tolist(),
+                           strict=True)
+                for i, up, e_i, e_t_s, horizon in rows:
+                    self._transition(i, up, out, (e_i, e_t_s), horizon)
             self._next = stop
         if final:
             self._close_at_end(out)
@@ -151,10 +155,12 @@ class BreathStream(SampleBuffer):
         self._flush(out)
         return out
 
-    def _transition(self, i: int, up: bool, out: list[Breath], edge=None) -> None:
-        b = self._base
-        t_i = float(self._t[i - b])
-        horizon = b + int(np.searchsorted(self._t, t_i - self.segmentation.max_breath_s))
+    def _transition(self, i: int, up: bool, out: list[Breath], edge=None, horizon: int = -1) -> None:
+        """Threshold event ``i``; ``horizon``: first sample within max_breath_s before it."""
+        if horizon < 0:
+            b = self._base
+            t_i = float(self._t[i - b])
+            horizon = b + int(np.searchsorted(self._t, t_i - self.segmentation.max_breath_s))
         lo = max(self._last_cross, horizon)
         if edge is not None and lo > i - self._margin:
             edge = None  # the precomputed window reached back past the last boundary

@@ -24,9 +24,12 @@ test: lint
 demo: $(STAMP)
 	$(VENV)/bin/ventbench demo
 
+# Speed and memory figures (not tests: the machines are noisy). soak.py runs for an hour+.
 bench: $(STAMP)
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/decode.py
+	$(PY) benchmarks/live_cpu.py
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -21,8 +21,10 @@ lint: $(STAMP)
 test: lint
 	$(PY) -m pytest -q
 
+# The demo's simulated prototype has a real defect, so its verdict is FAIL (exit 1) by design;
+# only other exit codes (inconclusive, errors) make `make demo` fail.
 demo: $(STAMP)
-	$(VENV)/bin/ventbench demo
+	$(VENV)/bin/ventbench demo || [ $$? -eq 1 ]
 
 # Speed and memory figures (not tests: the machines are noisy). soak.py runs for an hour+.
 bench: $(STAMP)

@@ -48,6 +48,8 @@ from .store import BreathStore, chunk_paths, read_breaths
 
 POINT_ID = "reliability"
 DATA_DIR = "reliability"
+#: Read size at ``speed=max``: one step's bytes in one read and one decode (fixed costs).
+FAST_CHUNK_BYTES = 1 << 20
 SIM_KEYS = ("mode", "vt_ml", "rate_bpm", "ti_s", "peep_cmh2o", "dp_cmh2o", "c_ml_per_hpa",
             "r_hpa_s_per_l", "leak_ml_min")
 
@@ -56,14 +58,15 @@ def sim_url(url: str, config: ReliabilityConfig) -> str:
     """A ``sim://`` URL with the run's setting and lung (keys the URL already has win),
     ``continuous=1`` (the simulated ventilator keeps running across reconnects), ``record=0``
     (the simulator keeps no copy of what it sent: bounded memory) and, at
-    ``speed=max``, ``step_ms=1000`` (fewer, larger reads)."""
+    ``speed=max``, ``step_ms=30000`` (few, large reads: ~0.9 MB a read at 1 kHz; the bytes
+    do not depend on the step)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() != "sim":
         return url
     query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     extra = {"mode": config.mode, **config.set, **config.lung, "continuous": "1", "record": "0"}
     if query.get("speed", "1").lower() == "max":
-        extra["step_ms"] = "1000"
+        extra["step_ms"] = "30000"
     for key, value in extra.items():
         if key in SIM_KEYS + ("continuous", "record", "step_ms"):
             query.setdefault(key, f"{value:g}" if isinstance(value, float) else str(value))
@@ -210,6 +213,7 @@ class ReliabilityRun:
 
         acq = Acquisition(self.port, driver, part_path(cap_dir, self.segment, 0), on_block=on_block,
                           reconnect=True, batch_s=0.0 if fast else 0.02,
+                          chunk_bytes=FAST_CHUNK_BYTES if fast else 65536,
                           metadata={"session": self.session.session_id, "segment": self.segment})
         status, reason, code = STATUS_FAILED, "", 4
         self.live.line(f"reliability session {self.session.session_id} segment {self.segment}: "

@@ -70,13 +70,14 @@ def settings_from_point(point: Mapping[str, Any]) -> tuple[VentilatorSettings, L
     return VentilatorSettings(mode=mode, **values), Lung(**lung_values)
 
 
-def simulation_from_params(params: Mapping[str, str], fs_hz: float) -> Simulation:
+def simulation_from_params(params: Mapping[str, str], fs_hz: float, *,
+                           truth: bool = True) -> Simulation:
     """A :class:`Simulation` from string parameters (e.g. ``sim://`` URL query values).
 
     Keys: the point keys of :func:`settings_from_point` plus ``mode``, ``seed`` and any
     field of :class:`Imperfections` or :class:`SensorModel` given by name (numbers;
     ``condition`` as a gas-condition name). Missing set keys take the ISO 80601-2-12 VC
-    row 1 / PC row 1 values.
+    row 1 / PC row 1 values. ``truth=False``: no per-breath truth (see :class:`Simulation`).
     """
     mode = str(params.get("mode", "pc" if "dp_cmh2o" in params else "vc")).lower()
     point: dict[str, Any] = {"vt_ml": 500, "rate_bpm": 20, "ti_s": 1.0, "peep_cmh2o": 5,
@@ -100,4 +101,5 @@ def simulation_from_params(params: Mapping[str, str], fs_hz: float) -> Simulatio
         seed = int(float(params.get("seed", 0)))
     except ValueError:
         raise ConfigError(f"params: seed = {params['seed']!r} is not a number") from None
-    return Simulation(settings, lung, imp, SensorModel(**sensor_kw), fs_hz=fs_hz, seed=seed)
+    return Simulation(settings, lung, imp, SensorModel(**sensor_kw), fs_hz=fs_hz, seed=seed,
+                      truth=truth)

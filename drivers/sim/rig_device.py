@@ -133,7 +133,8 @@ class SimulatedRig(SimulatedDevice):
         self._status_once = 0  #: status bits for the next sample sent (6, 7)
         self._reset_done = False
         self._fault_state = False
-        self._sim: Any = simulation_from_params(self._sim_params, float(self.rate_hz))
+        self._sim: Any = simulation_from_params(self._sim_params, float(self.rate_hz),
+                                                 truth=False)  # no one reads it
         self._rx = bytearray()
         self._queued: list[bytes] = []
         self._line_pos = 0  #: bytes put on the line (before drops)
@@ -196,7 +197,7 @@ class SimulatedRig(SimulatedDevice):
         self._seq0_k = 0
         if self.continuous and getattr(self._sim, "fs_hz", None) == float(rate):
             return  # the ventilator was never stopped: the same simulation goes on
-        self._sim = simulation_from_params(self._sim_params, float(rate))
+        self._sim = simulation_from_params(self._sim_params, float(rate), truth=False)
 
     def describe(self) -> dict[str, Any]:
         """The DESCRIBE object (``sim`` is a key the protocol does not define)."""
@@ -358,27 +359,31 @@ class SimulatedRig(SimulatedDevice):
         sample_at = np.empty(sent.size, dtype=np.int64)  # line offset of each sent sample
         pos = self._line_pos
         done = 0  # sent samples laid so far
+        every = sent.size == n  # nothing dropped on the device: slices, no gathers
         for i, data, kind in [*inserts, (n, b"", "end")]:
             upto = int(np.searchsorted(sent, i))  # sent samples before sample i
             if upto > done:
                 sample_at[done:upto] = pos + size * np.arange(upto - done)
-                pieces.append(rows["frames"][sent[done:upto]].tobytes())
+                pick = slice(done, upto) if every else sent[done:upto]
+                pieces.append(rows["frames"][pick])  # a buffer: joined without a copy
                 pos += size * (upto - done)
                 done = upto
             if data:
                 pieces.append(data)
                 spans.append((pos, pos + len(data), kind, data))
                 pos += len(data)
-        line = bytearray(b"".join(pieces))
+        line: bytes | bytearray = b"".join(pieces)
         start = self._line_pos
         flips = self._flips.take(pos * 8)
+        if flips:
+            line = bytearray(line)
         for bit in flips:
             line[bit // 8 - start] ^= 0x80 >> (bit % 8)
         drops = self._drops.take(pos)
         if drops:
             keep = np.ones(len(line), dtype=bool)
             keep[np.asarray(drops) - start] = False
-            line = bytearray(np.frombuffer(bytes(line), dtype=np.uint8)[keep].tobytes())
+            line = np.frombuffer(line, dtype=np.uint8)[keep].tobytes()
         self._line_pos = pos
         self.injected["bit_flips"] += len(flips)
         self.injected["dropped_bytes"] += len(drops)
@@ -394,13 +399,12 @@ class SimulatedRig(SimulatedDevice):
             elif self.record:
                 self.frames_sent.append({"type": data[2], "offset": a,
                                          "corrupted": bool(hit(a, b))})
-        if rows is not None:
+        if rows is not None and self.record:
             record = {key: rows[key][sent] for key in
                       ("seq", "t_us", "ch", "status", "epoch", "dev_us")}
             record["corrupted"] = hit(sample_at, sample_at + size)
-            if self.record:
-                self._sent.append(record)
-        return bytes(line)
+            self._sent.append(record)
+        return bytes(line)  # no copy when it is bytes already
 
     # -- the record -----------------------------------------------------------------------
     def sent_samples(self) -> dict[str, np.ndarray]:

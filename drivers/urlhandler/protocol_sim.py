@@ -165,6 +165,10 @@ class Serial(VirtualSerial):
                 if self._unplugs and self._device_time_s >= self._unplugs[0] and not self._buffer:
                     self._unplug()  # everything sent before the pull has been read
                 if self._buffer:
+                    if size >= len(self._buffer):  # all of it: one copy
+                        out = bytes(self._buffer)
+                        self._buffer.clear()
+                        return out
                     out = bytes(self._buffer[:size])
                     del self._buffer[:size]
                     return out

@@ -273,7 +273,7 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
                               if k in ("name", "version", "git_sha")},
         source=session_source(session, start.get("session_id"),
                               [p["id"] for p in session_points(start)]),
-        gas=session_gas(config),
+        gas=session_gas(config, points_out),
     )
     differences = compare_results(recorded, recomputed) if recorded is not None else []
     return Reanalysis(recorded, recomputed, differences, analysed, incomplete)
@@ -294,8 +294,21 @@ def session_source(session: Path, session_id: str | None, point_ids: list[str]
     return {"session": session_id, "files": files}
 
 
-def session_gas(config: AnalysisConfig) -> dict[str, Any]:
-    """The session-level ``gas`` block (per-point factors are in each point's ``gas``)."""
+def session_gas(config: AnalysisConfig, points: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The session-level ``gas`` block of the results contract.
+
+    The flow condition and BTPS factor are each point's (in its own ``gas``); at session
+    level they are stated once when every analysed point agrees, and otherwise set to null
+    with ``btps_factor_by_point`` listing them, so nothing is averaged or guessed.
+    """
     amb = config.ambient
-    return {"analysis_condition": config.condition.value, "t_amb_degc": amb.t_amb_degc,
-            "p_amb_hpa": amb.p_amb_hpa, "rh_pct": amb.rh_pct, "ambient_source": amb.source}
+    by_point = {p["id"]: p["gas"] for p in points if (p.get("gas") or {}).get("btps_factor")}
+    conditions = sorted({g["flow_condition"] for g in by_point.values() if g.get("flow_condition")})
+    factors = sorted({g["btps_factor"] for g in by_point.values()})
+    out = {"flow_condition": conditions[0] if len(conditions) == 1 else None,
+           "analysis_condition": config.condition.value, "t_amb_degc": amb.t_amb_degc,
+           "p_amb_hpa": amb.p_amb_hpa, "rh_pct": amb.rh_pct, "ambient_source": amb.source,
+           "btps_factor": factors[0] if len(factors) == 1 else None}
+    if len(factors) > 1 or len(conditions) > 1:
+        out["btps_factor_by_point"] = {pid: g["btps_factor"] for pid, g in by_point.items()}
+    return out

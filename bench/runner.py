@@ -289,7 +289,7 @@ class Runner:
         results = results_document(
             points, software=software,
             source=session_source(session.root, session.session_id, list(self.outcomes)),
-            gas=session_gas(self.plan.config),
+            gas=session_gas(self.plan.config, points),
         )
         session.write_json(RESULTS_FILE, results)
         duration_s = (utc_now() - session.started).total_seconds()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from analysis.errors import BenchError, ConfigError
 from bench.cli import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from bench.session import STOP_FILE, check_hashes, load_session, sha256_file
+from bench.session import STOP_FILE, check_hashes, load_session, read_json, sha256_file
 
 HELP = "recompute hashes and results of a session; say whether everything still matches"
 
@@ -65,9 +65,18 @@ def _report_hash_problem(session: Path, pdf: Path | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     session, pdf = _session_dir(args.session)
-    start, stop = load_session(session)
     problems: list[str] = []
+    try:
+        start, stop = load_session(session)
+    except ConfigError as error:
+        # An unreadable start record is itself a changed file: still check every hash.
+        if not (session / STOP_FILE).is_file():
+            raise
+        start, stop = {}, read_json(session / STOP_FILE, "session stop record")
+        problems.append(f"start record unreadable, nothing re-analysed: {error}")
     print(f"verify {session}")
+    for problem in problems:
+        print(f"  CHANGED: {problem}")
     if stop is None:
         print(f"  aborted: no stop record ({STOP_FILE} missing: the session was killed); "
               "no hashes to check")
@@ -84,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
         if report_problem:
             print(f"  CHANGED: {report_problem}")
             problems.append(report_problem)
-    if not args.no_reanalysis and start.get("kind") == "reliability":  # bench/reliability/replay.py
+    if not start:
+        pass  # no start record to re-analyse from (reported above)
+    elif not args.no_reanalysis and start.get("kind") == "reliability":  # bench/reliability/replay.py
         from bench.reliability.replay import replay_session
 
         diffs = replay_session(session)

@@ -55,6 +55,11 @@ def test_demo_runs_the_adult_table_and_writes_a_complete_session(tmp_path):
     assert check_hashes(session, stop) == []  # report.pdf included when rendered
     results = json.loads((session / "results.json").read_text())
     assert results["schema"] == "ventbench.results/1"
+    # the contract's gas block: flow condition, ambient values and the BTPS factor applied
+    gas = results["gas"]
+    assert gas["flow_condition"] == "STP20" and gas["analysis_condition"] == "BTPS"
+    assert gas["btps_factor"] == results["points"][0]["gas"]["btps_factor"] > 1.1
+    assert {"t_amb_degc", "p_amb_hpa", "rh_pct"} <= set(gas)
     for point in results["points"]:
         assert (point["verdict"] == "FAIL") == (point["id"] in DEFECT_POINTS)
         assert sum(b["measured"] for b in point["breaths"]) == 30

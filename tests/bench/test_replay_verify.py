@@ -86,9 +86,21 @@ def test_verify_names_one_changed_byte_in_each_kind_of_file(copy_of_failing, cap
         code = main(["verify", str(copy_of_failing), "--no-reanalysis"])
         out = capsys.readouterr().out
         assert code == 1, out
-        assert f"CHANGED: {name}: changed" in out and "MISMATCH (1 problem(s))" in out
+        # a flipped byte may also make a JSON record unparseable: one more problem, named
+        extra = "start record unreadable" in out
+        assert f"CHANGED: {name}: changed" in out and f"MISMATCH ({1 + extra} problem(s))" in out
         (copy_of_failing / name).write_bytes(original)
     assert main(["verify", str(copy_of_failing), "--no-reanalysis"]) == 0
+
+
+def test_verify_of_an_unparseable_start_record_is_a_mismatch_not_an_error(copy_of_failing, capsys):
+    from bench.cli import main
+
+    (copy_of_failing / "start.json").write_text('{"schema": "ventbench.start/1", "proto')
+    code = main(["verify", str(copy_of_failing)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "CHANGED: start.json: changed" in out and "start record unreadable" in out
 
 
 def test_verify_detects_a_changed_capture_byte_by_hash_and_by_reanalysis(copy_of_failing):

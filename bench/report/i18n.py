@@ -90,14 +90,9 @@ class Messages:
 
     def num(self, value: Any, decimals: int = 2) -> str:
         """``value`` with ``decimals`` digits after the language's decimal separator."""
-        if value is None or isinstance(value, bool):
-            return MISSING
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-        if not math.isfinite(x):
-            return MISSING
+        x = _finite(value)
+        if isinstance(x, str):
+            return x
         text = f"{x:.{decimals}f}"
         if text.startswith("-") and float(text) == 0.0:
             text = text[1:]
@@ -105,14 +100,9 @@ class Messages:
 
     def sig(self, value: Any, digits: int = 4) -> str:
         """``value`` to ``digits`` significant digits (``g`` style), localised."""
-        if value is None or isinstance(value, bool):
-            return MISSING
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-        if not math.isfinite(x):
-            return MISSING
+        x = _finite(value)
+        if isinstance(x, str):
+            return x
         return f"{x:.{digits}g}".replace("-", MINUS).replace(".", self.decimal)
 
     def pct(self, fraction: Any, decimals: int = 1) -> str:
@@ -134,3 +124,14 @@ class Messages:
     def join(self, items: list[str]) -> str:
         """Items joined with the language's list separator."""
         return self.get("format.list_separator", ", ").join(items)
+
+
+def _finite(value: Any) -> float | str:
+    """``value`` as a finite float, or the text to show instead (MISSING, or the value as is)."""
+    if value is None or isinstance(value, bool):
+        return MISSING
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return x if math.isfinite(x) else MISSING

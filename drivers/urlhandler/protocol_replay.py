@@ -65,10 +65,7 @@ class Serial(VirtualSerial):
         super().__init__(*args, **kwargs)
 
     def open(self) -> None:
-        if self.is_open:
-            raise SerialException("Port is already open.")
-        if self._port is None:
-            raise SerialException("Port must be configured before it can be used.")
+        self._check_openable()
         parts = urllib.parse.urlsplit(self.port)
         path = urllib.parse.unquote(parts.netloc + parts.path)
         if parts.scheme.lower() != "replay" or not path:

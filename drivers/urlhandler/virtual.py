@@ -6,11 +6,18 @@ of pyserial's :class:`~serial.serialutil.SerialBase` are answered here once.
 
 from __future__ import annotations
 
-from serial.serialutil import PortNotOpenError, SerialBase
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 
 class VirtualSerial(SerialBase):
     """Base of an in-process port: constant modem lines, writes delivered at once."""
+
+    def _check_openable(self) -> None:
+        """pyserial's preconditions of ``open``: not open yet, and a port URL given."""
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
 
     def _reconfigure_port(self) -> None:
         """Serial settings mean nothing to an in-process port."""

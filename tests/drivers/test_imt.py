@@ -23,6 +23,7 @@ from drivers.imt_codec import (
     checksum_byte,
     encode_fast_packet,
 )
+from tests.drivers.chunking import feed_chunks
 from tests.drivers.scripted import ScriptedPort
 
 FMT = FastFormat()
@@ -36,12 +37,7 @@ def packets(ticks, values=None, fmt=FMT) -> list[bytes]:
 def decode_all(driver: ImtDriver, data: bytes, chunks=None) -> SampleBlock:
     if chunks is None:
         return driver.feed(data)
-    blocks, i = [], 0
-    for size in chunks:
-        blocks.append(driver.feed(data[i : i + size]))
-        i += size
-    blocks.append(driver.feed(data[i:]))
-    return SampleBlock.concatenate(blocks)
+    return feed_chunks(driver, data, chunks)
 
 
 # ---------------------------------------------------------------- request / answer

@@ -13,8 +13,8 @@ from analysis.errors import ConfigError
 from analysis.gas import GasCondition
 from analysis.trace import SampleFlag
 from analysis.units import CMH2O_PER_HPA
-from drivers.base import SampleBlock
 from drivers.lines import LineFramer, LinesDriver
+from tests.drivers.chunking import feed_chunks
 
 DATA = b"0.00,1.5,5.0\r\n0.01,2.5,5.5\r\n0.02,3.5,6.0\r\n"
 
@@ -83,12 +83,7 @@ def test_any_chunking_gives_identical_samples_and_noise_never_raises(cuts, noise
     data = DATA + noise + b"\n" + b"".join(f"{1 + k},{k}.5,5\n".encode() for k in range(20))
 
     def run(chunks):
-        driver, blocks, i = LinesDriver(), [], 0
-        for size in chunks:
-            blocks.append(driver.feed(data[i : i + size]))
-            i += size
-        blocks.append(driver.feed(data[i:]))
-        return SampleBlock.concatenate(blocks)
+        return feed_chunks(LinesDriver(), data, chunks)
 
     whole, chunked = run([]), run(cuts)
     np.testing.assert_array_equal(whole.t_s, chunked.t_s)

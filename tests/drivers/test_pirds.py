@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from analysis.gas import GasCondition
 from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
 from drivers.pirds import PirdsDriver
 from drivers.pirds_codec import Event, PirdsFramer, encode_binary, encode_json
+from tests.drivers.chunking import feed_chunks
 
 
 def test_spec_sample_measurement_bytes():
@@ -109,12 +109,7 @@ def test_any_chunking_gives_identical_samples(cuts, fmt):
     data = stream(flow_pressure_events(40), fmt)
 
     def run(chunks):
-        driver, blocks, i = PirdsDriver(), [], 0
-        for size in chunks:
-            blocks.append(driver.feed(data[i : i + size]))
-            i += size
-        blocks.append(driver.feed(data[i:]))
-        return SampleBlock.concatenate(blocks)
+        return feed_chunks(PirdsDriver(), data, chunks)
 
     whole, chunked = run([]), run(cuts)
     np.testing.assert_array_equal(whole.t_s, chunked.t_s)

@@ -11,21 +11,12 @@ from hypothesis import strategies as st
 from analysis.errors import ConfigError, TransportError
 from analysis.gas import GasCondition
 from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
 from drivers.tsi import TsiDriver
 from drivers.tsi_codec import StreamRequest, TsiBlockFramer, encode_binary_block
+from tests.drivers.chunking import feed_chunks
 from tests.drivers.scripted import ScriptedPort
 
 MANUAL_BINARY = bytes.fromhex("00 33 09 33 1F 33 25 33 2D 33 2E FF FF")
-
-
-def feed_chunks(driver: TsiDriver, data: bytes, cuts: list[int]) -> SampleBlock:
-    blocks, i = [], 0
-    for size in cuts:
-        blocks.append(driver.feed(data[i : i + size]))
-        i += size
-    blocks.append(driver.feed(data[i:]))
-    return SampleBlock.concatenate(blocks)
 
 
 def test_manual_binary_example_decodes_exactly():

@@ -70,6 +70,21 @@ __all__ = [
 ]
 
 
+#: Read pages of the mapping are given back every this many bytes: a replay of a 256 MiB
+#: part would otherwise count the whole part in the process's resident memory.
+RELEASE_BYTES = 16 << 20
+
+
+def _release(mm: mmap.mmap, start: int, end: int) -> int:
+    """Drop the mapping's pages in ``[start, end)`` (page-aligned down) from this process's
+    resident set; the data stays in the page cache and faults back in if touched again.
+    Returns the new release offset."""
+    end -= end % mmap.PAGESIZE
+    if end > start and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+    return end
+
+
 class CaptureReader:
     """Read a ``.vbcap`` file: the header, then the records in order.
 
@@ -143,7 +158,10 @@ class CaptureReader:
     def _scan(self, mm: mmap.mmap, size: int) -> Iterator[Record]:
         pos = self.data_offset
         rep = self.report
+        released = 0  #: pages below this offset are given back (see _release)
         while pos < size:
+            if pos - released >= RELEASE_BYTES:
+                released = _release(mm, released, pos)
             if mm[pos: pos + 4] != SYNC[: min(4, size - pos)]:
                 status, rec = "no sync marker", None
             else:

@@ -109,6 +109,40 @@ def test_corrupt_record_is_skipped_and_reported(tmp_path, where):
     assert report.truncated_at is None
 
 
+def _rss_file_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+def test_reading_a_large_capture_keeps_resident_memory_bounded(tmp_path):
+    """A replay of a 256 MiB part must not hold the whole mapped part resident."""
+    chunk = bytes(range(256)) * 4096  # 1 MiB
+    path = write_capture(tmp_path / "big.vbcap", [(RX, i, chunk) for i in range(64)])
+    base = _rss_file_mb()
+    peak, n = 0.0, 0
+    for rec in CaptureReader(path):
+        assert rec.data == chunk
+        n += 1
+        peak = max(peak, _rss_file_mb() - base)
+    assert n == 64
+    assert peak < 32, f"{peak:.0f} MB of the 64 MB file resident (releases every 16 MiB)"
+
+
+def test_released_pages_read_back_identically_with_corruption(tmp_path, monkeypatch):
+    monkeypatch.setattr(cap, "RELEASE_BYTES", 4096)
+    recs = [(RX, i, bytes([i % 256]) * (1000 + 37 * i)) for i in range(60)]
+    path = write_capture(tmp_path / "c.vbcap", recs)
+    data = bytearray(path.read_bytes())
+    offsets = [r.offset for r in CaptureReader(path)]
+    data[offsets[40] + 20] ^= 0xFF  # a corrupt record far past the first released pages
+    path.write_bytes(bytes(data))
+    _, got, report = read_capture(path)
+    assert [r.data for r in got] == [d for i, (_, _, d) in enumerate(recs) if i != 40]
+    assert len(report.corrupt) == 1 and report.corrupt[0]["offset"] == offsets[40]
+
+
 def test_garbage_tail_is_corrupt_not_torn(tmp_path):
     path, recs = small_capture(tmp_path)
     with open(path, "ab") as f:

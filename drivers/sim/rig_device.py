@@ -39,6 +39,7 @@ drawn at absolute stream positions, so the bytes do not depend on how ``produce`
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -88,6 +89,25 @@ class _Geometric:
             out.append(self.next)
             self.next += int(self.rng.geometric(self.p))
         return out
+
+
+def garbage_schedule(seed: int, bursts_per_s: float) -> Iterator[tuple[int, bytes]]:
+    """The random-byte bursts of ``garbage=``: ``(device time µs, bytes)`` in time order.
+
+    Bursts are a Poisson process of ``bursts_per_s``; each is 1–32 random bytes, 30 % of
+    them after a false sync word. Each goes on the line just before the first sample due at
+    or after its time. Deterministic for a seed, so a test can know every burst it injected.
+    """
+    if bursts_per_s <= 0:
+        return
+    rng = np.random.default_rng([seed, 103])
+    t_us = 0
+    while True:
+        t_us += max(1, int(rng.exponential(1e6 / bursts_per_s)))
+        junk = rng.integers(0, 256, int(rng.integers(1, 33)), dtype=np.uint8).tobytes()
+        if rng.random() < 0.3:
+            junk = b"\xa5\x5a" + junk
+        yield t_us, junk
 
 
 class SimulatedRig(SimulatedDevice):
@@ -140,8 +160,8 @@ class SimulatedRig(SimulatedDevice):
         self._line_pos = 0  #: bytes put on the line (before drops)
         self._flips = _Geometric(self.ber, [self.seed, 101])
         self._drops = _Geometric(self.drop, [self.seed, 102])
-        self._garbage_rng = np.random.default_rng([self.seed, 103])
-        self._next_garbage_us = self._draw_garbage(0)
+        self._garbage_bursts = garbage_schedule(self.seed, self.garbage)
+        self._next_garbage = next(self._garbage_bursts, None)
         # the record of what was sent
         self._sent: list[dict[str, np.ndarray]] = []
         self.device_dropped: list[int] = []  #: seq numbers dropped on the device (stall)
@@ -218,11 +238,6 @@ class SimulatedRig(SimulatedDevice):
         return not self.streaming and not self._queued
 
     # -- device → host ------------------------------------------------------------------
-    def _draw_garbage(self, after_us: int) -> int:
-        if self.garbage <= 0:
-            return -1
-        return after_us + max(1, int(self._garbage_rng.exponential(1e6 / self.garbage)))
-
     @staticmethod
     def _us(t_s: float) -> int:
         return int(round(t_s * 1e6))
@@ -340,14 +355,10 @@ class SimulatedRig(SimulatedDevice):
 
     def _garbage(self, dev_us, inserts) -> None:
         """Random-byte bursts (30 % start with a false sync word) between frames."""
-        while 0 <= self._next_garbage_us <= dev_us[-1]:
-            i = int(np.searchsorted(dev_us, self._next_garbage_us))
-            junk = self._garbage_rng.integers(0, 256, int(self._garbage_rng.integers(1, 33)),
-                                              dtype=np.uint8).tobytes()
-            if self._garbage_rng.random() < 0.3:
-                junk = b"\xa5\x5a" + junk
-            inserts.append((i, junk, "garbage"))
-            self._next_garbage_us = self._draw_garbage(self._next_garbage_us)
+        while self._next_garbage is not None and self._next_garbage[0] <= dev_us[-1]:
+            t_us, junk = self._next_garbage
+            inserts.append((int(np.searchsorted(dev_us, t_us)), junk, "garbage"))
+            self._next_garbage = next(self._garbage_bursts, None)
 
     def _line(self, inserts: list[tuple[int, bytes, str]], rows: dict | None) -> bytes:
         """Lay frames on the line in order, inject byte faults, record what was sent."""

@@ -6,6 +6,11 @@ row per point × check (mean error, max error, achieved accuracy, verdict), so t
 lives under the sessions root; writers use WAL mode, a busy timeout and ``BEGIN IMMEDIATE``
 so two sessions finishing at once both land. Indexing is idempotent (a session re-indexed
 replaces its rows).
+
+A reliability session (``start.json`` kind "reliability", ``results.json`` with a
+``reliability`` block and no points) is one session row (protocol "reliability") and one
+check row per quantity of the block (point_id "reliability"), mapped from what the block
+holds (:func:`reliability_checks`).
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ def session_rows(
         "results_sha256": ((stop.get("files") or {}).get("results.json") or {}).get("sha256"),
     }
     checks = []
+    if isinstance(results.get("reliability"), dict):
+        checks += reliability_checks(row["session_id"], start.get("reliability") or {}, results["reliability"])
     for point in results.get("points", []):
         for check in point.get("checks") or []:
             set_value, mean = _float(check.get("set")), _float(check.get("mean"))
@@ -130,6 +137,66 @@ def session_rows(
                 "verdict": check.get("verdict"),
             })
     return row, checks
+
+
+#: point_id of the check rows of a reliability session.
+RELIABILITY_POINT = "reliability"
+
+
+def reliability_checks(session_id: str, config: dict[str, Any], block: dict[str, Any]) -> list[dict[str, Any]]:
+    """One check row per quantity of a results.json ``reliability`` block.
+
+    Mapping (bench/reliability/analysis.py ``reliability_block``; ``config`` is the frozen
+    ``start.json`` ``reliability`` table):
+
+    - ``set_value``: the set value of the quantity (``config["set"]``; None for PIP, which
+      is not set);
+    - ``mean``: ``variability[q].mean``, the mean of every unflagged breath;
+    - ``mean_error``: mean − set (None without a set value);
+    - ``max_abs_error``: the largest |breath − set| over the unflagged breaths, from the
+      hourly minima and maxima (which cover every unflagged breath, rounded to 4 decimals);
+    - ``achieved_abs`` / ``achieved_rel``: None (a reliability run claims no accuracy);
+    - ``n_breaths``: ``drift[q].n``, the unflagged breaths with a value;
+    - ``verdict``: FAIL when the quantity's drift is FAIL or its longest out-of-limit run
+      reaches ``run_breaths``; else INCONCLUSIVE when its drift is INCONCLUSIVE; else PASS
+      when it has a per-breath or a drift limit; else INFO. Missed breaths, gaps and a short
+      run are session-wide: they are in the session row's verdict, not here.
+    """
+    sets = config.get("set") or {}
+    run_breaths = int(config.get("run_breaths") or 3)
+    drifts, variability = block.get("drift") or {}, block.get("variability") or {}
+    out_of_limit, hourly = block.get("out_of_limit") or {}, block.get("hourly") or {}
+    rows = []
+    for quantity in sorted(set(drifts) | set(variability) | set(out_of_limit)):
+        set_value = _float(sets.get(quantity))
+        mean = _float((variability.get(quantity) or {}).get("mean"))
+        extremes = [_float(x) for key in ("min", "max") for x in (hourly.get(quantity) or {}).get(key) or []]
+        extremes = [x for x in extremes if x is not None]
+        drift = drifts.get(quantity) or {}
+        limit = out_of_limit.get(quantity)
+        if drift.get("verdict") == "FAIL" or (limit and int(limit.get("longest_run_breaths") or 0) >= run_breaths):
+            verdict = "FAIL"
+        elif drift.get("verdict") == "INCONCLUSIVE":
+            verdict = "INCONCLUSIVE"
+        elif limit or drift.get("limit_per_24h") is not None:
+            verdict = "PASS"
+        else:
+            verdict = "INFO"
+        rows.append({
+            "session_id": session_id,
+            "point_id": RELIABILITY_POINT,
+            "quantity": quantity,
+            "set_value": set_value,
+            "mean": mean,
+            "mean_error": None if set_value is None or mean is None else mean - set_value,
+            "max_abs_error": None if set_value is None or not extremes
+            else max(abs(x - set_value) for x in extremes),
+            "achieved_abs": None,
+            "achieved_rel": None,
+            "n_breaths": drift.get("n"),
+            "verdict": verdict,
+        })
+    return rows
 
 
 def index_session(

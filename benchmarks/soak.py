@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=None, help="keep the session here")
     parser.add_argument("--no-faults", action="store_true")
-    parser.add_argument("--no-report", action="store_true", help="skip reliability.pdf")
+    parser.add_argument("--no-report", action="store_true", help="skip report.pdf")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
 

@@ -19,13 +19,18 @@ missed_breath       no breath within ``missed_factor`` × period: ``n_missed``, 
 apnoea              no breath for ``duration_s`` ≥ ``apnoea_s``
 out_of_limit        ``quantity`` outside [min, max] for ``n_breaths`` < ``run_breaths``
 out_of_limit_run    the same for ``n_breaths`` ≥ ``run_breaths``; ``worst`` value, ``t_end_s``
-corrupt_data        the decoder discarded bytes / rejected frames (garbage, bit errors)
+corrupt_data        the decoder discarded bytes / rejected frames (garbage, bit errors):
+                    ``discarded_bytes``, ``rejected_frames``; found in the samples from
+                    ``t_s`` to ``t_end_s`` (one decoded read: ~20 ms live, up to 30 s at
+                    ``speed=max``)
 ==================  =====================================================================
 
 A missed breath or apnoea is only reported when the interval was observed: an interval that
 overlaps a data gap (disconnect, stall, resume) or a sensor fault is not the ventilator's
-fault and is left out. Flagged breaths are never judged against the limits. Detection depends only on the order of the data, never on how it was
-chunked, so a replay of the captures gives the same events.
+fault and is left out. Flagged breaths are never judged against the limits. Detection
+depends only on the order of the data, never on how it was chunked — except
+``corrupt_data``, which is reported per decoded read; a replay feeds the recorded reads, so
+it gives the same events.
 """
 
 from __future__ import annotations
@@ -216,9 +221,10 @@ class EventDetector:
                 if q in cfg.limits:
                     self._limit(q, r, start)
 
-    def corrupt(self, t_s: float, discarded_bytes: int, rejected_frames: int) -> None:
-        """Bytes the decoder threw away (garbage, bit errors) since the last call."""
-        self.emit("corrupt_data", t_s, discarded_bytes=int(discarded_bytes),
+    def corrupt(self, t_s: float, t_end_s: float, discarded_bytes: int, rejected_frames: int) -> None:
+        """Bytes the decoder threw away (garbage, bit errors) since the last call, found while
+        decoding the samples from ``t_s`` to ``t_end_s`` (run time, s)."""
+        self.emit("corrupt_data", t_s, t_end_s=_r(t_end_s), discarded_bytes=int(discarded_bytes),
                   rejected_frames=int(rejected_frames))
 
     def _limit(self, q: str, r: np.void, start: float) -> None:

@@ -119,7 +119,8 @@ class Pipeline:
         if counters is not None:
             now = (counters.discarded_bytes, counters.rejected_frames)
             if now != self._corrupt:
-                self.detector.corrupt(float(t_run[0]), now[0] - self._corrupt[0], now[1] - self._corrupt[1])
+                self.detector.corrupt(float(t_run[0]), float(t_run[-1]), now[0] - self._corrupt[0],
+                                      now[1] - self._corrupt[1])
                 self._corrupt = now
         breaths = self.stream.feed(t_run, flow, block.paw_cmh2o[:keep], flags)
         self.rolling.samples += keep

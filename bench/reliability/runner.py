@@ -5,7 +5,7 @@ Session layout (on top of the contract's ``start.json`` / ``stop.json`` / ``resu
     SESSION/points/reliability/capture-SS-PPPP.vbcap   raw bytes, rotated (capture_parts.py)
     SESSION/reliability/breaths-NNNNNN.bin             per-breath records (store.py)
     SESSION/reliability/events.jsonl                   events (events.py)
-    SESSION/reliability.pdf                            the reliability pages (report_pages.py)
+    SESSION/report.pdf                                 the report (bench/report, its reliability section)
     SESSION/stop-SS.json                               the stop record of an earlier segment
 
 The samples are processed in the acquisition's reader thread (``on_block``), so a port that
@@ -111,15 +111,18 @@ class ReliabilityRun:
     live : Live, optional
     ambient : Ambient, optional
     render : bool
-        Write ``reliability.pdf`` at the end.
+        Render ``report.pdf`` at the end.
+    history : bool
+        Index the session in the history (``ventbench-history.sqlite`` of the sessions root).
     """
 
     def __init__(self, config: ReliabilityConfig | None, port: str, driver_name: str,
                  driver_options: dict[str, Any] | None = None, sessions_root: Path | None = None,
                  resume: Path | None = None, live: Live | None = None,
-                 ambient: Ambient | None = None, render: bool = True) -> None:
+                 ambient: Ambient | None = None, render: bool = True, history: bool = True) -> None:
         self.live = live or Live()
         self.render = render
+        self.history = history
         self.ambient = ambient or Ambient()
         if resume is not None:
             self._init_resume(Path(resume))
@@ -263,24 +266,52 @@ class ReliabilityRun:
         return code
 
     def _close(self, status: str, reason: str, code: int) -> int:
-        """results.json (reliability block), reliability.pdf, stop.json."""
+        """results.json (reliability block), report.pdf, stop.json, the history index.
+
+        The order of ``bench/runner.py``: the report is rendered from results.json before
+        stop.json, so stop.json records the PDF's SHA-256 (``ventbench verify`` checks it);
+        the report never reads stop.json, so a later ``ventbench report`` gives the same
+        bytes. The session is then indexed in the history under its sessions root.
+        """
+        import sqlite3
+
+        from bench.history import history_path, index_session
+        from bench.session import software_info
+
         from .analysis import analyze_session
 
-        extra: dict[str, Any] = {}
+        root = self.session.root
+        extra: dict[str, Any] = {"report": "not rendered: " + ("no results" if self.render
+                                                               else "--no-report")}
+        results = None
         try:
-            block = analyze_session(self.session.root)
-            write_json_atomic(self.session.root / "results.json",
-                              {"schema": "ventbench.results/1", "reliability": block,
-                               "verdict": block["verdict"], "points": []})
+            block = analyze_session(root)
+            software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
+            results = {"schema": "ventbench.results/1", "software": software, "reliability": block,
+                       "verdict": block["verdict"], "points": []}
+            write_json_atomic(root / "results.json", results)
+            extra["verdict"] = block["verdict"]
             if status == STATUS_COMPLETED:
                 code = {"PASS": 0, "FAIL": 1}.get(block["verdict"], 2)
-            if self.render:
-                from .report_pages import write_pdf
-                write_pdf(self.session.root, self.session.root / "reliability.pdf")
         except (BenchError, OSError, ValueError) as error:
             extra["analysis_error"] = str(error)
-            self.live.line(f"warning: reliability analysis/report failed: {error}")
-        self.session.write_stop(code, status, reason, extra)
-        self.live.line(f"session {status}: {reason} (exit {code}); {self.session.root}")
-        return code
+            self.live.line(f"warning: reliability analysis failed: {error}")
+        if self.render and results is not None:
+            from bench.report import render
 
+            try:
+                render(root)
+                extra["report"] = "rendered"
+            except Exception as error:  # noqa: BLE001 - a report failure must not lose the session
+                extra["report"] = f"failed: {error}"
+                self.live.line(f"warning: report.pdf not rendered: {error}")
+        self.session.write_stop(code, status, reason, extra)
+        if self.history:
+            try:
+                index_session(history_path(self.session.sessions_root), root,
+                              read_json(root / "start.json", "session start record"),
+                              read_json(root / "stop.json", "session stop record"), results)
+            except (BenchError, OSError, sqlite3.Error) as error:  # the session is whole without it
+                self.live.line(f"warning: history not updated: {error}")
+        self.live.line(f"session {status}: {reason} (exit {code}); {root}")
+        return code

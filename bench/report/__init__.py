@@ -2,8 +2,11 @@
 
 ``render(session_dir)`` writes ``SESSION/report.pdf``: cover and conclusion, test set-up,
 limits, results summary, accuracy across points, one page per point, appendix (files and
-hashes, configuration, how to verify). A4 portrait, TrueType fonts embedded (text is real
-text), vector figures, Okabe-Ito colours with words and symbols for every verdict.
+hashes, configuration, how to verify). A reliability session (``start.json`` kind
+"reliability") gets cover and conclusion, set-up, the reliability section (summary, hourly
+trends, histograms, event timeline and table) and the same appendix. A4 portrait, TrueType
+fonts embedded (text is real text), vector figures, Okabe-Ito colours with words and
+symbols for every verdict.
 
 Deterministic: the same session renders byte-identical PDFs — the creation date is the
 session's start, producer strings are fixed, nothing reads a clock. The SHA-256 of
@@ -21,7 +24,7 @@ import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
 
 from analysis.errors import ConfigError
-from bench.report import appendix, pages, results_pages
+from bench.report import appendix, pages, reliability_front, reliability_pages, results_pages
 from bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
 from bench.report.layout import RC, Document
 from bench.report.source import ReportData, load_session
@@ -38,14 +41,20 @@ _META_RE = re.compile(rb"/ventbench:results_sha256\s*\(([0-9a-f]{64})\)")
 def build_pages(data: ReportData, msgs: Messages) -> list:
     """Every page of the report as a matplotlib Figure, headers and footers stamped."""
     doc = Document()
-    pages.cover(doc, data, msgs)
-    pages.setup(doc, data, msgs)
-    pages.limits(doc, data, msgs)
-    results_pages.summary(doc, data, msgs)
-    results_pages.accuracy(doc, data, msgs)
-    results_pages.point_pages(doc, data, msgs)
+    if data.is_reliability:
+        reliability_front.cover(doc, data, msgs)
+        reliability_front.setup(doc, data, msgs)
+        reliability_pages.section(doc, data, msgs)
+        banner = reliability_front.status_line(data, msgs)
+    else:
+        pages.cover(doc, data, msgs)
+        pages.setup(doc, data, msgs)
+        pages.limits(doc, data, msgs)
+        results_pages.summary(doc, data, msgs)
+        results_pages.accuracy(doc, data, msgs)
+        results_pages.point_pages(doc, data, msgs)
+        banner = pages.status_line(data, msgs)
     appendix.appendix(doc, data, msgs)
-    banner = pages.status_line(data, msgs)
     dut = data.dut
     device = " · ".join(str(x) for x in (dut.get("name"), dut.get("serial") and
                                          msgs("header.serial", serial=dut["serial"])) if x)
@@ -85,7 +94,7 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
     target = Path(out) if out is not None else Path(session_dir) / REPORT_FILE
     started = data.started_utc
     metadata = {
-        "Title": f"{msgs('cover.title')} — {data.session_id}",
+        "Title": f"{msgs('reliability.title' if data.is_reliability else 'cover.title')} — {data.session_id}",
         "Author": str((data.start.get("operator") or {}).get("name") or ""),
         "Subject": f"results.json sha256 {data.results_sha256}",
         "Keywords": f"ventbench; {data.protocol.get('id', '')}; {data.dut.get('name', '')}; lang={lang}",

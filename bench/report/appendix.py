@@ -34,7 +34,8 @@ def compact_json(value: Any, indent: int = 0, width: int = COMPACT_WIDTH) -> str
 def appendix(doc: Document, data: ReportData, msgs: Messages) -> None:
     """Files and hashes, software, configuration, verification."""
     doc.new_page()
-    doc.heading(msgs("appendix.title"))
+    reliability = data.is_reliability
+    doc.heading(msgs("reliability.appendix_title" if reliability else "appendix.title"))
     doc.heading(msgs("appendix.verify"), 2, keep_in=1.5)
     session = data.session_id
     doc.paragraph(msgs("appendix.verify_intro"), 8)
@@ -63,7 +64,7 @@ def appendix(doc: Document, data: ReportData, msgs: Messages) -> None:
                Column(msgs("appendix.col_sha"), CONTENT_W_IN - 3.1)], rows, size=6.3, styles=styles,
               continued=msgs("common.continued"))
     doc.heading(msgs("appendix.config"), 2)
-    doc.paragraph(msgs("appendix.config_intro"), 7.5)
+    doc.paragraph(msgs("reliability.config_intro" if reliability else "appendix.config_intro"), 7.5)
     start = data.start
     keys = [k for k in CONFIG_ORDER if k in start] + [k for k in start if k not in CONFIG_ORDER
                                                      and k not in ("schema", "argv", "software")]

@@ -1,10 +1,11 @@
 """What a report is made of: a session directory read once, checked, and ordered.
 
 The report reads ``start.json``, ``results.json``, ``instruments.json`` and each point's
-``point.json``; it hashes every file of the session except ``stop.json`` and PDFs (both are
-written after the report, and ``stop.json`` records the report's own SHA-256). It never
-reads ``stop.json`` for content: a report rendered inside the run (before ``stop.json``
-exists) and one re-rendered later are therefore byte-identical.
+``point.json`` (a reliability session: its ``reliability`` blocks, checked here, and the
+breath store and event log the section draws); it hashes every file of the session except
+``stop.json`` and PDFs (both are written after the report, and ``stop.json`` records the
+report's own SHA-256). It never reads ``stop.json`` for content: a report rendered inside
+the run (before ``stop.json`` exists) and one re-rendered later are therefore byte-identical.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ POINT_FILE = "point.json"
 NOT_TESTED = "NOT TESTED"
 #: Reason prefix the runner gives points after an abort (bench.runner).
 NOT_REACHED = "not reached"
+#: Keys of a results.json ``reliability`` block the report reads (bench/reliability/analysis.py).
+RELIABILITY_KEYS = ("duration_s", "span_s", "uptime_pct", "data_gap_s", "sensor_fault_s", "longest_gap",
+                    "breaths", "out_of_limit", "drift", "variability", "hourly", "events", "segments",
+                    "verdict", "reasons")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,11 @@ class ReportData:
     def session_id(self) -> str:
         return str(self.start.get("session_id") or self.results.get("source", {}).get("session")
                    or self.root.name)
+
+    @property
+    def is_reliability(self) -> bool:
+        """A reliability session (``start.json`` kind "reliability", a ``reliability`` block)."""
+        return self.start.get("kind") == "reliability"
 
     @property
     def dut(self) -> dict[str, Any]:
@@ -195,6 +205,17 @@ def load_session(session_dir: str | Path) -> ReportData:
         record = _read_json(path, "point record", required=False)
         if record is not None:
             records[str(point["id"])] = record
+    if start.get("kind") == "reliability":
+        if not isinstance(start.get("reliability"), dict):
+            raise ConfigError(f"{root / START_FILE}: reliability: missing or not an object "
+                              f"(a reliability session's frozen configuration)")
+        block = results.get("reliability")
+        if not isinstance(block, dict):
+            raise ConfigError(f"{results_path}: reliability: missing or not an object "
+                              f"(run `ventbench replay` to recompute the results)")
+        missing = [k for k in RELIABILITY_KEYS if k not in block]
+        if missing:
+            raise ConfigError(f"{results_path}: reliability: {', '.join(missing)} missing")
     if "time_utc" not in start:
         raise ConfigError(f"{root / START_FILE}: time_utc missing")
     return ReportData(

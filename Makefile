@@ -18,8 +18,10 @@ $(STAMP): $(PY) pyproject.toml
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bench drivers analysis tests benchmarks
 
+# One worker per core; a test file stays on one worker (module fixtures such as the 24 h
+# reliability run are built once).
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 # The demo's simulated prototype has a real defect, so its verdict is FAIL (exit 1) by design;
 # only other exit codes (inconclusive, errors) make `make demo` fail.

@@ -244,6 +244,10 @@ def test_sigkill_then_resume(tmp_path):
     assert not (session / "stop.json").exists()
     killed, report = read_breaths(session / "reliability")
     assert 120 <= len(killed) < 390  # killed mid-run
+    from bench.cli import main as cli_main
+
+    assert cli_main(["verify", str(session)]) == 2  # consistent, but incomplete
+    assert replay_session(session) == []  # what was stored is a prefix of the replay
     out = subprocess.run(_cli("--port", url, "--driver", "rig", "--resume", str(session),
                               "--no-report", "--no-history"),
                          capture_output=True, text=True, env=env, timeout=120)

@@ -8,13 +8,15 @@ by the axes-level functions of ``bench/reliability/report_pages.py``.
 
 Bounded memory: :class:`~bench.report.layout.Document` keeps every page until the footers
 ("page n of m") are stamped, so the event table is capped at :data:`EVENT_TABLE_MAX_ROWS`
-rows (≈ 11 pages); the section says how many events there are in all and that every one
+rows (≈ 11 pages; every rare event first, see :func:`table_events`); the section says how many events there are in all and that every one
 is in ``events.jsonl`` (hashed in the appendix). A 14-day run's 336 hourly points and
 ≈ 400 000 breaths make figures of fixed size (the histogram bins, the hourly line).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from analysis.errors import BenchError, ConfigError
@@ -31,6 +33,9 @@ from bench.report.source import ReportData
 
 #: Most rows of the event table (the rest are counted and in events.jsonl).
 EVENT_TABLE_MAX_ROWS = 600
+#: Kinds that can come by the thousand (line noise, single out-of-limit breaths): over the
+#: cap they give way to every other event, so a day-10 disconnect is never left out.
+FREQUENT_KINDS = ("corrupt_data", "out_of_limit")
 DATA_DIR = "reliability"
 
 
@@ -173,13 +178,11 @@ def events(doc: Document, data: ReportData, msgs: Messages) -> None:
     ax.tick_params(axis="y", labelsize=6.5)
     ax.set_xlabel(msgs("reliability.x_label"))
     total = sum(int(n) for n in b["events"].values())
-    rows = []
-    for e in iter_events(path):
-        if len(rows) == EVENT_TABLE_MAX_ROWS:
-            break
-        rows.append([msgs.num(e["t_s"] / HOUR_S, 4), str(e.get("segment", "")), str(e["kind"]), figs.event_detail(e)])
+    rows = [[msgs.num(e["t_s"] / HOUR_S, 4), str(e.get("segment", "")), str(e["kind"]), figs.event_detail(e)]
+            for e in table_events(path, b["events"], EVENT_TABLE_MAX_ROWS)]
     doc.heading(msgs("reliability.event_table"), 2, keep_in=0.8)
-    note = (msgs("reliability.event_table_capped", n=total, shown=len(rows)) if total > len(rows)
+    note = (msgs("reliability.event_table_capped", n=total, shown=len(rows),
+                 kinds=", ".join(FREQUENT_KINDS)) if total > len(rows)
             else msgs("reliability.event_table_all", n=total))
     doc.paragraph(note, 7.5, bold=total > len(rows))
     widths = [0.8, 0.55, 1.25]
@@ -187,6 +190,21 @@ def events(doc: Document, data: ReportData, msgs: Messages) -> None:
             Column(msgs("reliability.col_kind"), widths[2]), Column(msgs("reliability.col_detail"), CONTENT_W_IN - sum(widths))]
     doc.table(cols, rows, size=6.3, styles=[{2: Style(color=GREY)} if r[2].startswith("segment") else {} for r in rows],
               continued=msgs("common.continued"))
+
+
+def table_events(path: Path, counts: dict[str, int], max_rows: int) -> Iterator[dict[str, Any]]:
+    """The events of the table, in time order: all of them when they fit in ``max_rows``;
+    otherwise the other kinds first (the first ``max_rows`` of them) and the
+    :data:`FREQUENT_KINDS` in the rows left. ``counts`` are the events per kind."""
+    other = sum(int(n) for k, n in counts.items() if k not in FREQUENT_KINDS)
+    room = {False: min(other, max_rows), True: max(0, max_rows - other)}  # by "frequent"
+    for e in iter_events(path):
+        frequent = e["kind"] in FREQUENT_KINDS
+        if room[frequent] > 0:
+            room[frequent] -= 1
+            yield e
+        elif not any(room.values()):
+            return
 
 
 def section(doc: Document, data: ReportData, msgs: Messages) -> None:

@@ -105,7 +105,27 @@ def test_event_table_is_capped_and_says_so(rel_session, tmp_path, monkeypatch):
     monkeypatch.setattr(reliability_pages, "EVENT_TABLE_MAX_ROWS", 3)
     text = " ".join(_pages(render(session, out=tmp_path / "capped.pdf")))
     n = sum(json.loads((session / "results.json").read_text())["reliability"]["events"].values())
-    assert n > 3 and f"{n} events in all; the table lists the first 3" in text
+    assert n > 3 and f"{n} events in all; the table lists 3 of them in time order" in text
+
+
+def test_capped_event_table_keeps_rare_events_before_frequent_ones(tmp_path):
+    from bench.reliability.events import EventLog
+    from bench.report.reliability_pages import table_events
+
+    log = EventLog(tmp_path / "events.jsonl")
+    kinds = ["corrupt_data"] * 5 + ["disconnect"] + ["out_of_limit"] * 3 + ["device_reset"]
+    for i, kind in enumerate(kinds):
+        log.write({"kind": kind, "t_s": float(i), "segment": 0})
+    log.close()
+    counts = {k: kinds.count(k) for k in set(kinds)}
+
+    def table(max_rows):
+        return [(e["kind"], e["t_s"]) for e in table_events(tmp_path / "events.jsonl", counts, max_rows)]
+
+    assert table(4) == [("corrupt_data", 0.0), ("corrupt_data", 1.0), ("disconnect", 5.0),
+                        ("device_reset", 9.0)]
+    assert table(1) == [("disconnect", 5.0)]
+    assert len(table(10)) == 10 and len(table(50)) == 10
 
 
 def test_verify_passes_then_fails_on_changed_files(rel_session, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bench.report.i18n import Messages
@@ -77,3 +78,16 @@ def short_list(items: list[str], limit: int = 12) -> str:
     if len(items) <= limit:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f" … ({len(items)})"
+
+
+def time_text(text: Any, utc: bool = True) -> str:
+    """An ISO 8601 time from a session record as ``2026-11-28 21:29:22 UTC`` (or with its
+    UTC offset when ``utc`` is False); ``—`` when missing, the text itself when unparseable."""
+    if not text:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return str(text)
+    suffix = " UTC" if utc else f" (UTC{moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]})"
+    return moment.strftime("%Y-%m-%d %H:%M:%S") + suffix

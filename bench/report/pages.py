@@ -6,10 +6,17 @@ fixed text comes from the message catalogue, every value from the session files.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from bench.report.fmt import FAIL_COLOR, limit_text, settings_text, short_list, verdict_style
+from bench.report.fmt import (
+    FAIL_COLOR,
+    limit_text,
+    settings_text,
+    short_list,
+    time_text,
+    verdict_style,
+)
 from bench.report.i18n import Messages
 from bench.report.layout import CONTENT_W_IN, LEFT_IN, PAGE_W_IN, Column, Document, Style
 from bench.report.source import NOT_TESTED, ReportData
@@ -105,8 +112,8 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
         (msgs("cover.firmware"), dut.get("firmware") or msgs("common.not_recorded")),
         (msgs("cover.lab"), str(start.get("lab") or (start.get("site") or "")) or msgs("common.not_recorded")),
         (msgs("cover.operator"), f"{op.get('name') or msgs('common.not_recorded')} ({op.get('kind', '?')})"),
-        (msgs("cover.time_utc"), _time(start.get("time_utc"))),
-        (msgs("cover.time_local"), _time(start.get("time_local"), utc=False)),
+        (msgs("cover.time_utc"), time_text(start.get("time_utc"))),
+        (msgs("cover.time_local"), time_text(start.get("time_local"), utc=False)),
         (msgs("cover.protocol"), f"{proto.get('title') or ''} [{proto.get('id', '?')}]"),
         (msgs("cover.standard"), proto.get("standard") or msgs("common.not_recorded")),
         (msgs("cover.limits"), ((data.analysis.get("limits") or {}).get("limits") or {}).get("title")
@@ -126,17 +133,6 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
             point = next(p for p in data.points if str(p["id"]) == pid)
             doc.paragraph(f"○ {pid}: {point.get('reason') or msgs('common.missing')}", 8, indent_in=0.1,
                           after_in=0.0)
-
-
-def _time(text: Any, utc: bool = True) -> str:
-    if not text:
-        return "—"
-    try:
-        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError:
-        return str(text)
-    suffix = " UTC" if utc else f" (UTC{moment.strftime('%z')[:3]}:{moment.strftime('%z')[3:]})"
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + suffix
 
 
 def _instrument_rows(data: ReportData, msgs: Messages) -> tuple[list[list[str]], list[dict[int, Style]]]:

@@ -13,10 +13,9 @@ from typing import Any
 
 from bench.reliability.analysis import MIN_DRIFT_BREATHS, MIN_DRIFT_SPAN_S
 from bench.reliability.config import QUANTITIES
-from bench.report.fmt import settings_text, verdict_style
+from bench.report.fmt import settings_text, time_text, verdict_style
 from bench.report.i18n import Messages
 from bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document
-from bench.report.pages import _time
 from bench.report.source import ReportData
 
 HOUR_S = 3600.0
@@ -76,8 +75,8 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     if op.get("name"):
         rows.append((msgs("cover.operator"), f"{op['name']} ({op.get('kind', '?')})"))
     rows += [
-        (msgs("cover.time_utc"), _time(start.get("time_utc"))),
-        (msgs("cover.time_local"), _time(start.get("time_local"), utc=False)),
+        (msgs("cover.time_utc"), time_text(start.get("time_utc"))),
+        (msgs("cover.time_local"), time_text(start.get("time_local"), utc=False)),
         (msgs("cover.protocol"), protocol),
         (msgs("cover.session"), data.session_id),
         (msgs("cover.results_sha"), data.results_sha256),

@@ -18,6 +18,7 @@ Time base: the device clock, ``t_s = t_us / 1e6`` (u64 µs, never unwrapped).
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -120,6 +121,12 @@ class RigDriver(Driver):
     def segments(self) -> list[dict[str, Any]]:
         """New segments after the first: ``{"index", "seq", "t_us", "reason"}``."""
         return self.decoder.segments
+
+    @property
+    def corruptions(self) -> deque[tuple[int, int, int]]:
+        """Line damage located to the sample after it: ``(index, discarded_bytes,
+        rejected_frames)``, ``index`` counting decoded samples (pop them from the left)."""
+        return self.decoder.corruptions
 
     # -- conversation --------------------------------------------------------------------
     def _exchange(self, port: BytePort, command: str, done: Callable[[], bool],

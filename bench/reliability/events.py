@@ -20,17 +20,16 @@ apnoea              no breath for ``duration_s`` ≥ ``apnoea_s``
 out_of_limit        ``quantity`` outside [min, max] for ``n_breaths`` < ``run_breaths``
 out_of_limit_run    the same for ``n_breaths`` ≥ ``run_breaths``; ``worst`` value, ``t_end_s``
 corrupt_data        the decoder discarded bytes / rejected frames (garbage, bit errors):
-                    ``discarded_bytes``, ``rejected_frames``; found in the samples from
-                    ``t_s`` to ``t_end_s`` (one decoded read: ~20 ms live, up to 30 s at
-                    ``speed=max``)
+                    ``discarded_bytes``, ``rejected_frames``, just before the sample at
+                    ``t_s`` (VBR/1 locates them); for drivers that cannot, somewhere in
+                    the samples of one decoded read, ``t_s`` … ``t_end_s``
 ==================  =====================================================================
 
 A missed breath or apnoea is only reported when the interval was observed: an interval that
 overlaps a data gap (disconnect, stall, resume) or a sensor fault is not the ventilator's
 fault and is left out. Flagged breaths are never judged against the limits. Detection
-depends only on the order of the data, never on how it was chunked — except
-``corrupt_data``, which is reported per decoded read; a replay feeds the recorded reads, so
-it gives the same events.
+depends only on the order of the data, never on how it was chunked (for drivers that
+cannot locate line damage, ``corrupt_data`` is reported per decoded read).
 """
 
 from __future__ import annotations
@@ -221,10 +220,13 @@ class EventDetector:
                 if q in cfg.limits:
                     self._limit(q, r, start)
 
-    def corrupt(self, t_s: float, t_end_s: float, discarded_bytes: int, rejected_frames: int) -> None:
-        """Bytes the decoder threw away (garbage, bit errors) since the last call, found while
-        decoding the samples from ``t_s`` to ``t_end_s`` (run time, s)."""
-        self.emit("corrupt_data", t_s, t_end_s=_r(t_end_s), discarded_bytes=int(discarded_bytes),
+    def corrupt(self, t_s: float, discarded_bytes: int, rejected_frames: int,
+                t_end_s: float | None = None) -> None:
+        """Bytes the decoder threw away (garbage, bit errors) just before the sample at
+        ``t_s`` (run time, s) — or, when the driver cannot locate them, somewhere in the
+        samples from ``t_s`` to ``t_end_s``."""
+        where = {} if t_end_s is None else {"t_end_s": _r(t_end_s)}
+        self.emit("corrupt_data", t_s, **where, discarded_bytes=int(discarded_bytes),
                   rejected_frames=int(rejected_frames))
 
     def _limit(self, q: str, r: np.void, start: float) -> None:

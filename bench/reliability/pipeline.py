@@ -115,13 +115,7 @@ class Pipeline:
             return False
         flow = block.flow_lpm[:keep] * self._factor
         self.detector.samples(t_run, flags, resets)
-        counters = getattr(driver, "counters", None)
-        if counters is not None:
-            now = (counters.discarded_bytes, counters.rejected_frames)
-            if now != self._corrupt:
-                self.detector.corrupt(float(t_run[0]), float(t_run[-1]), now[0] - self._corrupt[0],
-                                      now[1] - self._corrupt[1])
-                self._corrupt = now
+        self._report_damage(driver, t_run, n)
         breaths = self.stream.feed(t_run, flow, block.paw_cmh2o[:keep], flags)
         self.rolling.samples += keep
         self.rolling.t_run_s = float(t_run[-1])
@@ -134,6 +128,26 @@ class Pipeline:
             self.detector.breaths(rec)
             self._roll(rec)
         return not self.done
+
+    def _report_damage(self, driver: Any, t_run: np.ndarray, n: int) -> None:
+        """corrupt_data events: at the sample after the damage when the driver locates it
+        (``driver.corruptions``, VBR/1), else once per block from the driver's counters."""
+        located = getattr(driver, "corruptions", None)
+        if located is not None:
+            first = self._decoded - n  # the driver's index of this block's first sample
+            while located and located[0][0] < self._decoded:
+                index, discarded, rejected = located.popleft()
+                row = index - first
+                if 0 <= row < len(t_run):
+                    self.detector.corrupt(float(t_run[row]), discarded, rejected)
+            return
+        counters = getattr(driver, "counters", None)
+        if counters is not None:
+            now = (counters.discarded_bytes, counters.rejected_frames)
+            if now != self._corrupt:
+                self.detector.corrupt(float(t_run[0]), now[0] - self._corrupt[0],
+                                      now[1] - self._corrupt[1], t_end_s=float(t_run[-1]))
+                self._corrupt = now
 
     def _reset_rows(self, driver: Any, n: int) -> list[int]:
         """Rows of this block where the driver saw a device reset (not a START)."""

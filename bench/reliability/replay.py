@@ -5,12 +5,13 @@ their rx bytes fed, as recorded, to a fresh driver of the recorded kind; ``disco
 ``reconnect`` event records become the same detector calls the live run made from
 :attr:`drivers.transport.Acquisition.disconnects`. The segment's run-time base is taken from
 its ``segment_start`` event. The result is compared with the recorded store and events:
-breath records must be bit-identical, events equal except the wall-clock fields of
-``segment_start`` (``gap_s``, ``cause``), which the live run measured.
+breath records must be bit-identical, events equal (in time order) except the wall-clock
+fields of ``segment_start`` (``gap_s``, ``cause``), which the live run measured.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -85,12 +86,19 @@ def replay_into(session: Path, out: Path) -> dict[str, Any]:
     return {"segments": len(starts), "samples": samples, "breaths": store.records}
 
 
+def _event_key(event: dict[str, Any]) -> tuple[float, str]:
+    """Events compare in time order: the live run and the replay may hand the pipeline the
+    same samples in different blocks (samples a handshake read are delivered with the next
+    read), which can change the order in which events of one block were written."""
+    return float(event["t_s"]), json.dumps(event, sort_keys=True)
+
+
 def compare(session: Path, replayed: Path) -> list[str]:
     """Differences between the recorded and the replayed store and events (empty: identical).
 
     Segment by segment. A segment the live run never closed (killed: no ``segment_end``)
-    only has to be a prefix of its replay: the replay also decodes the bytes that reached
-    the capture after the last breath was stored.
+    only has to be part of its replay (its breaths a prefix, its events among the replay's):
+    the replay also decodes the bytes that reached the capture after the last write.
     """
     a, _ = read_breaths(Path(session) / "reliability")
     b, _ = read_breaths(Path(replayed))
@@ -104,9 +112,11 @@ def compare(session: Path, replayed: Path) -> list[str]:
         ra, rb = a[a["segment"] == seg], b[b["segment"] == seg]
         sa = [e for e in ea if e["segment"] == seg]
         sb = [e for e in eb if e["segment"] == seg]
+        sa, sb = sorted(sa, key=_event_key), sorted(sb, key=_event_key)
         if seg not in closed:  # killed: the recorded part must be a prefix of the replay
             rb = rb[: len(ra)]
-            sb = sb[: len(sa)]
+            keys = {_event_key(e) for e in sa}
+            sb = [e for e in sb if _event_key(e) in keys]
         if len(ra) != len(rb):
             diffs.append(f"segment {seg}: breaths recorded {len(ra)}, replayed {len(rb)}")
         n = min(len(ra), len(rb))

@@ -21,6 +21,10 @@ The rule is applied to the whole buffer at once with numpy (vectorised fast path
 
 The result is identical to the byte-by-byte rule for any chunking (the tests compare both).
 Invariant: ``bytes_fed == frame_bytes + discarded_bytes + pending_bytes``.
+
+Where the damage was: each accepted frame carries the bytes discarded and the candidates
+rejected since the previous accepted frame (``FrameBatch.gap_bytes`` / ``gap_rejected``), so
+a consumer can place line noise just before the first sample after it — for any chunking.
 """
 
 from __future__ import annotations
@@ -59,6 +63,9 @@ class FrameBatch:
         Payload length of each frame.
     offset : int
         Position of ``buffer[0]`` in the whole received stream.
+    gap_bytes, gap_rejected : ndarray of int64, optional
+        Bytes discarded and sync candidates rejected between the previous accepted frame
+        (of this or an earlier batch) and each frame. None: not known (all zero).
     """
 
     buffer: np.ndarray
@@ -66,6 +73,8 @@ class FrameBatch:
     type: np.ndarray
     length: np.ndarray
     offset: int = 0
+    gap_bytes: np.ndarray | None = None
+    gap_rejected: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.start.shape[0])
@@ -93,11 +102,6 @@ class FrameBatch:
             yield Frame(int(self.type[i]), self.payload(i), self.offset + int(self.start[i]))
 
 
-def _empty_batch(buffer: np.ndarray, offset: int) -> FrameBatch:
-    z = np.empty(0, dtype=np.int64)
-    return FrameBatch(buffer, z, np.empty(0, dtype=np.uint8), z.copy(), offset)
-
-
 class Deframer:
     """Split a VBR/1 byte stream into frames; feed it chunks of any size.
 
@@ -123,6 +127,8 @@ class Deframer:
         self.frames = 0
         self.frame_bytes = 0
         self.bytes_fed = 0
+        self._last_end = 0  #: stream position just after the last accepted frame
+        self._rejected_since = 0  #: rejections after it, not yet given to a frame
 
     @property
     def pending_bytes(self) -> int:
@@ -142,13 +148,15 @@ class Deframer:
         starts: list[np.ndarray] = []
         types: list[np.ndarray] = []
         lengths: list[np.ndarray] = []
+        rejected: list[np.ndarray] = []
         lo = 0
         while True:  # windows bound the memory of one call; results do not depend on them
             hi = min(n, lo + WINDOW_BYTES)
-            start, ftype, length, stop = self._scan(buf[lo:hi])
+            start, ftype, length, stop, bad = self._scan(buf[lo:hi])
             starts.append(start + lo)
             types.append(ftype)
             lengths.append(length)
+            rejected.append(bad + lo)
             if hi == n or stop == 0:
                 lo += stop
                 break
@@ -156,20 +164,37 @@ class Deframer:
         offset = self._offset
         self._pending = raw[lo:]
         self._offset = offset + lo
-        if len(starts) == 1:
-            return FrameBatch(buf, starts[0], types[0], lengths[0], offset)
-        return FrameBatch(buf, np.concatenate(starts), np.concatenate(types),
-                          np.concatenate(lengths), offset)
+        start = starts[0] if len(starts) == 1 else np.concatenate(starts)
+        length = lengths[0] if len(lengths) == 1 else np.concatenate(lengths)
+        gap_bytes, gap_rejected = self._gaps(start + offset, length, np.concatenate(rejected) + offset)
+        return FrameBatch(buf, start, types[0] if len(types) == 1 else np.concatenate(types), length,
+                          offset, gap_bytes, gap_rejected)
 
-    def _scan(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Apply the rule to ``buf``; count; return accepted frames and the stop position
-        (the first byte that must wait for more data)."""
+    def _gaps(self, start: np.ndarray, length: np.ndarray, rejected: np.ndarray):
+        """Per accepted frame (stream positions ``start``): bytes discarded and candidates
+        rejected (stream positions ``rejected``) since the previous accepted frame."""
+        end = start + OVERHEAD + length
+        prev_end = np.empty_like(end)
+        prev_end[:1] = self._last_end
+        prev_end[1:] = end[:-1]
+        gap_bytes = start - prev_end
+        next_frame = np.searchsorted(start, rejected, side="right")  # the frame after each
+        gap_rejected = np.bincount(next_frame, minlength=len(start) + 1).astype(np.int64)
+        gap_rejected[0] += self._rejected_since
+        if len(start):
+            self._last_end = int(end[-1])
+        self._rejected_since = int(gap_rejected[-1])  # after the last frame: the next one's
+        return gap_bytes, gap_rejected[:-1]
+
+    def _scan(self, buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray]:
+        """Apply the rule to ``buf``; count; return accepted frames, the stop position (the
+        first byte that must wait for more data) and the rejected candidates' positions."""
         n = buf.shape[0]
         if n < 2:
             stop = 0 if (n and buf[0] == SYNC0) else n
             self.discarded_bytes += stop
             z = np.empty(0, dtype=np.int64)
-            return z, np.empty(0, dtype=np.uint8), z, stop
+            return z, np.empty(0, dtype=np.uint8), z, stop, z
         cand = np.flatnonzero((buf[:-1] == SYNC0) & (buf[1:] == SYNC1))
         state, end, ftype, length = self._classify(buf, cand)
         acc_idx, stop = self._walk(cand, state, end)
@@ -185,14 +210,13 @@ class Deframer:
         if len(bad) and len(acc_start):
             k = np.searchsorted(acc_start, bad, side="right") - 1
             covered = (k >= 0) & (bad < acc_end[np.maximum(k, 0)])
-            self.rejected_frames += int(np.count_nonzero(~covered))
-        else:
-            self.rejected_frames += len(bad)
+            bad = bad[~covered]
+        self.rejected_frames += len(bad)
         in_frames = int(np.sum(acc_end - acc_start))
         self.frames += len(acc_idx)
         self.frame_bytes += in_frames
         self.discarded_bytes += stop - in_frames
-        return acc_start, ftype[acc_idx], length[acc_idx], stop
+        return acc_start, ftype[acc_idx], length[acc_idx], stop, bad
 
     @staticmethod
     def _classify(buf: np.ndarray, cand: np.ndarray):

@@ -20,6 +20,7 @@ Sequence accounting (``rig-protocol.md`` host rules):
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +162,10 @@ def parse_describe(payload: bytes) -> tuple[dict[str, Any], Layout | None, list[
     return info, Layout(tuple(specs), condition), problems
 
 
+#: Most :attr:`SampleDecoder.corruptions` kept when no consumer pops them.
+MAX_CORRUPTIONS = 65536
+
+
 class SampleDecoder:
     """Frames → samples, events, replies and DESCRIBE metadata, with loss accounting.
 
@@ -184,6 +189,11 @@ class SampleDecoder:
         (reason ``"start"`` or ``"reset"``); ``index`` counts decoded samples.
     malformed_frames : int
         Frames with a good CRC whose payload does not fit (wrong SAMPLE length, short EVENT).
+    corruptions : deque of (int, int, int)
+        Where line damage was: ``(index, discarded_bytes, rejected_frames)`` for each sample
+        preceded by discarded bytes or rejected / malformed frames since the sample before
+        it (``index`` counts decoded samples, like ``segments``). Consumers pop from the
+        left; the newest :data:`MAX_CORRUPTIONS` are kept when nobody does.
     raw : list of ndarray
         Raw SAMPLE records (seq, t_us, ch, status) decoded by the last :meth:`decode`.
     """
@@ -198,6 +208,8 @@ class SampleDecoder:
         self.replies: list[str] = []
         self.segments: list[dict[str, Any]] = []
         self.malformed_frames = 0
+        self.corruptions: deque[tuple[int, int, int]] = deque(maxlen=MAX_CORRUPTIONS)
+        self._damage = [0, 0]  #: bytes discarded, frames rejected since the last sample
         self.raw: list[np.ndarray] = []
         self.last_seq: int | None = None
         self.after_describe = False
@@ -213,11 +225,17 @@ class SampleDecoder:
         blocks: list[SampleBlock] = []
         other = np.flatnonzero(batch.type != _SAMPLE)
         bounds = [-1, *other.tolist(), len(batch)]
+        zeros = np.zeros(len(batch), dtype=np.int64)
+        gap_bytes = zeros if batch.gap_bytes is None else batch.gap_bytes
+        gap_rejected = zeros if batch.gap_rejected is None else batch.gap_rejected
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             if b - a > 1:
-                blocks.append(self._samples(batch, np.arange(a + 1, b)))
+                blocks.append(self._samples(batch, np.arange(a + 1, b), gap_bytes, gap_rejected))
             if b < len(batch):
+                malformed = self.malformed_frames
                 self._other(int(batch.type[b]), batch.payload(b))
+                self._damage[0] += int(gap_bytes[b])
+                self._damage[1] += int(gap_rejected[b]) + self.malformed_frames - malformed
         if not blocks:
             return SampleBlock.empty(tuple(c.key for c in self.layout.channels[2:]))
         return blocks[0] if len(blocks) == 1 else SampleBlock.concatenate(blocks)
@@ -245,10 +263,12 @@ class SampleDecoder:
             self.replies.append(payload.decode("utf-8", errors="replace"))
 
     # -- samples -------------------------------------------------------------------------
-    def _samples(self, batch: FrameBatch, index: np.ndarray) -> SampleBlock:
+    def _samples(self, batch: FrameBatch, index: np.ndarray, gap_bytes: np.ndarray,
+                 gap_rejected: np.ndarray) -> SampleBlock:
         layout = self.layout
         length = layout.payload_length
         ok = batch.length[index] == length
+        self._locate(gap_bytes[index], gap_rejected[index] + ~ok, np.flatnonzero(ok))
         if not ok.all():
             self.malformed_frames += int(np.count_nonzero(~ok))
             index = index[ok]
@@ -270,6 +290,23 @@ class SampleDecoder:
             rec["t_us"] / 1e6, values[0], values[1], flags,
             {spec.key: v for spec, v in zip(layout.channels[2:], values[2:], strict=True)}, seq,
         )
+
+    def _locate(self, damage_bytes: np.ndarray, damage_frames: np.ndarray, kept: np.ndarray) -> None:
+        """Give the damage before each frame of a run (bytes discarded, frames rejected or
+        malformed) to the next sample decoded (``kept``: the run's good SAMPLE frames)."""
+        total_bytes = np.cumsum(damage_bytes) + self._damage[0]
+        total_frames = np.cumsum(damage_frames) + self._damage[1]
+        if kept.size == 0:
+            self._damage = [int(total_bytes[-1]), int(total_frames[-1])]
+            return
+        at_bytes, at_frames = total_bytes[kept], total_frames[kept]
+        at_bytes[1:] -= total_bytes[kept[:-1]]
+        at_frames[1:] -= total_frames[kept[:-1]]
+        self._damage = [int(total_bytes[-1] - total_bytes[kept[-1]]),
+                        int(total_frames[-1] - total_frames[kept[-1]])]
+        base = self.counters.samples
+        for i in np.flatnonzero((at_bytes > 0) | (at_frames > 0)).tolist():
+            self.corruptions.append((base + i, int(at_bytes[i]), int(at_frames[i])))
 
     def _account(self, seq: np.ndarray, t_us: np.ndarray, flags: np.ndarray) -> None:
         """Gaps, resets and segments for one run of samples (``flags`` updated in place)."""

@@ -15,6 +15,8 @@ class ReferenceDeframer:
         self.rejected_frames = 0
         self.discarded_bytes = 0
         self.frames: list[tuple[int, bytes, int]] = []  # (type, payload, stream offset)
+        self.gaps: list[tuple[int, int]] = []  # per frame: (discarded, rejected) since the last
+        self._since = [0, 0]
 
     def feed(self, data: bytes) -> list[tuple[int, bytes, int]]:
         self.buf += data
@@ -30,17 +32,18 @@ class ReferenceDeframer:
                 keep_from = len(buf) - 1 if (len(buf) > pos and buf[-1] == 0xA5) else len(buf)
                 keep_from = max(keep_from, pos)
                 self.discarded_bytes += keep_from - pos
+                self._since[0] += keep_from - pos
                 pos = keep_from
                 break
             self.discarded_bytes += i - pos
+            self._since[0] += i - pos
             pos = i
             if len(buf) < i + 5:
                 break  # wait for the header
             ftype = buf[i + 2]
             length = buf[i + 3] | (buf[i + 4] << 8)
             if length > 1024 or ftype not in (1, 2, 3, 4):
-                self.rejected_frames += 1
-                self.discarded_bytes += 1
+                self._reject()
                 pos = i + 1
                 continue
             if len(buf) < i + 7 + length:
@@ -48,13 +51,20 @@ class ReferenceDeframer:
             crc = binascii.crc_hqx(bytes(buf[i + 2 : i + 5 + length]), 0xFFFF)
             stored = buf[i + 5 + length] | (buf[i + 6 + length] << 8)
             if crc != stored:
-                self.rejected_frames += 1
-                self.discarded_bytes += 1
+                self._reject()
                 pos = i + 1
                 continue
             out.append((ftype, bytes(buf[i + 5 : i + 5 + length]), self.offset + i))
+            self.gaps.append((self._since[0], self._since[1]))
+            self._since = [0, 0]
             pos = i + 7 + length
         del buf[:pos]
         self.offset += pos
         self.frames += out
         return out
+
+    def _reject(self) -> None:
+        self.rejected_frames += 1
+        self.discarded_bytes += 1
+        self._since[0] += 1
+        self._since[1] += 1

@@ -31,9 +31,12 @@ def sample_payload(seq: int, t_us: int, flow: int, paw: int, status: int = 0) ->
 def feed_all(data: bytes, cuts: list[int] = ()) -> tuple[Deframer, list]:
     d = Deframer()
     out = []
+    d.gaps = []  # per frame: (bytes discarded, candidates rejected) since the previous frame
     prev = 0
     for c in [*sorted(cuts), len(data)]:
-        out += [(f.type, f.payload, f.offset) for f in d.feed(data[prev:c])]
+        batch = d.feed(data[prev:c])
+        out += [(f.type, f.payload, f.offset) for f in batch]
+        d.gaps += list(zip(batch.gap_bytes.tolist(), batch.gap_rejected.tolist(), strict=True))
         prev = c
     return d, out
 
@@ -162,6 +165,7 @@ def test_fast_rule_equals_reference_rule(case):
     ref.feed(data)
     d, out = feed_all(data, cuts)
     assert out == ref.frames
+    assert d.gaps == ref.gaps  # where the damage was: before which frame
     assert d.rejected_frames == ref.rejected_frames
     assert d.discarded_bytes == ref.discarded_bytes
     assert d.pending_bytes == len(ref.buf)
@@ -174,7 +178,7 @@ def test_any_chunking_gives_identical_frames_and_counters(case, cuts2):
     data, cuts = case
     d1, out1 = feed_all(data, cuts)
     d2, out2 = feed_all(data, [c % (len(data) + 1) for c in cuts2])
-    assert out1 == out2
+    assert out1 == out2 and d1.gaps == d2.gaps
     assert (d1.rejected_frames, d1.discarded_bytes, d1.pending_bytes) == (
         d2.rejected_frames, d2.discarded_bytes, d2.pending_bytes)
 
@@ -197,6 +201,6 @@ def test_long_feed_scanned_in_windows_gives_same_result(monkeypatch):
     ref.feed(data)
     monkeypatch.setattr(deframer, "WINDOW_BYTES", 1100)
     d, out = feed_all(data)
-    assert out == ref.frames
+    assert out == ref.frames and d.gaps == ref.gaps
     assert (d.rejected_frames, d.discarded_bytes, d.pending_bytes) == (
         ref.rejected_frames, ref.discarded_bytes, len(ref.buf))

@@ -241,6 +241,12 @@ def test_corruption_never_invents_samples_and_accounting_holds(ops_, cuts1, cuts
     dec2, dfr2, got2 = run(data, cuts2)
     assert got == got2
     assert dec.counters.to_json() == dec2.counters.to_json()
+    assert dec.corruptions == dec2.corruptions  # where the damage was, for any chunking
+    # every discarded byte and rejected frame is located, carried, or after the last frame
+    assert (sum(c[1] for c in dec.corruptions) + dec._damage[0] + dfr._offset - dfr._last_end
+            == dfr.discarded_bytes)
+    assert (sum(c[2] for c in dec.corruptions) + dec._damage[1] + dfr._rejected_since
+            == dfr.rejected_frames + dec.malformed_frames)
     assert set(got) <= SENT
     seqs = [g[0] for g in got]
     assert seqs == sorted(set(seqs))
@@ -257,3 +263,19 @@ def test_corruption_never_invents_samples_and_accounting_holds(ops_, cuts1, cuts
     if not ops_:
         assert len(got) == N_SENT and c.lost_samples == 0
     assert dfr.bytes_fed == dfr.frame_bytes + dfr.discarded_bytes + dfr.pending_bytes
+
+
+@pytest.mark.parametrize("cuts", [[], [1], [37, 38, 500], list(range(0, 2000, 7))])
+def test_line_damage_is_located_at_the_sample_after_it(cuts):
+    junk = bytes(range(40, 53))  # no sync word: 13 discarded bytes
+    false_sync = b"\xa5\x5a\x01\x16\x00" + bytes(30)  # a SAMPLE header whose CRC fails
+    bad_length = frame(1, b"\x00" * 5)  # good CRC, wrong SAMPLE length: malformed
+    frames = [sample(i) for i in range(12)]
+    data = b"".join([*frames[:5], junk, *frames[5:9], false_sync, *frames[9:11], bad_length,
+                     frames[11], junk[:3]])
+    dec, _, got = run(data, cuts)
+    assert len(got) == 12
+    # sample 5 after the junk; 9 after the false sync (rejected once, 35 bytes passed over);
+    # 11 after the malformed frame (its bytes were a frame: none discarded)
+    assert list(dec.corruptions) == [(5, 13, 0), (9, 35, 1), (11, 0, 1)]
+    assert dec._damage == [0, 0]  # the trailing 3 bytes wait for the next frame

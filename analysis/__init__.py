@@ -20,7 +20,7 @@ from .checks import (  # noqa: E402, F401
 from .limits import LimitSet, Tolerance, load_limits  # noqa: E402, F401
 
 # Segmentation, per-breath metrics and streaming (segment.py + edges.py, metrics.py +
-# integrals.py + pressures.py, stream.py + buffer.py).
+# integrals.py + pressures.py, stream.py + buffer.py + boundaries.py + workspace.py).
 from .metrics import Boundary, MetricSettings, breath_metrics, breaths_metrics  # noqa: E402, F401
 from .results import overall_verdict, point_to_json, results_document  # noqa: E402, F401
 from .segment import SegmentationSettings  # noqa: E402, F401

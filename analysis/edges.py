@@ -25,13 +25,15 @@ EDGE_TOP_FRACTION = 0.75
 EDGE_NOISE_SD = 2.0
 
 
-def _crossings(gw, tw, lo_col, hi_col, level):
-    """Robust upward crossings of ``level`` (per row) in columns ``lo_col .. hi_col-1`` of the
-    windows ``gw`` / ``tw`` (R x W): (column k, time s, found); see :func:`refine_edges`."""
+def _crossings(gw, tw, inside, lo_col, hi_col, level):
+    """Robust upward crossings of ``level`` (per row) in columns ``lo_col .. hi_col-1`` (the
+    mask ``inside``) of the windows ``gw`` / ``tw`` (R x W): (column k, time s, found); see
+    :func:`refine_edges`."""
     rows = np.arange(gw.shape[0])
-    cols = np.arange(gw.shape[1])[None, :]
-    inside = (cols >= lo_col[:, None]) & (cols < hi_col[:, None])
-    pref = np.cumsum(np.where(inside, gw - level[:, None], 0.0), axis=1)
+    # no row reaches past column `width`: the prefix sums (sequential) stop there
+    width = min(max(int(hi_col.max(initial=1)), 1), gw.shape[1])
+    inside = inside[:, :width]
+    pref = np.cumsum(np.where(inside, gw[:, :width] - level[:, None], 0.0), axis=1)
     pref = np.where(inside, pref, np.inf)
     m = np.argmin(pref, axis=1)
     ok = (pref[rows, m] < 0.0) & (m < hi_col - 1)
@@ -92,10 +94,14 @@ def refine_edges(gw, tw, a_col, b_col, peak):
     """
     rows = np.arange(gw.shape[0])
     cols = np.arange(gw.shape[1])[None, :]
-    k1, t1, ok1 = _crossings(gw, tw, a_col, b_col, EDGE_HIGH_FRACTION * peak)
+    from_a = cols >= a_col[:, None]
+    inside = from_a & (cols < b_col[:, None])
+    k1, t1, ok1 = _crossings(gw, tw, inside, a_col, b_col, EDGE_HIGH_FRACTION * peak)
     # noise σ from the second differences of the samples a .. k1-1
     d2 = np.zeros(gw.shape)
-    d2[:, 1:-1] = np.square(gw[:, :-2] - 2.0 * gw[:, 1:-1] + gw[:, 2:])
+    inner = gw[:, :-2] - 2.0 * gw[:, 1:-1]
+    inner += gw[:, 2:]
+    np.square(inner, out=d2[:, 1:-1])
     n_d2 = k1 - a_col - 2
     in_d2 = (cols > a_col[:, None]) & (cols < (k1 - 1)[:, None])
     sd = np.sqrt(np.where(n_d2 >= 3, np.sum(np.where(in_d2, d2, 0.0), axis=1), 0.0)
@@ -104,10 +110,10 @@ def refine_edges(gw, tw, a_col, b_col, peak):
     step = 2.0 * lo_level > EDGE_TOP_FRACTION * peak
     hi_level = np.maximum(EDGE_HIGH_FRACTION * peak, 2.0 * lo_level)
     if np.any(hi_level != EDGE_HIGH_FRACTION * peak):
-        k2, t2, ok2 = _crossings(gw, tw, a_col, b_col, hi_level)
+        k2, t2, ok2 = _crossings(gw, tw, inside, a_col, b_col, hi_level)
     else:  # no level raised: the same crossings
         k2, t2, ok2 = k1, t1, ok1
-    k0, t0, ok0 = _crossings(gw, tw, a_col, k2 + 1, lo_level)
+    k0, t0, ok0 = _crossings(gw, tw, from_a & (cols <= k2[:, None]), a_col, k2 + 1, lo_level)
     # samples between the crossings: on the line for a ramp, near zero before a step
     between = (cols >= k0[:, None]) & (cols < k2[:, None])
     span = np.where(t2 > t0, t2 - t0, 1.0)
@@ -118,17 +124,24 @@ def refine_edges(gw, tw, a_col, b_col, peak):
     t_c = t0 - (t2 - t0) * (lo_level / (hi_level - lo_level))
     # not before the first zero crossing after the last sample clearly below zero
     band = EDGE_NOISE_SD * sd
-    clear = (gw[:, :-1] + band[:, None] <= 0.0) & (gw[:, 1:] + band[:, None] > 0.0)
-    c = cols[:, 1:]
-    clear &= (c > a_col[:, None]) & (c <= k0[:, None])
-    j = np.where(clear.any(axis=1), gw.shape[1] - 1 - np.argmax(clear[:, ::-1], axis=1), a_col + 1)
-    plain = (gw[:, :-1] <= 0.0) & (gw[:, 1:] > 0.0) & (c >= j[:, None]) & (c <= k0[:, None])
+    # Only columns up to the low crossing k0 matter from here (positions and counts, no
+    # float sums): leave out the columns past every row's k0.
+    kw = int(k0.max(initial=1)) + 1
+    g, c = gw[:, :kw], cols[:, 1:kw]
+    # upward crossings between columns c-1 and c: False then True (gw is finite)
+    above = g + band[:, None] > 0.0
+    clear = above[:, 1:] > above[:, :-1]
+    to_k0 = c <= k0[:, None]
+    clear &= (c > a_col[:, None]) & to_k0
+    j = np.where(clear.any(axis=1), kw - 1 - np.argmax(clear[:, ::-1], axis=1), a_col + 1)
+    positive = g > 0.0
+    plain = (positive[:, 1:] > positive[:, :-1]) & (c >= j[:, None]) & to_k0
     has = plain.any(axis=1)
     jc = np.where(has, np.argmax(plain, axis=1) + 1, 1)
     f0, f1 = gw[rows, jc - 1], gw[rows, jc]
     tz = tw[rows, jc - 1] + (tw[rows, jc] - tw[rows, jc - 1]) * (f0 / np.where(has, f0 - f1, 1.0))
     t_c = np.maximum(t_c, np.where(has, tz, tw[rows, a_col]))
-    upto = (cols >= a_col[:, None]) & (cols <= k0[:, None]) & (tw <= t_c[:, None])
+    upto = from_a[:, :kw] & (cols[:, :kw] <= k0[:, None]) & (tw[:, :kw] <= t_c[:, None])
     col = a_col + np.sum(upto, axis=1)
     # steps: at the (first or raised) high-level crossing
     ks, ts = np.where(step, k1, k2), np.where(step, t1, t2)

@@ -41,9 +41,10 @@ def phase_volume_ml(t_s: np.ndarray, flow_lpm: np.ndarray, a: Boundary, b: Bound
     return _integral(t_s, flow_lpm, a, b, a.flow_lpm, b.flow_lpm) * ML_PER_S_PER_LPM
 
 
-def trapezoid_weights(t_s: np.ndarray) -> np.ndarray:
-    """Trapezoid weight of each sample, s: (t[k+1] - t[k-1]) / 2, the ends clamped."""
-    w = np.empty(t_s.shape[0])
+def trapezoid_weights(t_s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Trapezoid weight of each sample, s: (t[k+1] - t[k-1]) / 2, the ends clamped (into
+    ``out`` if given)."""
+    w = np.empty(t_s.shape[0]) if out is None else out
     if w.shape[0] < 2:
         w[:] = 0.0
         return w

@@ -98,6 +98,19 @@ class MetricSettings:
         return max(2, int(round(self.pip_fit_s / dt_s)))
 
 
+def boundary_arrays(
+    starts: list[Boundary], insp_ends: list[Boundary], ends: list[Boundary], offset: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boundaries of breaths as arrays (3, k), rows start / end of inspiration / end:
+    (sample index - ``offset``, time s, flow L/min)."""
+    # one (3, k, 3) array of the Boundary fields; sample indices are exact as floats (< 2**53)
+    values = np.array((starts, insp_ends, ends), dtype=np.float64).reshape(3, -1, 3)
+    index = values[:, :, 0].astype(np.intp)
+    if offset:
+        index -= offset
+    t_s, flow_lpm = values[:, :, 1], values[:, :, 2]
+    return index, t_s, flow_lpm
+
 
 def breaths_metrics(
     t_s: np.ndarray,
@@ -145,65 +158,91 @@ def breaths_metrics(
     list of Breath
         Volumes in mL at the condition of ``flow_lpm``; pressures cmH2O; times s.
     """
-    k = len(starts)
+    if not starts:
+        return []
+    return metrics_of_bounds(
+        t_s, flow_lpm, paw_cmh2o, flags, *boundary_arrays(starts, insp_ends, ends), settings,
+        extra_flags, first_index, pip_fit_samples,
+    )
+
+
+def metrics_of_bounds(
+    t_s: np.ndarray,
+    flow_lpm: np.ndarray,
+    paw_cmh2o: np.ndarray,
+    flags: np.ndarray,
+    index: np.ndarray,
+    t_bound_s: np.ndarray,
+    flow_bound_lpm: np.ndarray,
+    settings: MetricSettings,
+    extra_flags: list[tuple[str, ...]] | None = None,
+    first_index: int = 0,
+    pip_fit_samples: int = 0,
+    work: np.ndarray | None = None,
+) -> list[Breath]:
+    """:func:`breaths_metrics` with the boundaries as arrays (3, k) (:func:`boundary_arrays`):
+    sample ``index`` (into ``t_s``), time ``t_bound_s`` (s) and flow ``flow_bound_lpm`` (L/min).
+
+    ``work``, if given, is scratch space of at least ``2 * len(t_s)`` floats (overwritten).
+    """
+    k = index.shape[1]
     if k == 0:
         return []
     extra_flags = extra_flags or [()] * k
-    si = np.array([b.index for b in starts], dtype=np.intp)
-    di = np.array([b.index for b in insp_ends], dtype=np.intp)
-    ei = np.array([b.index for b in ends], dtype=np.intp)
-    st = np.array([b.t_s for b in starts])
-    dt = np.array([b.t_s for b in insp_ends])
-    et = np.array([b.t_s for b in ends])
-    sf = np.array([b.flow_lpm for b in starts])
-    df = np.array([b.flow_lpm for b in insp_ends])
-    ef = np.array([b.flow_lpm for b in ends])
+    si, di, ei = index
+    st, dt, et = t_bound_s
     ti, te, cycle = dt - st, et - dt, et - st
 
-    idx = np.sort(np.concatenate((si, di, ei)))  # np.unique, without its first-call import
+    idx = np.sort(index.ravel())  # np.unique, without its first-call import
     idx = idx[np.concatenate(([True], idx[1:] != idx[:-1]))]
-    ps, pd, pe = (np.searchsorted(idx, x) for x in (si, di, ei))
-    has_i, has_e = pd > ps, pe > pd
+    # per phase, rows (2, k) inspiration then expiration: the boundary rows that begin and
+    # end it, its first segment of idx, whether it has samples
+    begin, end = slice(0, 2), slice(1, 3)
+    seg = np.searchsorted(idx, index)
+    phase_seg, has = seg[begin], seg[end] > seg[begin]
+    has_i, has_e = has
 
-    w = trapezoid_weights(t_s)
-    seg_fw = np.add.reduceat(flow_lpm * w, idx)
-    seg_pw = np.add.reduceat(paw_cmh2o * w, idx)
-    zero = np.zeros(k)
-    sum_i = np.where(has_i, seg_fw[ps], zero)
-    sum_e = np.where(has_e, seg_fw[pd], zero)
-    vti = phase_integral(t_s, flow_lpm, sum_i, si, di, st, dt, sf, df) * ML_PER_S_PER_LPM
-    vte = -phase_integral(t_s, flow_lpm, sum_e, di, ei, dt, et, df, ef) * ML_PER_S_PER_LPM
+    n = t_s.shape[0]
+    if work is None:
+        work = np.empty(2 * n)
+    w = trapezoid_weights(t_s, out=work[:n])
+    seg_fw = np.add.reduceat(np.multiply(flow_lpm, w, out=work[n : 2 * n]), idx)
+    seg_pw = np.add.reduceat(np.multiply(paw_cmh2o, w, out=work[n : 2 * n]), idx)
+    phase_fw = np.where(has, seg_fw[phase_seg], 0.0)
+    volume = phase_integral(
+        t_s, flow_lpm, phase_fw, index[begin], index[end], t_bound_s[begin], t_bound_s[end],
+        flow_bound_lpm[begin], flow_bound_lpm[end],
+    ) * ML_PER_S_PER_LPM
+    vti, vte = volume[0], -volume[1]
 
-    pa = interp_at(t_s, paw_cmh2o, si, st)
-    pb = interp_at(t_s, paw_cmh2o, ei, et)
-    psum = np.where(has_i, seg_pw[ps], zero) + np.where(has_e, seg_pw[pd], zero)
+    pa, pb = interp_at(t_s, paw_cmh2o, index[::2], t_bound_s[::2])  # at start and end
+    phase_pw = np.where(has, seg_pw[phase_seg], 0.0)
+    psum = phase_pw[0] + phase_pw[1]
     pmean = phase_integral(t_s, paw_cmh2o, psum, si, ei, st, et, pa, pb) / cycle
 
-    nan = np.full(k, np.nan)
-    seg_pmax = np.fmax.reduceat(paw_cmh2o, idx)
-    pip = np.fmax(np.fmax(pa, pb), np.where(has_i, seg_pmax[ps], nan))
-    pip = np.fmax(pip, np.where(has_e, seg_pmax[pd], nan))
-    peak_i = np.where(has_i, np.maximum.reduceat(flow_lpm, idx)[ps], zero)
-    peak_e = np.where(has_e, np.minimum.reduceat(flow_lpm, idx)[pd], zero)
+    phase_pmax = np.where(has, np.fmax.reduceat(paw_cmh2o, idx)[phase_seg], np.nan)
+    pip = np.fmax(np.fmax(np.fmax(pa, pb), phase_pmax[0]), phase_pmax[1])
+    peak_i = np.where(has_i, np.maximum.reduceat(flow_lpm, idx)[phase_seg[0]], 0.0)
+    peak_e = np.where(has_e, np.minimum.reduceat(flow_lpm, idx)[phase_seg[1]], 0.0)
 
     # PEEP: samples in [t_end - guard - window, t_end - guard), within the expiration
-    peep_hi = np.searchsorted(t_s, et - settings.peep_guard_s)
+    t_guard_s = et - settings.peep_guard_s
+    t_window_s = np.stack((t_guard_s, t_guard_s - settings.peep_window_s))
+    peep_hi, peep_lo = np.searchsorted(t_s, t_window_s)
     peep_hi = np.minimum(np.maximum(peep_hi, di), np.maximum(ei, di))
-    peep_lo = np.searchsorted(t_s, et - settings.peep_guard_s - settings.peep_window_s)
     peep_lo = np.minimum(np.maximum(peep_lo, di), peep_hi)
     n_peep = peep_hi - peep_lo
     bounds = np.empty(2 * k, dtype=np.intp)
     bounds[0::2], bounds[1::2] = peep_lo, peep_hi
-    peep_sum = np.add.reduceat(paw_cmh2o, np.minimum(bounds, t_s.shape[0] - 1))[0::2]
+    peep_sum = np.add.reduceat(paw_cmh2o, np.minimum(bounds, n - 1))[0::2]
     peep = np.where(n_peep > 0, peep_sum / np.maximum(n_peep, 1), pb)
 
     # PIP: the highest sample lowered by the pressure noise, or the end-of-inspiration fit
     pip = pip_cmh2o(pip, t_s, paw_cmh2o, si, di, dt, peep_lo, peep_hi, pip_fit_samples)
-    n = t_s.shape[0]
 
-    seg_or = np.bitwise_or.reduceat(flags, idx)
+    phase_or = np.where(has, np.bitwise_or.reduceat(flags, idx)[phase_seg], 0)
     mask = flags[np.maximum(si - 1, 0)] | flags[np.minimum(ei, n - 1)]
-    mask = mask | np.where(has_i, seg_or[ps], 0) | np.where(has_e, seg_or[pd], 0)
+    mask = mask | phase_or[0] | phase_or[1]
 
     # plateau: only breaths whose flow is low one minimum window before the end of inspiration
     qk = np.searchsorted(t_s, dt - settings.plateau_min_window_s, side="right") - 1
@@ -222,7 +261,9 @@ def breaths_metrics(
             peep_c = float(np.nanmean(paw_cmh2o[peep_lo[m] : peep_hi[m]]))
         pplat, window = (None, None)
         if mb:
-            pplat, window = plateau(t_s, flow_lpm, paw_cmh2o, starts[m], insp_ends[m], settings)
+            start = Boundary(int(si[m]), float(st[m]), float(flow_bound_lpm[0, m]))
+            insp_end = Boundary(int(di[m]), t_d, float(flow_bound_lpm[1, m]))
+            pplat, window = plateau(t_s, flow_lpm, paw_cmh2o, start, insp_end, settings)
         rr_bpm = 60.0 / cyc
         out.append(
             Breath(

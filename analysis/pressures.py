@@ -67,9 +67,9 @@ def pressure_noise_sd(paw_cmh2o: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> 
     width = int(n_d2.max(initial=0))
     p_sd = np.zeros(k)
     if width >= 3:  # gathered windows: only the PEEP windows' samples are read
-        c = lo[:, None] + 1 + np.arange(width)[None, :]
-        cc = np.minimum(np.maximum(c, 1), max(n - 2, 1))
-        d2 = paw_cmh2o[cc - 1] - 2.0 * paw_cmh2o[cc] + paw_cmh2o[cc + 1]
+        # samples lo .. lo + width + 1; the sums read only each window's own (below hi <= n)
+        w = paw_cmh2o[np.minimum(lo[:, None] + np.arange(width + 2)[None, :], n - 1)]
+        d2 = w[:, :-2] - 2.0 * w[:, 1:-1] + w[:, 2:]
         # a sequential sum (cumsum), so padding to the widest window changes no bit
         d2_cum = np.cumsum(d2 * d2, axis=1)
         d2_sum = d2_cum[np.arange(k), np.minimum(np.maximum(n_d2 - 1, 0), width - 1)]

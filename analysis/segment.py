@@ -286,15 +286,29 @@ def hysteresis_transitions(
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=bool), state
     above = smooth_lpm > insp_threshold_lpm
     below = smooth_lpm < exp_threshold_lpm
+    return transitions_of_runs(
+        run_starts(above) + 1, run_starts(below) + 1, bool(above[0]), bool(below[0]), state
+    )
+
+
+def run_starts(mask: np.ndarray) -> np.ndarray:
+    """Indices ``j`` with ``mask[j]`` false and ``mask[j + 1]`` true (a run starts at ``j + 1``)."""
+    return np.flatnonzero(mask[1:] > mask[:-1])  # True > False
+
+
+def transitions_of_runs(
+    up: np.ndarray, down: np.ndarray, above_first: bool, below_first: bool, state: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`hysteresis_transitions` from where the runs above the inspiratory threshold
+    (``up``) and below the expiratory one (``down``) start after the first sample, and
+    whether the first sample is above / below them."""
     if state == -1:
-        state = int(above[0])
+        state = int(above_first)
     # Only the first sample of a run above (below) a threshold can change the state; the
     # first sample of the array counts as a run start (a repeat is harmless).
-    up = np.flatnonzero(above[1:] > above[:-1]) + 1  # True > False: a run starts
-    down = np.flatnonzero(below[1:] > below[:-1]) + 1
-    if above[0]:
+    if above_first:
         up = np.concatenate(([0], up))
-    if below[0]:
+    if below_first:
         down = np.concatenate(([0], down))
     if up.size + down.size == 0:
         return up, np.zeros(0, dtype=bool), state

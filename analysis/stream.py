@@ -6,9 +6,9 @@ float equality, same flags — to analysing the whole trace at once, for any chu
 
 - threshold events are only taken once their whole edge window (``4h + 4`` samples of
   smoothed flow after them, for the boundary estimator) has arrived, and every estimate is
-  read from the samples by absolute index (:class:`analysis.buffer.SampleBuffer`, which
-  this class extends with the breath state machine), so it is the same whichever events
-  share a call;
+  read from the samples by absolute index (:class:`analysis.boundaries.BoundaryFinder`,
+  which this class extends with the breath state machine), so it is the same whichever
+  events share a call;
 - the hysteresis state, the last refined boundary and the open / pending breath are carried
   explicitly between chunks;
 - per-breath metrics are computed from the breath's own sample slice (addressed by absolute
@@ -27,22 +27,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .boundaries import BoundaryFinder
 from .breath import Breath
-from .buffer import SampleBuffer, finite_value
+from .buffer import finite_value
 from .errors import AnalysisError
 from .gas import GasCondition
-from .metrics import Boundary, MetricSettings, breaths_metrics
-from .segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings, hysteresis_transitions
+from .metrics import Boundary, MetricSettings, boundary_arrays, metrics_of_bounds
+from .segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings
 from .trace import Trace
 from .units import ML_PER_S_PER_LPM
+from .workspace import WorkArray
 
 
-class BreathStream(SampleBuffer):
+class BreathStream(BoundaryFinder):
     """Incremental breath segmentation and metrics.
 
     The breath state machine — threshold events of the hysteresis, candidate inspirations
     (open), accepted ones awaiting the next start (pending), breaths queued for metrics —
-    over the samples, smoothing and boundary estimates of :class:`~analysis.buffer.SampleBuffer`.
+    over the samples, smoothing and boundary estimates of
+    :class:`~analysis.boundaries.BoundaryFinder`.
 
     Parameters
     ----------
@@ -76,6 +79,7 @@ class BreathStream(SampleBuffer):
         self._count = 0
         self._queue: list[tuple[Boundary, Boundary, Boundary, tuple[str, ...]]] = []
         self._finished = False
+        self._metrics_work = WorkArray()
 
     # -- public -------------------------------------------------------------------------
     def feed(self, t_s, flow_lpm, paw_cmh2o, flags=None) -> list[Breath]:
@@ -132,11 +136,7 @@ class BreathStream(SampleBuffer):
         stop = self._n - h - (0 if final else self._edge)
         self._smooth_held()
         if stop > start:
-            sm = self._smooth(start, stop)
-            s = self.segmentation
-            idx, rising, self._state = hysteresis_transitions(
-                sm, s.insp_threshold_lpm, s.exp_threshold_lpm, self._state
-            )
+            idx, rising, self._state = self._transitions(start, stop, self._state)
             if idx.size:
                 ii = start + idx
                 lim = np.full(ii.shape, self._n - h - 1)
@@ -209,23 +209,18 @@ class BreathStream(SampleBuffer):
         lo = max(self._queue[0][0].index - 1, 0)
         hi = self._queue[-1][2].index + 1
         sl = slice(lo - self._base, hi - self._base)
-
-        def rel(x: Boundary) -> Boundary:
-            return Boundary(x.index - lo, x.t_s, x.flow_lpm)
-
         starts, insp_ends, ends, extra = zip(*self._queue, strict=True)
-        breaths = breaths_metrics(
+        breaths = metrics_of_bounds(
             self._t[sl],
             self._f[sl],
             self._p[sl],
             self._flags[sl],
-            [rel(x) for x in starts],
-            [rel(x) for x in insp_ends],
-            [rel(x) for x in ends],
+            *boundary_arrays(starts, insp_ends, ends, offset=lo),
             self.metrics,
             list(extra),
             self._count,
             self._q,
+            self._metrics_work.take(2 * (hi - lo)),
         )
         self._count += len(breaths)
         self._queue.clear()

@@ -211,7 +211,8 @@ class BoundaryFinder(SampleBuffer):
         if fall <= 0:
             return insp_end
         later = self._refine(i_down + fall, insp_end.index, False, nxt.index - self._h - 1)
-        if later.index > insp_end.index and (
+        # the zero-crossing fallback searches h samples past the fall, which may pass nxt
+        if later.index > insp_end.index and later.t_s < nxt.t_s and (
             self._coarse_volume_ml(insp_end, later) > -self.segmentation.min_vti_ml
         ):
             return later

@@ -24,8 +24,11 @@ How a breath is found (STANDARDS.md §3):
    state early. Candidate inspirations shorter than ``min_insp_s``, with less than
    ``min_vti_ml``, or whose mean flow (VTi / Ti) is below ``insp_threshold_lpm`` are noise
    (ringing, valve oscillation, sensor noise) and are merged into the expiration around
-   them. A breath runs from one accepted inspiration to the next; breaths longer than
-   ``max_breath_s`` (apnoea, idle) and incomplete first / last breaths are dropped.
+   them. A candidate starting before the refined end of the previous accepted inspiration
+   (its threshold event inside that end's edge window) is part of that inspiration, which
+   then ends at the later end. A breath runs from one accepted inspiration to the next;
+   breaths longer than ``max_breath_s`` (apnoea, idle) and incomplete first / last breaths
+   are dropped.
 6. Flags: ``"double_trigger"`` when the expiration is shorter than ``min_exp_s`` (the next
    breath started before this one really breathed out), ``"too_short"`` when the whole cycle
    is shorter than ``min_insp_s + min_exp_s``, and the names of any sample flags

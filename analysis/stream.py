@@ -174,10 +174,16 @@ class BreathStream(BoundaryFinder):
             self._accept(start, bound, i, out)
 
     def _accept(self, start: Boundary, insp_end: Boundary, i_down: int, out: list[Breath]) -> None:
-        """Judge a candidate inspiration; if real, it closes the pending breath."""
+        """Judge a candidate inspiration; if real, it closes the pending breath.
+
+        A candidate that starts before the pending inspiration's refined end (a threshold
+        event inside the look-ahead of that end's edge estimate, whose own boundary search
+        window was then empty) is no new breath: it is merged into the pending inspiration,
+        which ends at the later of the two ends.
+        """
         s = self.segmentation
         ti_s = insp_end.t_s - start.t_s
-        if not (s.min_insp_s <= ti_s <= s.max_breath_s):
+        if not (ti_s > 0.0 and s.min_insp_s <= ti_s <= s.max_breath_s):
             return
         vti_ml = self._coarse_volume_ml(start, insp_end)
         # A real inspiration's mean flow exceeds the trigger level; noise in a long pause
@@ -186,6 +192,10 @@ class BreathStream(BoundaryFinder):
             return
         if self._pending is not None:
             p_start, p_end, p_down = self._pending
+            if start.t_s <= p_end.t_s:
+                if insp_end.t_s > p_end.t_s:
+                    self._pending = (p_start, insp_end, i_down)
+                return
             self._emit(p_start, self._late_end(p_end, p_down, start), start, out)
         self._pending = (start, insp_end, i_down)
 

@@ -10,12 +10,20 @@ The simulator's CPU is not counted (another process).
 Also runs the real command (``python -m bench record``) as a child for the same duration and
 reports its total CPU including interpreter start-up and imports.
 
+``--reliability SECONDS`` instead runs ``python -m bench run reliability`` on the pty for that
+long (the reliability issue's "CPU ≤ 10 % of one core at 1 kHz": capture, decode, streaming
+breath analysis, breath store, events, status line) and reports the child's CPU in the steady
+state (from /proc, between ``--warmup`` s and 5 s before the end) and in total (wait4,
+including start-up and the closing analysis).
+
 Usage: ``python benchmarks/live_cpu.py [--seconds 20] [--rate 1000] [--no-subprocess]``
+       ``python benchmarks/live_cpu.py --reliability 300 [--warmup 15]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import signal
@@ -89,6 +97,36 @@ def as_command(link: Path, out: Path, seconds: float) -> dict:
             "exit": os.waitstatus_to_exitcode(status)}
 
 
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU of a running process, s (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def as_reliability(link: Path, out: Path, seconds: float, warmup_s: float) -> dict:
+    """``ventbench run reliability`` on the pty for ``seconds``: steady-state and total CPU."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "reliability", "--port", str(link), "--driver",
+         "rig", "--duration", f"{seconds:g}s", "--out", str(out), "--no-report", "--no-history",
+         "--yes"],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(warmup_s)
+    a = (time.monotonic(), proc_cpu_s(proc.pid))
+    time.sleep(max(1.0, seconds - warmup_s - 5.0))
+    b = (time.monotonic(), proc_cpu_s(proc.pid))
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t0
+    cpu = usage.ru_utime + usage.ru_stime
+    results = [json.loads(p.read_text()) for p in out.glob("*/results.json")]
+    block = results[0]["reliability"] if results else {}
+    return {"steady_pct": 100 * (b[1] - a[1]) / (b[0] - a[0]), "steady_wall_s": b[0] - a[0],
+            "wall_s": wall, "cpu_s": cpu, "cpu_pct": 100 * cpu / wall,
+            "exit": os.waitstatus_to_exitcode(status), "stderr": proc.stderr.read().decode()[-300:],
+            "verdict": block.get("verdict"), "reasons": block.get("reasons", []),
+            "breaths": (block.get("breaths") or {}).get("total")}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -96,11 +134,27 @@ def main() -> int:
     parser.add_argument("--no-subprocess", action="store_true")
     parser.add_argument("--batch-ms", type=float, default=None,
                         help="override Acquisition.batch_s (ms)")
+    parser.add_argument("--reliability", type=float, default=None, metavar="SECONDS",
+                        help="measure `ventbench run reliability` for this long instead")
+    parser.add_argument("--warmup", type=float, default=15.0,
+                        help="with --reliability: seconds before the steady state is measured")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sim = start_simulator(tmp / "rig", args.rate)
         try:
+            if args.reliability is not None:
+                rel = as_reliability(tmp / "rig", tmp / "r", args.reliability, args.warmup)
+                print(f"`ventbench run reliability` child at {args.rate} Hz: steady state "
+                      f"{rel['steady_pct']:.1f} % of one core (over {rel['steady_wall_s']:.0f} s); "
+                      f"total incl. start-up and the closing analysis {rel['cpu_pct']:.1f} % "
+                      f"({rel['cpu_s']:.2f} s CPU / {rel['wall_s']:.1f} s wall), exit {rel['exit']}"
+                      f"  [target ≤ 10 %]")
+                print(f"  {rel['breaths']} breaths, verdict {rel['verdict']}: "
+                      + "; ".join(rel["reasons"]))
+                if rel["exit"] not in (0, 1, 2):
+                    print(rel["stderr"])
+                return 0 if rel["steady_pct"] <= 10.0 and rel["exit"] in (0, 1, 2) else 1
             (tmp / "a").mkdir()
             opts = {} if args.batch_ms is None else {"batch_s": args.batch_ms / 1000}
             res = in_process(tmp / "rig", tmp / "a", args.seconds, **opts)

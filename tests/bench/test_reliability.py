@@ -289,6 +289,45 @@ def test_report_of_the_24_h_run_shows_uptime_missed_breaths_and_drift(fault_run,
     assert len(pages) <= 25  # ~200 events: the table fits in a few pages
 
 
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_sigkill_in_real_time_loses_at_most_one_second(tmp_path):
+    """kill -9 of a live run receiving a real pty at 1 kHz: every byte the process had read
+    up to 1 s before the kill is in the capture (records carry the host's monotonic read
+    time, the same clock as ours)."""
+    from drivers.capture import CaptureReader
+
+    link = tmp_path / "rig"
+    server = subprocess.Popen([sys.executable, "-m", "bench", "simulate", "--link", str(link),
+                               "--device", "rig", "--speed", "1", "--set", "rate_hz=1000"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while not link.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.05)
+        out = tmp_path / "s"
+        proc = subprocess.Popen(_cli("--port", str(link), "--driver", "rig", "--duration", "10m",
+                                     "--out", str(out), "--no-report", "--no-history", "--yes"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while not list(out.glob("*/points/reliability/*.vbcap")) or sum(
+                p.stat().st_size for p in out.glob("*/points/reliability/*.vbcap")) < 100_000:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(1.37)  # mid-way between two flushes, whatever the phase
+        t_kill_ns = time.monotonic_ns()
+        proc.kill()
+        proc.wait(timeout=10)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    (capture,) = out.glob("*/points/reliability/*.vbcap")
+    rx = [r for r in CaptureReader(capture) if r.kind == "rx"]
+    assert sum(len(r.data) for r in rx) > 100_000
+    lost_s = (t_kill_ns - rx[-1].t_ns) / 1e9
+    assert 0 <= lost_s <= 1.0, f"the last {lost_s:.3f} s before the kill are not on disk"
+
+
 def test_disk_full_closes_the_session_cleanly(tmp_path, monkeypatch):
     import errno
 

@@ -8,9 +8,10 @@ by the axes-level functions of ``bench/reliability/report_pages.py``.
 
 Bounded memory: :class:`~bench.report.layout.Document` keeps every page until the footers
 ("page n of m") are stamped, so the event table is capped at :data:`EVENT_TABLE_MAX_ROWS`
-rows (≈ 11 pages; every rare event first, see :func:`table_events`); the section says how many events there are in all and that every one
-is in ``events.jsonl`` (hashed in the appendix). A 14-day run's 336 hourly points and
-≈ 400 000 breaths make figures of fixed size (the histogram bins, the hourly line).
+rows (≈ 11 pages; rare events have precedence, see :func:`table_events`); the section says
+how many events there are in all and that every one is in ``events.jsonl`` (hashed in the
+appendix). A 14-day run's 336 hourly points and ≈ 400 000 breaths make figures of fixed
+size (the histogram bins, the hourly line).
 """
 
 from __future__ import annotations

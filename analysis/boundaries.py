@@ -164,18 +164,27 @@ class BoundaryFinder(SampleBuffer):
         "inspiration" until the real breath. The real start is the last rise through the
         inspiratory threshold before the smoothed flow peaks.
         """
-        rise = self._last_run(True, i_up - 1, i_down)
-        if rise is not None and rise <= 0:  # no rise after the first sample at all
-            return bound
-        sm = self._smooth(i_up - 1, i_down)
-        k = int(np.argmax(sm))
+        rise = self._last_run_before_peak(True, i_up, i_down)
         if rise is None:
-            rise = _last_run_start(sm[: k + 1] > self.segmentation.insp_threshold_lpm)
-        else:
-            rise = self._last_run(True, i_up - 1, i_up + k)
-        if rise <= 0:
             return bound
         return self._refine(i_up + rise, lo, True)
+
+    def _last_run_before_peak(self, rising: bool, i0: int, stop: int) -> int | None:
+        """Offset from ``i0`` of the last run of smoothed flow above the inspiratory
+        threshold (``rising``) or below the expiratory one, before the smoothed flow's peak
+        (trough) in ``[i0 - 1, stop)``; None when no such run starts after ``i0 - 1``."""
+        run = self._last_run(rising, i0 - 1, stop)
+        if run is not None and run <= 0:  # no run starts after the first sample at all
+            return None
+        sm = self._smooth(i0 - 1, stop)
+        k = int(np.argmax(sm) if rising else np.argmin(sm))
+        if run is None:
+            seg = self.segmentation
+            run = _last_run_start(sm[: k + 1] > seg.insp_threshold_lpm if rising
+                                  else sm[: k + 1] < seg.exp_threshold_lpm)
+        else:
+            run = self._last_run(rising, i0 - 1, i0 + k)
+        return run if run > 0 else None
 
     def _coarse_volume_ml(self, a: Boundary, b: Boundary) -> float:
         """Volume from a to b for noise rejection, O(1) from the running sum: mean flow x time."""
@@ -199,16 +208,8 @@ class BoundaryFinder(SampleBuffer):
         stop = min(nxt.index, self._n - self._h)  # smoothed flow exists up to n - h
         if stop - 1 <= i_down:
             return insp_end
-        fall = self._last_run(False, i_down - 1, stop)
-        if fall is not None and fall <= 0:  # no fall after the first sample at all
-            return insp_end
-        sm = self._smooth(i_down - 1, stop)
-        k = int(np.argmin(sm))
+        fall = self._last_run_before_peak(False, i_down, stop)
         if fall is None:
-            fall = _last_run_start(sm[: k + 1] < self.segmentation.exp_threshold_lpm)
-        else:
-            fall = self._last_run(False, i_down - 1, i_down + k)
-        if fall <= 0:
             return insp_end
         later = self._refine(i_down + fall, insp_end.index, False, nxt.index - self._h - 1)
         # the zero-crossing fallback searches h samples past the fall, which may pass nxt

@@ -184,11 +184,43 @@ def reliability_block(rec: np.ndarray, events: list[dict[str, Any]], config: Rel
     }
 
 
-def analyze_session(root: Path) -> dict[str, Any]:
-    """The reliability block of a session directory (its store, events and start.json)."""
+def session_results(root: Path, data_dir: Path | None = None) -> dict[str, Any]:
+    """results.json of a reliability session: the contract's top level (``schema``,
+    ``software``, ``source``: the captures with SHA-256, ``gas``, ``points``: none,
+    ``verdict``) and the ``reliability`` block.
+
+    ``data_dir`` holds the store and events (default ``root/reliability``; a replay's
+    output directory otherwise). ``gas`` states the flow condition the device reported
+    and the factor to BTPS once when every segment agrees, else null with ``by_segment``.
+    """
+    from bench.session import sha256_file, software_info
+
+    from .capture_parts import segment_parts
+
     root = Path(root)
+    data = Path(data_dir) if data_dir is not None else root / "reliability"
     start = read_json(root / "start.json", "session start record")
     config = ReliabilityConfig.from_json(start["reliability"])
-    rec, report = read_breaths(root / "reliability")
-    events = read_events(root / "reliability" / EVENTS_FILE)
-    return reliability_block(rec, events, config, report.dropped_bytes)
+    rec, report = read_breaths(data)
+    events = read_events(data / EVENTS_FILE)
+    block = reliability_block(rec, events, config, report.dropped_bytes)
+    conditions = {e["segment"]: (e["flow_condition"], e["btps_factor"])
+                  for e in events if e["kind"] == "flow_condition"}
+    agreed = set(conditions.values())
+    amb = start.get("ambient") or {}
+    gas = {"flow_condition": next(iter(agreed))[0] if len(agreed) == 1 else None,
+           "analysis_condition": "BTPS", "t_amb_degc": amb.get("t_amb_degc"),
+           "p_amb_hpa": amb.get("p_amb_hpa"), "rh_pct": amb.get("rh_pct"),
+           "ambient_source": amb.get("source"),
+           "btps_factor": next(iter(agreed))[1] if len(agreed) == 1 else None}
+    if len(agreed) > 1:
+        gas["by_segment"] = {str(k): {"flow_condition": c, "btps_factor": f}
+                             for k, (c, f) in sorted(conditions.items())}
+    points_dir = root / "points" / "reliability"
+    files = [{"path": p.relative_to(root).as_posix(), "sha256": sha256_file(p), "format": "vbcap",
+              "bytes": p.stat().st_size}
+             for parts in segment_parts(points_dir).values() for p in parts]
+    software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
+    return {"schema": "ventbench.results/1", "software": software,
+            "source": {"session": start.get("session_id"), "files": files}, "gas": gas,
+            "reliability": block, "points": [], "verdict": block["verdict"]}

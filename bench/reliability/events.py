@@ -10,6 +10,9 @@ kind                meaning and fields
 ==================  =====================================================================
 segment_start       a recording process started (``t_offset_s``; on resume ``gap_s`` and
                     ``cause``: the interruption)
+flow_condition      the gas condition the device states its flow in (``flow_condition``) and
+                    the factor that brings it to BTPS (``btps_factor``), at a segment's
+                    first sample
 disconnect          the port vanished (``error``)
 reconnect           it came back (``down_s`` wall, ``gap_s`` device time without data)
 data_stall          no sample for ``duration_s`` > ``stall_s`` of device time

@@ -8,7 +8,8 @@ in a replay from the capture's rx bytes through a fresh driver — and does, per
    as every recording does), then shifted to *run time*: the segment's first sample is at
    ``base_s`` (0 for the first segment; the resume point plus the interruption after a resume);
 2. samples at or beyond ``config.duration_s`` of run time are ignored (the run is over);
-3. flow converted to the analysis condition by one factor (as every analysis does), breaths
+3. flow converted to the analysis condition by one factor (as every analysis does; the
+   device's flow condition and the factor are a ``flow_condition`` event), breaths
    from :class:`analysis.stream.BreathStream` (bounded memory, chunk-invariant);
 4. every completed breath appended to the :class:`~bench.reliability.store.BreathStore`,
    samples and breaths given to the :class:`~bench.reliability.events.EventDetector`.
@@ -103,8 +104,11 @@ class Pipeline:
         t_dev, flags = self.clock(block.t_s, block.flags)
         if self._offset_s is None:
             self._offset_s = self.base_s - float(t_dev[0])
-            self._factor = conversion_factor(getattr(driver, "flow_condition", GasCondition.BTPS),
-                                             GasCondition.BTPS, self.ambient)
+            condition = getattr(driver, "flow_condition", GasCondition.BTPS)
+            condition = condition if isinstance(condition, GasCondition) else GasCondition.parse(condition)
+            self._factor = conversion_factor(condition, GasCondition.BTPS, self.ambient)
+            self.detector.emit("flow_condition", self.base_s, flow_condition=condition.value,
+                               btps_factor=round(self._factor, 9))
         t_run = t_dev + self._offset_s
         keep = int(np.searchsorted(t_run, self.config.duration_s, side="left"))
         if keep < n:

@@ -145,7 +145,7 @@ def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int
     store, events and results.json."""
     from bench.session import write_json_atomic
 
-    from .analysis import reliability_block
+    from .analysis import session_results
 
     session = Path(session)
     with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:
@@ -153,14 +153,7 @@ def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int
         counts = replay_into(session, target)
         diffs = compare(session, target)
         if out is not None:
-            start = read_json(session / "start.json", "session start record")
-            rec, report = read_breaths(target)
-            block = reliability_block(rec, read_events(target / EVENTS_FILE),
-                                      ReliabilityConfig.from_json(start["reliability"]),
-                                      report.dropped_bytes)
-            write_json_atomic(target / "results.json", {"schema": "ventbench.results/1",
-                                                        "reliability": block, "points": [],
-                                                        "verdict": block["verdict"]})
+            write_json_atomic(target / "results.json", session_results(session, target))
     print(f"replay {session}: {counts['segments']} segment(s), {counts['samples']} samples, "
           f"{counts['breaths']} breaths re-decoded and re-analysed")
     if not stopped:

@@ -276,19 +276,16 @@ class ReliabilityRun:
         import sqlite3
 
         from bench.history import history_path, index_session
-        from bench.session import software_info
 
-        from .analysis import analyze_session
+        from .analysis import session_results
 
         root = self.session.root
         extra: dict[str, Any] = {"report": "not rendered: " + ("no results" if self.render
                                                                else "--no-report")}
         results = None
         try:
-            block = analyze_session(root)
-            software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
-            results = {"schema": "ventbench.results/1", "software": software, "reliability": block,
-                       "verdict": block["verdict"], "points": []}
+            results = session_results(root)
+            block = results["reliability"]
             write_json_atomic(root / "results.json", results)
             extra["verdict"] = block["verdict"]
             if status == STATUS_COMPLETED:

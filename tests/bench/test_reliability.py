@@ -217,6 +217,26 @@ def test_fault_run_counts_no_sample_twice(fault_run):
     assert abs(samples - expected) <= 5  # the samples at the gaps' edges
 
 
+def test_fault_run_results_follow_the_contract(fault_run):
+    """results.json's top level as DESIGN.md has it: software, source (every capture part
+    with its SHA-256), gas (the rig's STP20 flow brought to BTPS by one stated factor)."""
+    import hashlib
+
+    from analysis.gas import Ambient, GasCondition, conversion_factor
+
+    root, _, _ = fault_run
+    doc = json.loads((root / "results.json").read_text())
+    assert list(doc) == ["schema", "software", "source", "gas", "reliability", "points", "verdict"]
+    files = doc["source"]["files"]
+    parts = sorted((root / "points" / "reliability").glob("*.vbcap"))
+    assert [f["path"] for f in files] == [p.relative_to(root).as_posix() for p in parts]
+    assert files[-1]["sha256"] == hashlib.sha256(parts[-1].read_bytes()).hexdigest()
+    gas = doc["gas"]
+    assert gas["flow_condition"] == "STP20" and gas["analysis_condition"] == "BTPS"
+    assert gas["btps_factor"] == pytest.approx(
+        conversion_factor(GasCondition.STP20, GasCondition.BTPS, Ambient()), abs=1e-9)
+
+
 def test_fault_run_replay_identical(fault_run):
     root, _, _ = fault_run
     assert replay_session(root) == []

@@ -137,6 +137,11 @@ def setup(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.heading(msgs("reliability.rules"), 2, keep_in=0.8)
     doc.paragraph(msgs("reliability.rules_text", h=msgs.sig(MIN_DRIFT_SPAN_S / HOUR_S), n=MIN_DRIFT_BREATHS), 8)
     amb = start.get("ambient") or {}
+    gas = data.results.get("gas") or {}
+    by_segment = gas.get("by_segment") or ({"": gas} if gas.get("btps_factor") is not None else {})
+    conv = "; ".join(f"{msgs('reliability.col_segment')} {seg}: " * bool(seg)
+                     + f"{g.get('flow_condition') or '—'} → BTPS: × {msgs.num(g['btps_factor'], 4)}"
+                     for seg, g in by_segment.items())
     doc.heading(msgs("setup.gas"), 2)
     doc.key_values([
         (msgs("setup.analysis_condition"), "BTPS"),
@@ -144,5 +149,6 @@ def setup(doc: Document, data: ReportData, msgs: Messages) -> None:
         (msgs("setup.ambient_p"), f"{msgs.num(amb.get('p_amb_hpa'), 2)} hPa"),
         (msgs("setup.ambient_rh"), f"{msgs.num(amb.get('rh_pct'), 0)} %"),
         (msgs("setup.ambient_source"), str(amb.get("source") or "—")),
+        (msgs("setup.factor"), conv or msgs("common.missing")),
     ])
     doc.paragraph(msgs("setup.gas_note"), 7.5)

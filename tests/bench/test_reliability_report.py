@@ -72,6 +72,8 @@ def test_report_numbers_equal_the_results_block(rel_session):
     for q, o in block["out_of_limit"].items():
         assert f"[{m.sig(o['limit'][0], 6)}, {m.sig(o['limit'][1], 6)}] {o['breaths']} " in summary, q
     assert "Hourly trends" in text and "Event timeline" in text and "Every event" in text
+    gas = json.loads((session / "results.json").read_text())["gas"]
+    assert f"Conversion factor applied STP20 → BTPS: × {m.num(gas['btps_factor'], 4)}" in text
     n_events = sum(block["events"].values())
     assert f"{n_events} events in all" in text
     assert "4. Appendix" in pages[-1] or "4. Appendix" in text

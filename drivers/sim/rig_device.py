@@ -39,7 +39,6 @@ drawn at absolute stream positions, so the bytes do not depend on how ``produce`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -56,6 +55,7 @@ from ..vbr1.frames import (
     encode_samples,
     sample_length,
 )
+from .line_faults import ByteFaults, garbage_schedule
 from .points import simulation_from_params
 
 MAX_RATE_HZ = 5000
@@ -70,44 +70,6 @@ def _num(params: dict[str, str], key: str, default: float) -> float:
     if not math.isfinite(value) and key not in ("saturate",):
         raise ValueError(f"{key} = {text!r} is not finite")
     return value
-
-
-class _Geometric:
-    """Positions hit with probability ``p`` each, drawn in order over an endless stream."""
-
-    def __init__(self, p: float, seed: list[int]) -> None:
-        self.p = p
-        self.rng = np.random.default_rng(seed)
-        self.next = int(self.rng.geometric(p)) - 1 if p > 0 else -1
-
-    def take(self, stop: int) -> list[int]:
-        """Positions below ``stop`` not yet taken."""
-        out: list[int] = []
-        if self.p <= 0:
-            return out
-        while self.next < stop:
-            out.append(self.next)
-            self.next += int(self.rng.geometric(self.p))
-        return out
-
-
-def garbage_schedule(seed: int, bursts_per_s: float) -> Iterator[tuple[int, bytes]]:
-    """The random-byte bursts of ``garbage=``: ``(device time µs, bytes)`` in time order.
-
-    Bursts are a Poisson process of ``bursts_per_s``; each is 1–32 random bytes, 30 % of
-    them after a false sync word. Each goes on the line just before the first sample due at
-    or after its time. Deterministic for a seed, so a test can know every burst it injected.
-    """
-    if bursts_per_s <= 0:
-        return
-    rng = np.random.default_rng([seed, 103])
-    t_us = 0
-    while True:
-        t_us += max(1, int(rng.exponential(1e6 / bursts_per_s)))
-        junk = rng.integers(0, 256, int(rng.integers(1, 33)), dtype=np.uint8).tobytes()
-        if rng.random() < 0.3:
-            junk = b"\xa5\x5a" + junk
-        yield t_us, junk
 
 
 class SimulatedRig(SimulatedDevice):
@@ -158,8 +120,8 @@ class SimulatedRig(SimulatedDevice):
         self._rx = bytearray()
         self._queued: list[bytes] = []
         self._line_pos = 0  #: bytes put on the line (before drops)
-        self._flips = _Geometric(self.ber, [self.seed, 101])
-        self._drops = _Geometric(self.drop, [self.seed, 102])
+        self._flips = ByteFaults(self.ber, [self.seed, 101])
+        self._drops = ByteFaults(self.drop, [self.seed, 102])
         self._garbage_bursts = garbage_schedule(self.seed, self.garbage)
         self._next_garbage = next(self._garbage_bursts, None)
         # the record of what was sent

@@ -184,7 +184,7 @@ def test_fault_run_events_at_the_right_time(fault_run):
 def test_fault_run_finds_every_garbage_burst(fault_run):
     """Every random-byte burst the rig put on the line is an event at the first sample after
     it, with exactly the bytes injected there (and no other bytes discarded)."""
-    from drivers.sim.rig_device import garbage_schedule
+    from drivers.sim.line_faults import garbage_schedule
 
     root, _, _ = fault_run
     events = read_events(root / "reliability" / EVENTS_FILE)

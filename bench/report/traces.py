@@ -10,8 +10,10 @@ from ``results.json``).
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import numpy as np
 from analysis.errors import ConfigError
 
 _BISECT_STOP = 1 << 16  #: bytes: below this, read forward instead of bisecting
+_READ_BLOCK = 1 << 18  #: bytes read and parsed at a time
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,37 @@ def _first_at_or_after(fh, start: int, end: int, t0: float) -> int:
     return lo
 
 
+def _parse_lines(block: bytes, cols: tuple[int, int, int], t1_s: float) -> np.ndarray:
+    """Rows (t, flow, paw) of whole lines, one line at a time, up to and including the
+    first time past ``t1_s``; lines that do not parse are skipped."""
+    rows = []
+    for raw in block.splitlines():
+        t = _time_of(raw)
+        if t is None:
+            continue
+        if t > t1_s:
+            rows.append((t, math.nan, math.nan))
+            break
+        fields = raw.split(b",")
+        try:
+            rows.append((t, float(fields[cols[1]]), float(fields[cols[2]])))
+        except (ValueError, IndexError):
+            continue
+    return np.array(rows, dtype=float).reshape(-1, 3)
+
+
+def _parse_block(block: bytes, cols: tuple[int, int, int], t1_s: float) -> np.ndarray:
+    """Rows (t, flow, paw) of whole lines: numpy's parser for a clean block (the usual
+    case, ~20× faster), else line by line; rows whose time is not finite are dropped."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "empty input": a block without data
+            rows = np.loadtxt(io.BytesIO(block), delimiter=",", usecols=cols, comments=None, ndmin=2)
+    except (ValueError, IndexError):
+        return _parse_lines(block, cols, t1_s)
+    return rows[np.isfinite(rows[:, 0])] if rows.size else rows.reshape(-1, 3)
+
+
 def read_excerpt(path: str | os.PathLike, t0_s: float, t1_s: float) -> Excerpt:
     """Samples with ``t0_s ≤ t ≤ t1_s`` of a trace CSV file.
 
@@ -97,6 +131,7 @@ def read_excerpt(path: str | os.PathLike, t0_s: float, t1_s: float) -> Excerpt:
         fh = open(path, "rb")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the trace: {error}") from None
+    parts = []
     with fh:
         columns, meta, data_start = _header(fh, path)
         size = fh.seek(0, os.SEEK_END)
@@ -104,18 +139,20 @@ def read_excerpt(path: str | os.PathLike, t0_s: float, t1_s: float) -> Excerpt:
         fh.seek(begin)
         if begin != data_start:
             fh.readline()
-        ifl, ipa = columns.index("flow_lpm"), columns.index("paw_cmh2o")
-        rows: list[tuple[float, float, float]] = []
-        for raw in fh:
-            t = _time_of(raw)
-            if t is None or t < t0_s:
-                continue
-            if t > t1_s:
+        cols = (0, columns.index("flow_lpm"), columns.index("paw_cmh2o"))
+        rest = b""
+        while True:
+            chunk = fh.read(_READ_BLOCK)
+            block = rest + chunk
+            if chunk:  # keep a line cut at the block's end for the next block
+                cut = block.rfind(b"\n") + 1
+                block, rest = block[:cut], block[cut:]
+            rows = _parse_block(block, cols, t1_s)
+            after = np.flatnonzero(rows[:, 0] > t1_s)
+            done = after.size > 0 or not chunk
+            rows = rows[: after[0]] if after.size else rows  # time order: the first past t1 ends it
+            parts.append(rows[rows[:, 0] >= t0_s])
+            if done:
                 break
-            fields = raw.split(b",")
-            try:
-                rows.append((t, float(fields[ifl]), float(fields[ipa])))
-            except (ValueError, IndexError):
-                continue
-    data = np.array(rows, dtype=float).reshape(-1, 3)
+    data = np.concatenate(parts)
     return Excerpt(data[:, 0], data[:, 1], data[:, 2], meta.get("flow_condition", "unknown"))

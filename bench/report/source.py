@@ -10,7 +10,6 @@ the run (before ``stop.json`` exists) and one re-rendered later are therefore by
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import ConfigError
-from bench.session import safe_name
+from bench.session import safe_name, sha256_file
 
 RESULTS_FILE = "results.json"
 START_FILE = "start.json"
@@ -118,14 +117,6 @@ def _read_json(path: Path, what: str, required: bool = True) -> dict[str, Any] |
     return document
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def session_files(root: Path) -> list[SessionFile]:
     """Every file of the session the report vouches for, sorted: all but hidden files,
     ``stop.json`` and PDFs in the session's top directory."""
@@ -136,7 +127,7 @@ def session_files(root: Path) -> list[SessionFile]:
             continue
         if rel == STOP_FILE or ("/" not in rel and rel.lower().endswith(".pdf")):
             continue
-        out.append(SessionFile(rel, _sha256(path), path.stat().st_size))
+        out.append(SessionFile(rel, sha256_file(path), path.stat().st_size))
     return out
 
 
@@ -219,7 +210,7 @@ def load_session(session_dir: str | Path) -> ReportData:
     if "time_utc" not in start:
         raise ConfigError(f"{root / START_FILE}: time_utc missing")
     return ReportData(
-        root=root, start=start, results=results, results_sha256=_sha256(results_path),
+        root=root, start=start, results=results, results_sha256=sha256_file(results_path),
         instruments=instruments, point_records=records, points=points, planned=planned,
         files=session_files(root), status=session_status(points, records),
         started_utc=parse_time(start["time_utc"], f"{root / START_FILE}: time_utc"),

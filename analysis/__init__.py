@@ -1,15 +1,8 @@
 """Pure numpy/scipy analysis: traces in, numbers and verdicts out. No I/O, no clocks."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("ventbench")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
-
 # Limits, checks and results (limits.py + tolerance.py, checks.py + judgement.py, settle.py,
 # uncertainty.py, results.py).
-from .checks import (  # noqa: E402, F401
+from ventbench.analysis.checks import (  # noqa: E402, F401
     Check,
     InstrumentAccuracy,
     JudgementRule,
@@ -17,11 +10,11 @@ from .checks import (  # noqa: E402, F401
     SteadyState,
     evaluate_point,
 )
-from .limits import LimitSet, Tolerance, load_limits  # noqa: E402, F401
+from ventbench.analysis.limits import LimitSet, Tolerance, load_limits  # noqa: E402, F401
 
 # Segmentation, per-breath metrics and streaming (segment.py + edges.py, metrics.py +
 # integrals.py + pressures.py, stream.py + buffer.py + boundaries.py + workspace.py).
-from .metrics import Boundary, MetricSettings, breath_metrics, breaths_metrics  # noqa: E402, F401
-from .results import overall_verdict, point_to_json, results_document  # noqa: E402, F401
-from .segment import SegmentationSettings  # noqa: E402, F401
-from .stream import BreathAnalysis, BreathStream, analyze_breaths  # noqa: E402, F401
+from ventbench.analysis.metrics import Boundary, MetricSettings, breath_metrics, breaths_metrics  # noqa: E402, F401
+from ventbench.analysis.results import overall_verdict, point_to_json, results_document  # noqa: E402, F401
+from ventbench.analysis.segment import SegmentationSettings  # noqa: E402, F401
+from ventbench.analysis.stream import BreathAnalysis, BreathStream, analyze_breaths  # noqa: E402, F401

@@ -16,12 +16,17 @@ from __future__ import annotations
 from bisect import bisect_left
 
 import numpy as np
+from ventbench.analysis.buffer import SampleBuffer, finite_flow, finite_value
+from ventbench.analysis.edges import refine_edges
+from ventbench.analysis.metrics import Boundary
+from ventbench.analysis.segment import (
+    hysteresis_transitions,
+    refine_crossing,
+    run_starts,
+    transitions_of_runs,
+)
 
-from .buffer import SampleBuffer, finite_flow, finite_value
-from .edges import refine_edges
-from .metrics import Boundary
-from .segment import hysteresis_transitions, refine_crossing, run_starts, transitions_of_runs
-from .units import ML_PER_S_PER_LPM
+from ventbench.units import ML_PER_S_PER_LPM
 
 
 def _last_run_start(mask: np.ndarray) -> int:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError
+from ventbench.errors import ConfigError
 
 
 @dataclass(frozen=True)

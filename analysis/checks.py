@@ -36,10 +36,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
-
-from .breath import Breath, breath_values
-from .errors import ConfigError
-from .judgement import (
+from ventbench.analysis.breath import Breath, breath_values
+from ventbench.analysis.judgement import (
     CRITERIA,
     DECISION_RULES,
     DEFAULT_QUANTITIES,
@@ -49,9 +47,11 @@ from .judgement import (
     JudgementRule,
     PointResult,
 )
-from .settle import MeasuredWindow, SteadyState, list_breaths, measured_window
-from .tolerance import QUANTITY_UNITS, LimitSet
-from .uncertainty import InstrumentAccuracy
+from ventbench.analysis.settle import MeasuredWindow, SteadyState, list_breaths, measured_window
+from ventbench.analysis.tolerance import QUANTITY_UNITS, LimitSet
+from ventbench.analysis.uncertainty import InstrumentAccuracy
+
+from ventbench.errors import ConfigError
 
 __all__ = [
     "CRITERIA", "DECISION_RULES", "DEFAULT_QUANTITIES", "MODES", "QUANTITY_FIELDS",

@@ -22,8 +22,8 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import ConfigError
-from .units import HPA_PER_MMHG, KELVIN_AT_0_DEGC, P_STANDARD_HPA
+from ventbench.errors import ConfigError
+from ventbench.units import HPA_PER_MMHG, KELVIN_AT_0_DEGC, P_STANDARD_HPA
 
 #: Water-vapour pressure of BTPS by convention: 47 mmHg.
 P_H2O_BTPS_HPA = 47.0 * HPA_PER_MMHG

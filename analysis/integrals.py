@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .units import ML_PER_S_PER_LPM
+from ventbench.units import ML_PER_S_PER_LPM
 
 if TYPE_CHECKING:
-    from .metrics import Boundary
+    from ventbench.analysis.metrics import Boundary
 
 
 def _integral(t_s: np.ndarray, y: np.ndarray, a: Boundary, b: Boundary, ya: float, yb: float) -> float:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .breath import Breath
-from .errors import ConfigError
-from .settle import SteadyState
-from .tolerance import Tolerance
-from .uncertainty import InstrumentAccuracy
+from ventbench.analysis.breath import Breath
+from ventbench.analysis.settle import SteadyState
+from ventbench.analysis.tolerance import Tolerance
+from ventbench.analysis.uncertainty import InstrumentAccuracy
+
+from ventbench.errors import ConfigError
 
 CRITERIA = ("every-breath", "mean")
 DECISION_RULES = ("simple", "guarded")

@@ -33,8 +33,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .tolerance import (
+from ventbench.analysis.tolerance import (
     CONFIDENCES,
     QUANTITY_UNITS,
     REFERENCES,
@@ -42,6 +41,8 @@ from .tolerance import (
     Tolerance,
     unit_factor,
 )
+
+from ventbench.errors import ConfigError
 
 __all__ = [
     "BUILTIN_LIMITS", "CONFIDENCES", "DEFAULT_LIMITS", "QUANTITY_UNITS", "REFERENCES",
@@ -168,7 +169,7 @@ def load_limits(name_or_path: str | Path = DEFAULT_LIMITS, *, resolve_base: bool
     name = str(name_or_path)
     if name in BUILTIN_LIMITS and not Path(name).suffix:
         where = f"analysis/data/limits-{name}.toml"
-        text = resources.files("analysis").joinpath("data", f"limits-{name}.toml").read_text("utf-8")
+        text = resources.files("ventbench.analysis").joinpath("data", f"limits-{name}.toml").read_text("utf-8")
     else:
         path = Path(name_or_path)
         where = str(path)

@@ -36,9 +36,8 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-
-from .judgement import Check
-from .tolerance import LimitSet
+from ventbench.analysis.judgement import Check
+from ventbench.analysis.tolerance import LimitSet
 
 #: Check quantity → (reported quantity, reference Breath field).
 MONITOR_QUANTITIES: Mapping[str, tuple[str, str]] = MappingProxyType({

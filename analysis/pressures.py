@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .units import CMH2O_PER_HPA
+from ventbench.units import CMH2O_PER_HPA
 
 if TYPE_CHECKING:
-    from .metrics import Boundary, MetricSettings
+    from ventbench.analysis.metrics import Boundary, MetricSettings
 
 #: PIP from the highest sample is lowered by this many pressure-noise standard deviations.
 PIP_NOISE_SD = 2.5

@@ -12,8 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from .judgement import PointResult
+from ventbench.analysis.judgement import PointResult
 
 SCHEMA = "ventbench.results/1"
 #: Significant digits kept in results JSON (well below any instrument's resolution).

@@ -47,7 +47,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from .errors import ConfigError
+from ventbench.errors import ConfigError
 
 #: Samples used to estimate the sample interval for the smoothing window.
 RATE_ESTIMATE_SAMPLES = 17

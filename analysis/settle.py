@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from ventbench.analysis.breath import Breath, breath_values
 
-from .breath import Breath, breath_values
-from .errors import ConfigError
+from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .judgement import JudgementRule
+    from ventbench.analysis.judgement import JudgementRule
 
 
 @dataclass(frozen=True)

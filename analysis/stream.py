@@ -26,17 +26,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ventbench.analysis.boundaries import BoundaryFinder
+from ventbench.analysis.breath import Breath
+from ventbench.analysis.buffer import finite_value
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.metrics import Boundary, MetricSettings, boundary_arrays, metrics_of_bounds
+from ventbench.analysis.segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings
+from ventbench.analysis.trace import Trace
+from ventbench.analysis.workspace import WorkArray
 
-from .boundaries import BoundaryFinder
-from .breath import Breath
-from .buffer import finite_value
-from .errors import AnalysisError
-from .gas import GasCondition
-from .metrics import Boundary, MetricSettings, boundary_arrays, metrics_of_bounds
-from .segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings
-from .trace import Trace
-from .units import ML_PER_S_PER_LPM
-from .workspace import WorkArray
+from ventbench.errors import AnalysisError
+from ventbench.units import ML_PER_S_PER_LPM
 
 
 class BreathStream(BoundaryFinder):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from .units import PRESSURE_TO_CMH2O
+from ventbench.units import PRESSURE_TO_CMH2O
 
 CONFIDENCES = ("confirmed", "consistent", "unconfirmed")
 #: Reference of the relative term: the set value, or the measured ("actual") reading.

@@ -9,9 +9,9 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 
-from .errors import AnalysisError
-from .gas import Ambient, GasCondition, conversion_factor
+from ventbench.errors import AnalysisError
 
 
 class SampleFlag(IntFlag):

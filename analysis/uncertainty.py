@@ -25,10 +25,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from ventbench.analysis.tolerance import QUANTITY_UNITS
 
-from .errors import ConfigError
-from .tolerance import QUANTITY_UNITS
-from .units import ML_PER_S_PER_LPM
+from ventbench.errors import ConfigError
+from ventbench.units import ML_PER_S_PER_LPM
 
 
 @dataclass(frozen=True)

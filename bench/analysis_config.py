@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from analysis.checks import InstrumentAccuracy, JudgementRule, SteadyState
-from analysis.errors import ConfigError
-from analysis.gas import Ambient, GasCondition
-from analysis.limits import LimitSet, parse_limits
-from analysis.segment import SegmentationSettings
+from ventbench.analysis.checks import InstrumentAccuracy, JudgementRule, SteadyState
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.limits import LimitSet, parse_limits
+from ventbench.analysis.segment import SegmentationSettings
+
+from ventbench.errors import ConfigError
 
 
 def limits_to_json(limits: LimitSet) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The ``ventbench`` command line: one sub-command per module in :mod:`bench.commands`.
 
 Each command module provides ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Errors of the :class:`~analysis.errors.BenchError` family become one
+``run(args) -> int``. Errors of the :class:`~ventbench.errors.BenchError` family become one
 clear line on stderr and the contract's exit code; they never reach the user as tracebacks.
 """
 
@@ -12,44 +12,14 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from analysis.errors import (
-    AnalysisError,
-    BenchError,
-    ConfigError,
-    FrameError,
-    TransportError,
-)
+from ventbench.errors import BenchError
+from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_USAGE, exit_code_for_error
 
-#: Exit codes (DESIGN.md contract).
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_INCONCLUSIVE = 2
-EXIT_USAGE = 3
-EXIT_DEVICE = 4
-
-#: Sub-commands, in the order ``--help`` lists them; module bench.commands.<name>.
+#: Sub-commands, in the order ``--help`` lists them; module ventbench.bench.commands.<name>.
 COMMANDS: tuple[str, ...] = (
     "demo", "run", "record", "analyze", "replay", "verify", "report",
     "simulate", "protocols", "ports", "history",
 )
-
-VERDICT_EXIT = {"PASS": EXIT_PASS, "INFO": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
-
-
-def exit_code_for_verdict(verdict: str) -> int:
-    """Map an overall verdict word to the contract's exit code."""
-    return VERDICT_EXIT.get(verdict.upper(), EXIT_INCONCLUSIVE)
-
-
-def exit_code_for_error(error: BaseException) -> int:
-    """Map an error to the contract's exit code."""
-    if isinstance(error, TransportError | OSError):
-        return EXIT_DEVICE
-    if isinstance(error, ConfigError | FrameError):
-        return EXIT_USAGE
-    if isinstance(error, AnalysisError):
-        return EXIT_INCONCLUSIVE
-    return EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,13 +30,13 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
-    from analysis import __version__
+    from ventbench import __version__
 
     parser = _Parser(prog="ventbench", description="Test-bench harness for prototype ventilators.")
     parser.add_argument("--version", action="version", version=f"ventbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        module = importlib.import_module(f"bench.commands.{name}")
+        module = importlib.import_module(f"ventbench.bench.commands.{name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 HISTORY_FILE = "ventbench-history.sqlite"
 _BUSY_TIMEOUT_MS = 30_000

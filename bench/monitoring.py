@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.monitoring import DEFAULT_TOL_S, monitoring_checks
+from ventbench.analysis.results import to_jsonable
+from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.reanalysis import DUT_CAPTURE_FILE
 
-from analysis.errors import BenchError
-from analysis.monitoring import DEFAULT_TOL_S, monitoring_checks
-from analysis.results import to_jsonable
-from bench.analysis_config import AnalysisConfig
-from bench.reanalysis import DUT_CAPTURE_FILE
+from ventbench.errors import BenchError
 
 #: The clock maps' combined scatter may be at most this fraction of the tolerance.
 MAX_SCATTER_FRACTION = 0.25
@@ -51,9 +51,9 @@ def _map_reports(capture: Path, dut_capture: Path, port: dict[str, Any],
                  dut: dict[str, Any]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]],
                                                dict[str, Any], list[str]]:
     """Reports on the reference time base, the clock record, and blocking reasons."""
-    from drivers.combine import estimate_clock_map
-    from drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
-    from drivers.telemetry import by_quantity, read_telemetry
+    from ventbench.drivers.combine import estimate_clock_map
+    from ventbench.drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
+    from ventbench.drivers.telemetry import by_quantity, read_telemetry
 
     try:
         tel = read_telemetry(dut_capture, dut["driver"], dut.get("driver_options"))

@@ -21,10 +21,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from ventbench.analysis.trace import Trace
 
-from analysis.errors import ConfigError
-from analysis.trace import Trace
-from analysis.units import ML_PER_S_PER_LPM
+from ventbench.errors import ConfigError
+from ventbench.units import ML_PER_S_PER_LPM
 
 #: Longest excerpt drawn by default, s.
 DEFAULT_SPAN_S = 30.0

@@ -52,8 +52,7 @@ from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
-from analysis.errors import ConfigError
-from bench.protocol_model import (
+from ventbench.bench.protocol_model import (
     LUNG_KEYS,
     MODES,
     REQUIRED_LUNG,
@@ -64,7 +63,9 @@ from bench.protocol_model import (
     Point,
     Protocol,
 )
-from bench.protocol_toml import parse_protocol
+from ventbench.bench.protocol_toml import parse_protocol
+
+from ventbench.errors import ConfigError
 
 __all__ = [
     "LUNG_KEYS",
@@ -84,7 +85,7 @@ __all__ = [
 
 
 def _builtin_dir():
-    return resources.files("bench").joinpath("protocols")
+    return resources.files("ventbench.bench").joinpath("protocols")
 
 
 def builtin_protocol_names() -> tuple[str, ...]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from analysis.checks import JudgementRule, SteadyState
-from analysis.errors import ConfigError
+from ventbench.analysis.checks import JudgementRule, SteadyState
+
+from ventbench.errors import ConfigError
 
 SEGMENTATION_PRESETS = ("adult", "paediatric", "neonatal")
 MODES = ("vc", "pc")

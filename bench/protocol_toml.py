@@ -2,7 +2,7 @@
 
 :func:`parse_protocol` checks every table and key (units in the key names, allowed
 values, settings possible for the mode and consistent with each other); every error is a
-:class:`~analysis.errors.ConfigError` naming the file, the line (as best found, by
+:class:`~ventbench.errors.ConfigError` naming the file, the line (as best found, by
 :class:`_Locator`) and the key. The file layout is described in :mod:`bench.protocol`.
 """
 
@@ -15,16 +15,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from analysis.checks import (
+from ventbench.analysis.checks import (
     CRITERIA,
     DECISION_RULES,
     DEFAULT_QUANTITIES,
     QUANTITY_FIELDS,
     SteadyState,
 )
-from analysis.errors import ConfigError
-from analysis.limits import BUILTIN_LIMITS
-from bench.protocol_model import (
+from ventbench.analysis.limits import BUILTIN_LIMITS
+from ventbench.bench.protocol_model import (
     LUNG_KEYS,
     MODES,
     REQUIRED_LUNG,
@@ -35,6 +34,8 @@ from bench.protocol_model import (
     Point,
     Protocol,
 )
+
+from ventbench.errors import ConfigError
 
 _PROTOCOL_KEYS = {"id", "title", "standard", "limits", "settle", "measure_breaths", "criterion",
                   "decision_rule", "source", "notes"}

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.checks import evaluate_point
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.results import point_to_json, results_document
+from ventbench.analysis.trace import Trace
+from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.compare import Difference, compare_results
+from ventbench.bench.session import POINTS_DIR, read_json, safe_name, sha256_file, software_info
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.timebase import ContinuousTime
 
-from analysis.checks import evaluate_point
-from analysis.errors import BenchError, ConfigError
-from analysis.gas import Ambient, GasCondition
-from analysis.results import point_to_json, results_document
-from analysis.trace import Trace
-from bench.analysis_config import AnalysisConfig
-from bench.compare import Difference, compare_results
-from bench.session import POINTS_DIR, read_json, safe_name, sha256_file, software_info
-from drivers.base import SampleBlock
-from drivers.timebase import ContinuousTime
+from ventbench.errors import BenchError, ConfigError
 
 CAPTURE_FILE = "capture.vbcap"
 DUT_CAPTURE_FILE = "dut.vbcap"  #: device-under-test telemetry (bench.monitoring)
@@ -55,7 +55,7 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
     ``trace`` None means no sample arrived: the point is judged on no breaths
     (INCONCLUSIVE, with the checks' reasons).
     """
-    from analysis.stream import analyze_breaths
+    from ventbench.analysis.stream import analyze_breaths
 
     breaths: list = []
     factor = None
@@ -149,8 +149,8 @@ def decode_capture(capture: Path, driver_name: str, driver_options: dict[str, An
     """
     import tempfile
 
-    from drivers.registry import make_driver
-    from drivers.transport import Acquisition
+    from ventbench.drivers.registry import make_driver
+    from ventbench.drivers.transport import Acquisition
 
     driver = make_driver(driver_name, **(driver_options or {}))
     tmpdir = None
@@ -189,12 +189,12 @@ def analyze_capture(capture: Path, start: dict[str, Any], point: dict[str, Any],
     if len(decoded.block) >= 2:
         trace = block_trace(decoded.block, decoded.flow_condition, config.ambient)
     if trace_csv is not None and trace is not None:
-        from drivers.importers.trace_csv import write_trace_csv
+        from ventbench.drivers.importers.trace_csv import write_trace_csv
 
         write_trace_csv(trace_csv, trace)
     result = analyze_trace(trace, point, config)
     if start.get("dut_port"):  # device-under-test telemetry: monitoring-accuracy checks
-        from bench.monitoring import add_monitoring
+        from ventbench.bench.monitoring import add_monitoring
 
         result = add_monitoring(result, Path(capture), start, config)
     return result, decoded
@@ -214,7 +214,7 @@ class Reanalysis:
 
 def has_received_bytes(capture: Path) -> bool:
     """True when the capture holds at least one received byte (else: the port never spoke)."""
-    from drivers.capture import CaptureReader
+    from ventbench.drivers.capture import CaptureReader
 
     try:
         return any(r.kind == "rx" and r.data for r in CaptureReader(capture))

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.trace import Trace
+from ventbench.drivers.importers.trace_csv import TraceCsvStream, write_trace_csv
+from ventbench.drivers.timebase import ContinuousTime
 
-from analysis.errors import ConfigError, TransportError
-from analysis.trace import Trace
-from drivers.importers.trace_csv import TraceCsvStream, write_trace_csv
-from drivers.timebase import ContinuousTime
+from ventbench.errors import ConfigError, TransportError
 
 CAPTURE2 = "capture2.vbcap"
 TRACE1, TRACE2 = "trace1.csv", "trace2.csv"
@@ -66,9 +66,9 @@ class SecondSource:
     """The second port: acquisition, live ``trace2.csv``, its counts for ``record.json``."""
 
     def __init__(self, args: argparse.Namespace, out: Path) -> None:
-        from bench.commands.simulate import parse_pairs
-        from drivers.registry import make_driver
-        from drivers.transport import Acquisition
+        from ventbench.bench.commands.simulate import parse_pairs
+        from ventbench.drivers.registry import make_driver
+        from ventbench.drivers.transport import Acquisition
 
         if not args.driver2:
             raise ConfigError("--port2 needs --driver2 NAME (the second port's driver)")
@@ -127,8 +127,8 @@ class SecondSource:
 
     def combine(self, meta: dict[str, Any]) -> dict[str, Any]:
         """Decode both captures again, combine, write ``trace.csv``; the alignment record."""
-        from drivers.combine import combine
-        from drivers.importers.vbcap import read_vbcap
+        from ventbench.drivers.combine import combine
+        from ventbench.drivers.importers.vbcap import read_vbcap
 
         first = read_vbcap(self.out / "capture.vbcap", host_time=True)
         second = read_vbcap(self.out / CAPTURE2, host_time=True)

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.checks import QUANTITY_FIELDS, derive_set_values
-from analysis.errors import AnalysisError
-from analysis.gas import conversion_factor
-from analysis.limits import LimitSet
-from bench.analysis_config import AnalysisConfig
-from bench.live import Cell, Live
-from drivers.timebase import ContinuousTime
+from ventbench.analysis.checks import QUANTITY_FIELDS, derive_set_values
+from ventbench.analysis.gas import conversion_factor
+from ventbench.analysis.limits import LimitSet
+from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.live import Cell, Live
+from ventbench.drivers.timebase import ContinuousTime
+
+from ventbench.errors import AnalysisError
 
 #: Quantities shown on the live line, in order: (quantity, label, digits).
 LIVE_QUANTITIES = (("vt", "VT", 1), ("peep", "PEEP", 2), ("pip", "PIP", 1),
@@ -112,8 +113,8 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
     the device does not answer (the capture then holds the failure); a reference port
     that dies later ends the point.
     """
-    from analysis.stream import BreathStream
-    from drivers.transport import Acquisition
+    from ventbench.analysis.stream import BreathStream
+    from ventbench.drivers.transport import Acquisition
 
     limits = limits or Limits()
     rule = config.rule

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.gas import GasCondition
-from analysis.results import SCHEMA, results_document
-from analysis.trace import Trace
-from bench.session import git_sha, sha256_file, write_json_atomic
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.results import SCHEMA, results_document
+from ventbench.analysis.trace import Trace
+from ventbench.bench.session import git_sha, sha256_file, write_json_atomic
 
 __all__ = ["SCHEMA", "build_results", "gas_block", "software_block", "source_file_entry",
            "write_results"]
@@ -24,7 +24,7 @@ __all__ = ["SCHEMA", "build_results", "gas_block", "software_block", "source_fil
 
 def software_block() -> dict[str, Any]:
     """``{name, version, git_sha}``; ``git_sha`` is None outside a git checkout (never fails)."""
-    from analysis import __version__
+    from ventbench import __version__
 
     try:
         sha = git_sha()

@@ -23,15 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import BenchError
-from analysis.results import results_document
-from bench.analysis_config import AnalysisConfig
-from bench.cli import EXIT_DEVICE, EXIT_INCONCLUSIVE, exit_code_for_error, exit_code_for_verdict
-from bench.history import history_path, index_session
-from bench.junit import write_junit
-from bench.live import Live
-from bench.operator import Decision, Operator
-from bench.reanalysis import (
+from ventbench.analysis.results import results_document
+from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.history import history_path, index_session
+from ventbench.bench.junit import write_junit
+from ventbench.bench.live import Live
+from ventbench.bench.operator import Decision, Operator
+from ventbench.bench.reanalysis import (
     CAPTURE_FILE,
     DUT_CAPTURE_FILE,
     NOT_TESTED,
@@ -44,8 +42,8 @@ from bench.reanalysis import (
     session_gas,
     session_source,
 )
-from bench.recording import DutPort, Limits, record_point
-from bench.session import (
+from ventbench.bench.recording import DutPort, Limits, record_point
+from ventbench.bench.session import (
     STATUS_ABORTED,
     STATUS_COMPLETED,
     STATUS_FAILED,
@@ -57,6 +55,14 @@ from bench.session import (
     sha256_file,
     software_info,
     utc_now,
+)
+
+from ventbench.errors import BenchError
+from ventbench.exit_codes import (
+    EXIT_DEVICE,
+    EXIT_INCONCLUSIVE,
+    exit_code_for_error,
+    exit_code_for_verdict,
 )
 
 
@@ -207,7 +213,7 @@ class Runner:
     def record_point(self, point: dict[str, Any], attempt: int, notes: tuple[str, ...]) -> None:
         """Record one point (:func:`bench.recording.record_point`), then compute its
         results from the capture read back (:func:`bench.reanalysis.analyze_capture`)."""
-        from drivers.registry import make_driver
+        from ventbench.drivers.registry import make_driver
 
         p = self.plan
         pid = point["id"]
@@ -345,7 +351,7 @@ def render_report(session_dir: Path) -> str:
     Returns a note for ``stop.json``: "rendered", "not available (…)" or the error.
     """
     try:
-        report = importlib.import_module("bench.report")
+        report = importlib.import_module("ventbench.bench.report")
     except ImportError:
         return "not available: bench.report is not installed yet (the reports issue)"
     render = getattr(report, "render", None)

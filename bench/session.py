@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 START_SCHEMA = "ventbench.session-start/1"
 STOP_SCHEMA = "ventbench.session-stop/1"
@@ -230,7 +230,7 @@ def git_sha(directory: Path | None = None) -> str | None:
 
 def software_info() -> dict[str, Any]:
     """Name, version, git SHA, Python and platform of the running software."""
-    from analysis import __version__
+    from ventbench import __version__
 
     return {
         "name": "ventbench",

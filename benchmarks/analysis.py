@@ -27,7 +27,7 @@ import numpy as np
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from analysis.stream import BreathStream  # noqa: E402
+from ventbench.analysis.stream import BreathStream  # noqa: E402
 
 TARGET_SAMPLES_PER_S = 20e6
 TARGET_RSS_MB = 500.0

@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.rig import RigDriver  # noqa: E402
-from drivers.vbr1.frames import (  # noqa: E402
+from ventbench.drivers.rig import RigDriver  # noqa: E402
+from ventbench.drivers.vbr1.frames import (  # noqa: E402
     encode_describe,
     encode_event,
     encode_reply,

@@ -7,10 +7,10 @@ does — :class:`drivers.transport.Acquisition` (reader thread, capture before d
 time (user + system, all threads) over wall time in the steady state, after a warm-up.
 The simulator's CPU is not counted (another process).
 
-Also runs the real command (``python -m bench record``) as a child for the same duration and
+Also runs the real command (``python -m ventbench record``) as a child for the same duration and
 reports its total CPU including interpreter start-up and imports.
 
-``--reliability SECONDS`` instead runs ``python -m bench run reliability`` on the pty for that
+``--reliability SECONDS`` instead runs ``python -m ventbench run reliability`` on the pty for that
 long (the reliability issue's "CPU ≤ 10 % of one core at 1 kHz": capture, decode, streaming
 breath analysis, breath store, events, status line) and reports the child's CPU in the steady
 state (from /proc, between ``--warmup`` s and 5 s before the end) and in total (wait4,
@@ -36,16 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.commands.record import TraceCsvStream  # noqa: E402
-from drivers.registry import make_driver  # noqa: E402
-from drivers.transport import Acquisition  # noqa: E402
+from ventbench.bench.commands.record import TraceCsvStream  # noqa: E402
+from ventbench.drivers.registry import make_driver  # noqa: E402
+from ventbench.drivers.transport import Acquisition  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def start_simulator(link: Path, rate_hz: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "simulate", "--link", str(link), "--device", "rig",
+        [sys.executable, "-m", "ventbench", "simulate", "--link", str(link), "--device", "rig",
          "--speed", "1", "--set", f"rate_hz={rate_hz}"], env=ENV,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -87,7 +87,7 @@ def in_process(link: Path, out: Path, seconds: float, warmup_s: float = 2.0,
 def as_command(link: Path, out: Path, seconds: float) -> dict:
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "record", "--port", str(link), "--driver", "rig",
+        [sys.executable, "-m", "ventbench", "record", "--port", str(link), "--driver", "rig",
          "--duration", f"{seconds}s", "--out", str(out)], env=ENV,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -107,7 +107,7 @@ def as_reliability(link: Path, out: Path, seconds: float, warmup_s: float) -> di
     """``ventbench run reliability`` on the pty for ``seconds``: steady-state and total CPU."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "reliability", "--port", str(link), "--driver",
+        [sys.executable, "-m", "ventbench", "run", "reliability", "--port", str(link), "--driver",
          "rig", "--duration", f"{seconds:g}s", "--out", str(out), "--no-report", "--no-history",
          "--yes"],
         env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -38,7 +38,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--lang", default="en")
     args = parser.parse_args()
-    from bench.report import render
+    from ventbench.bench.report import render
 
     with tempfile.TemporaryDirectory(prefix="ventbench-bench-report-") as tmp:
         session = args.session or record_session(Path(tmp))

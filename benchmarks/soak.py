@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from bench.live import Live
-    from bench.reliability.config import load_reliability
-    from bench.reliability.runner import ReliabilityRun
+    from ventbench.bench.live import Live
+    from ventbench.bench.reliability.config import load_reliability
+    from ventbench.bench.reliability.runner import ReliabilityRun
 
     root = args.out or Path(tempfile.mkdtemp(prefix="ventbench-soak-"))
     url = f"sim://rig?speed=max&seed={args.seed}&rate_hz={args.rate_hz}"

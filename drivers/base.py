@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
-
-from analysis.gas import GasCondition
+from ventbench.analysis.gas import GasCondition
 
 
 class BytePort(Protocol):
@@ -125,7 +124,7 @@ class Driver(ABC):
     def handshake(self, port: BytePort) -> dict[str, Any]:
         """Identify the device and read its metadata; return ``self.info``.
 
-        Raises :class:`~analysis.errors.TransportError` naming the port and what arrived
+        Raises :class:`~ventbench.errors.TransportError` naming the port and what arrived
         when the device does not answer as its protocol says.
         """
 

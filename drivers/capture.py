@@ -28,8 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import FrameError
-from drivers.capture_format import (
+from ventbench.drivers.capture_format import (
     _CRC,
     _FILE_HEAD,
     _REC_HEAD,
@@ -47,7 +46,9 @@ from drivers.capture_format import (
     ReadReport,
     Record,
 )
-from drivers.capture_writer import CaptureWriter
+from ventbench.drivers.capture_writer import CaptureWriter
+
+from ventbench.errors import FrameError
 
 __all__ = [
     "EVENT",
@@ -91,7 +92,7 @@ class CaptureReader:
     Iterating yields :class:`Record` objects; afterwards :attr:`report` says which
     records were corrupt (CRC mismatch, bad kind or length; skipped with their offset)
     and whether the file ended in a torn record (``truncated_at``). Only a bad file
-    header raises (:class:`~analysis.errors.FrameError` naming the file).
+    header raises (:class:`~ventbench.errors.FrameError` naming the file).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:

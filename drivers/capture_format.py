@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from analysis.errors import TransportError
+from ventbench.errors import TransportError
 
 MAGIC = b"\x89VBCAP\r\n"
 VERSION = 1
@@ -34,7 +34,7 @@ MAX_HEADER_BYTES = 1024 * 1024
 class CaptureError(TransportError, OSError):
     """A capture file cannot be written (full disk, I/O error); names the file.
 
-    Derives from both :class:`~analysis.errors.TransportError` and :class:`OSError`
+    Derives from both :class:`~ventbench.errors.TransportError` and :class:`OSError`
     (``errno`` is kept), so the CLI maps it to exit code 4.
     """
 

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from drivers.capture_format import (
+from ventbench.drivers.capture_format import (
     _CRC,
     _FILE_HEAD,
     EVENT,

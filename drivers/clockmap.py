@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import AnalysisError
+from ventbench.errors import AnalysisError
 
 #: Channel holding each sample's host arrival time, s on the host monotonic clock
 #: (``read_vbcap(..., host_time=True)``: the time of the rx record it was decoded from).

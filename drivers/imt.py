@@ -11,14 +11,10 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
-
-from analysis.errors import ConfigError, TransportError
-from analysis.gas import P_H2O_BTPS_HPA, GasCondition
-from analysis.trace import SampleFlag
-from analysis.units import CMH2O_PER_HPA, HPA_PER_MBAR
-
-from .base import BytePort, Driver, SampleBlock
-from .imt_codec import (
+from ventbench.analysis.gas import P_H2O_BTPS_HPA, GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import BytePort, Driver, SampleBlock
+from ventbench.drivers.imt_codec import (
     AIRWAY_PRESSURE_IDS,
     FAST_TICK_S,
     FAST_UNDEFINED,
@@ -33,6 +29,9 @@ from .imt_codec import (
     encode_request,
     scaled,
 )
+
+from ventbench.errors import ConfigError, TransportError
+from ventbench.units import CMH2O_PER_HPA, HPA_PER_MBAR
 
 #: Setting 3 values that map directly onto a GasCondition.
 _DIRECT_CONDITIONS = {

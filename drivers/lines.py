@@ -1,7 +1,7 @@
 """Generic ASCII line streams from home-built rigs (an Arduino printing ``t,flow,paw``).
 
 Configuration says how to read a line: separator, column names (given, or from a header
-line), units per column (converted with :mod:`analysis.units`), extra scales, a time
+line), units per column (converted with :mod:`ventbench.units`), extra scales, a time
 column or a fixed sample rate, and the gas condition of the flow. A malformed line is
 counted in ``rejected_frames`` and skipped — never raised — so a rig's debug prints cost
 nothing but a count.
@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import BytePort, Driver, SampleBlock
+from ventbench.drivers.imt import port_name
 
-from analysis.errors import ConfigError
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-from analysis.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
-
-from .base import BytePort, Driver, SampleBlock
-from .imt import port_name
+from ventbench.errors import ConfigError
+from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
 TIME_TO_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 MAX_LINE = 4096

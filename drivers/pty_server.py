@@ -21,8 +21,9 @@ import tty
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
-from drivers.base import SimulatedDevice
+from ventbench.drivers.base import SimulatedDevice
+
+from ventbench.errors import ConfigError
 
 
 def device_summary(device: SimulatedDevice) -> dict[str, Any]:

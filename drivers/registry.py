@@ -1,7 +1,7 @@
 """Driver and simulated-device registries: a name on the command line → a class, lazily.
 
 Modules are imported only when a name is asked for, so a driver that is missing or broken
-affects only itself and is reported as a :class:`~analysis.errors.ConfigError` naming it.
+affects only itself and is reported as a :class:`~ventbench.errors.ConfigError` naming it.
 Importing this module also registers our pyserial URL schemes (``sim://``, ``replay://``).
 """
 
@@ -12,12 +12,12 @@ import inspect
 from typing import Any
 
 import serial
+from ventbench.drivers.base import Driver, SimulatedDevice
 
-from analysis.errors import ConfigError
-from drivers.base import Driver, SimulatedDevice
+from ventbench.errors import ConfigError
 
 #: pyserial looks for ``protocol_<scheme>`` modules in these packages.
-URL_HANDLER_PACKAGE = "drivers.urlhandler"
+URL_HANDLER_PACKAGE = "ventbench.drivers.urlhandler"
 
 
 def register_url_handlers() -> None:
@@ -33,19 +33,19 @@ register_url_handlers()
 #: ``--driver`` name → "module:Class" (the class may be omitted when the module defines
 #: exactly one Driver subclass).
 DRIVERS: dict[str, str] = {
-    "rig": "drivers.rig:RigDriver",
-    "imt": "drivers.imt:",
-    "tsi": "drivers.tsi:",
-    "pirds": "drivers.pirds:",
-    "lines": "drivers.lines:",
+    "rig": "ventbench.drivers.rig:RigDriver",
+    "imt": "ventbench.drivers.imt:",
+    "tsi": "ventbench.drivers.tsi:",
+    "pirds": "ventbench.drivers.pirds:",
+    "lines": "ventbench.drivers.lines:",
 }
 
 #: ``sim://NAME`` / ``ventbench simulate --device NAME`` → "module:Class".
 DEVICES: dict[str, str] = {
-    "rig": "drivers.sim.rig_device:SimulatedRig",
-    "imt": "drivers.sim.imt_device:",
-    "tsi": "drivers.sim.tsi_device:",
-    "pirds": "drivers.sim.pirds_device:",
+    "rig": "ventbench.drivers.sim.rig_device:SimulatedRig",
+    "imt": "ventbench.drivers.sim.imt_device:",
+    "tsi": "ventbench.drivers.sim.tsi_device:",
+    "pirds": "ventbench.drivers.sim.pirds_device:",
 }
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 #: Reported quantities and their units (the analysis units of :mod:`analysis.limits`).
 QUANTITY_UNITS: Mapping[str, str] = {"vte_ml": "mL", "peep_cmh2o": "cmH2O",
@@ -118,7 +118,7 @@ def read_telemetry(path: str | os.PathLike, driver: str,
         As :func:`drivers.importers.vbcap.read_vbcap` (unreadable capture or header;
         corrupt records are skipped: the reports in them are lost).
     """
-    from drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
+    from ventbench.drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
 
     check_dut_driver(driver)
     trace = read_vbcap(path, driver=driver, host_time=True, skip_bad=True,

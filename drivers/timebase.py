@@ -22,9 +22,8 @@ history runs across blocks.
 from __future__ import annotations
 
 import numpy as np
-
-from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SampleBlock
 
 #: Number of recent sample intervals whose median is the step across a break.
 HISTORY = 64

@@ -17,14 +17,13 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import BytePort, Driver, SampleBlock
+from ventbench.drivers.imt import port_name
+from ventbench.drivers.tsi_codec import StreamRequest, TsiBlockFramer
 
-from analysis.errors import ConfigError, TransportError
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-
-from .base import BytePort, Driver, SampleBlock
-from .imt import port_name
-from .tsi_codec import StreamRequest, TsiBlockFramer
+from ventbench.errors import ConfigError, TransportError
 
 GASES = {"air": 0, "o2": 1}
 CHANNELS = ("p_abs_kpa", "t_gas_degc")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 #: Quantity letters in their order within a sample, with (scale, signed) for binary mode.
 QUANTITIES = {"F": (0.01, False), "T": (0.01, True), "P": (0.01, False)}

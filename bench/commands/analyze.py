@@ -33,18 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRule, evaluate_point
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
+from ventbench.analysis.results import point_to_json
+from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.trace import Trace
+from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
+from ventbench.bench.summary import print_summary
+from ventbench.drivers.importers import FORMATS, read_trace, sniff_format
 
-from analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRule, evaluate_point
-from analysis.errors import ConfigError
-from analysis.gas import Ambient, GasCondition
-from analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
-from analysis.results import point_to_json
-from analysis.segment import SegmentationSettings
-from analysis.trace import Trace
-from bench.cli import exit_code_for_verdict
-from bench.results_doc import build_results, gas_block, source_file_entry, write_results
-from bench.summary import print_summary
-from drivers.importers import FORMATS, read_trace, sniff_format
+from ventbench.errors import ConfigError
+from ventbench.exit_codes import exit_code_for_verdict
 
 HELP = "analyse one recorded trace: breaths, checks against limits, verdict"
 
@@ -174,7 +174,7 @@ def point_from_args(args: argparse.Namespace, file: Path) -> PointSpec:
 
 def _point_from_protocol(protocol: str, point_id: str) -> PointSpec:
     """Set values, lung, checks, limits, rule and preset of one point of a protocol."""
-    from bench.protocol import load_protocol
+    from ventbench.bench.protocol import load_protocol
 
     proto = load_protocol(protocol)
     point = proto.point(point_id)
@@ -247,7 +247,7 @@ def per_breath_channels(trace: Trace, breaths: Sequence[Any]) -> dict[str, list[
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; returns the exit code (see module doc)."""
-    from analysis.stream import analyze_breaths
+    from ventbench.analysis.stream import analyze_breaths
 
     path = Path(args.file)
     spec = point_from_args(args, path)  # usage errors before touching the file
@@ -255,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
     analysis_condition = GasCondition.parse(args.condition)
     window = None
     if args.plot_window:
-        from bench.plot import parse_window
+        from ventbench.bench.plot import parse_window
 
         window = parse_window(args.plot_window)
 
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot and len(trace) < 2:
         print(f"ventbench analyze: no plot: {path} has {len(trace)} sample(s)", file=sys.stderr)
     elif args.plot:
-        from bench.plot import plot_trace
+        from ventbench.bench.plot import plot_trace
 
         title = f"{path.name} — point {spec.id} ({spec.mode}) — {document['verdict']}"
         plot_trace(args.plot, trace, document["points"][0]["breaths"], window_s=window, title=title)

@@ -15,13 +15,13 @@ import argparse
 import time
 from pathlib import Path
 
-from analysis.gas import Ambient
-from bench.commands.run import analysis_config, make_plan
-from bench.live import Live
-from bench.operator import AutomatedOperator, demo_prototype
-from bench.protocol import load_protocol
-from bench.runner import Runner
-from bench.session import read_json
+from ventbench.analysis.gas import Ambient
+from ventbench.bench.commands.run import analysis_config, make_plan
+from ventbench.bench.live import Live
+from ventbench.bench.operator import AutomatedOperator, demo_prototype
+from ventbench.bench.protocol import load_protocol
+from ventbench.bench.runner import Runner
+from ventbench.bench.session import read_json
 
 HELP = "run ISO 80601-2-12 VC adult rows 1-8 against a simulated prototype (accelerated)"
 

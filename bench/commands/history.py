@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.history import check_trend, history_path, index_session, list_sessions
-from bench.session import default_sessions_root, load_session, read_json
+from ventbench.bench.history import check_trend, history_path, index_session, list_sessions
+from ventbench.bench.session import default_sessions_root, load_session, read_json
 
 HELP = "list indexed sessions and each check's trend across firmware versions"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.cli import EXIT_PASS
+from ventbench.exit_codes import EXIT_PASS
 
 HELP = "list serial ports and simulated devices (sim://...)"
 
@@ -33,7 +33,7 @@ def list_serial_ports() -> list[dict[str, str | None]]:
 
 def list_simulated() -> list[dict[str, str | None]]:
     """``sim://`` devices and whether each loads."""
-    from drivers.registry import available_devices
+    from ventbench.drivers.registry import available_devices
 
     return [{"port": f"sim://{name}", "description": "simulated " + name if reason is None
              else "unavailable", "problem": reason}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.protocol import builtin_protocols, load_protocol
+from ventbench.bench.protocol import builtin_protocols, load_protocol
 
 HELP = "list built-in protocols, or show one protocol's points as a table"
 

@@ -33,13 +33,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis import __version__
-from analysis.errors import BenchError, ConfigError, TransportError
-from bench import record_pair
-from bench.cli import EXIT_INCONCLUSIVE, EXIT_PASS
-from bench.commands.simulate import parse_duration_s, parse_pairs
-from drivers.importers.trace_csv import TraceCsvStream
-from drivers.timebase import ContinuousTime
+from ventbench.bench import record_pair
+from ventbench.bench.commands.simulate import parse_duration_s, parse_pairs
+from ventbench.drivers.importers.trace_csv import TraceCsvStream
+from ventbench.drivers.timebase import ContinuousTime
+
+from ventbench import __version__
+from ventbench.errors import BenchError, ConfigError, TransportError
+from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_PASS
 
 HELP = "capture a port with no protocol: capture.vbcap, trace.csv and record.json"
 
@@ -65,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _first_rx_bytes(path: Path, n: int) -> bytes:
-    from drivers.capture import CaptureReader
+    from ventbench.drivers.capture import CaptureReader
 
     out = b""
     for rec in CaptureReader(path):
@@ -115,8 +116,8 @@ class _Live:
 
 
 def run(args: argparse.Namespace) -> int:
-    from drivers.registry import make_driver
-    from drivers.transport import Acquisition
+    from ventbench.drivers.registry import make_driver
+    from ventbench.drivers.transport import Acquisition
 
     duration_s = parse_duration_s(args.duration)
     options = parse_pairs(args.option, "--option")

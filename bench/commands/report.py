@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli import EXIT_PASS
+from ventbench.exit_codes import EXIT_PASS
 
 HELP = "(re)render the PDF report of a session (deterministic; --lang en|id)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
+    from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
     parser.add_argument("session", type=Path, metavar="SESSION", help="session directory")
     parser.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE,
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.report import render
+    from ventbench.bench.report import render
 
     path = render(args.session, lang=args.lang, out=args.out)
     print(f"report: {path}")

@@ -17,14 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from analysis.gas import Ambient
-from analysis.limits import load_limits
-from analysis.segment import SegmentationSettings
-from bench.analysis_config import AnalysisConfig
-from bench.live import Live
-from bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
-from bench.protocol import Protocol, load_protocol
-from bench.runner import Runner, RunPlan
+from ventbench.analysis.gas import Ambient
+from ventbench.analysis.limits import load_limits
+from ventbench.analysis.segment import SegmentationSettings
+from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.live import Live
+from ventbench.bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
+from ventbench.bench.protocol import Protocol, load_protocol
+from ventbench.bench.runner import Runner, RunPlan
 
 HELP = "run a protocol against a device: operator prompts, live breaths, a session record"
 
@@ -73,14 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true",
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/reliability/command.py) --
-    from bench.reliability.command import add_reliability_arguments
+    from ventbench.bench.reliability.command import add_reliability_arguments
 
     add_reliability_arguments(parser)
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
     """``K=V`` strings → dict (numbers parsed); ConfigError naming a bad pair."""
-    from analysis.errors import ConfigError
+    from ventbench.errors import ConfigError
 
     out: dict[str, Any] = {}
     for pair in pairs:
@@ -145,11 +145,12 @@ def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """The DUT telemetry port of ``--dut-port/--dut-driver/--dut-option`` (empty without
     one); ConfigError for an incomplete pair, a driver without telemetry, or a simulated
     port whose clock does not follow the host's (``speed=max``)."""
-    from analysis.errors import ConfigError
-    from analysis.monitoring import DEFAULT_TOL_S
-    from bench.monitoring import dut_record
-    from drivers.registry import driver_class
-    from drivers.telemetry import check_dut_driver
+    from ventbench.analysis.monitoring import DEFAULT_TOL_S
+    from ventbench.bench.monitoring import dut_record
+    from ventbench.drivers.registry import driver_class
+    from ventbench.drivers.telemetry import check_dut_driver
+
+    from ventbench.errors import ConfigError
 
     if not args.dut_port and not args.dut_driver:
         return {}
@@ -178,8 +179,9 @@ def _sim_speed_max(url: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.errors import ConfigError
-    from bench.reliability.command import is_reliability, run_reliability
+    from ventbench.bench.reliability.command import is_reliability, run_reliability
+
+    from ventbench.errors import ConfigError
 
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
@@ -188,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         protocol = protocol.select(group=args.group, ids=args.point)
     if not protocol.points:
         raise ConfigError(f"protocol {protocol.id!r}: no points selected")
-    from drivers.registry import driver_class
+    from ventbench.drivers.registry import driver_class
 
     driver_class(args.driver)  # an unknown driver is a usage error before any file is written
     dut_port = dut_port_from_args(args)

@@ -18,9 +18,10 @@ import signal
 import sys
 import time
 
-from analysis.errors import ConfigError
-from bench.cli import EXIT_PASS
-from drivers.registry import DEVICES, make_device
+from ventbench.drivers.registry import DEVICES, make_device
+
+from ventbench.errors import ConfigError
+from ventbench.exit_codes import EXIT_PASS
 
 HELP = "serve a simulated rig or instrument on a pseudo-terminal at PATH"
 
@@ -72,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from drivers.pty_server import PtyServer
+    from ventbench.drivers.pty_server import PtyServer
 
     params = parse_pairs(args.settings, "--set")
     params.update(parse_pairs(args.fault, "--fault"))

@@ -19,9 +19,10 @@ import argparse
 import importlib
 from pathlib import Path
 
-from analysis.errors import BenchError, ConfigError
-from bench.cli import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from bench.session import STOP_FILE, check_hashes, load_session, read_json, sha256_file
+from ventbench.bench.session import STOP_FILE, check_hashes, load_session, read_json, sha256_file
+
+from ventbench.errors import BenchError, ConfigError
+from ventbench.exit_codes import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 
 HELP = "recompute hashes and results of a session; say whether everything still matches"
 
@@ -48,7 +49,7 @@ def _report_hash_problem(session: Path, pdf: Path | None) -> str | None:
     if not pdf.exists():
         return None
     try:
-        report = importlib.import_module("bench.report")
+        report = importlib.import_module("ventbench.bench.report")
         read_hash = report.embedded_results_sha256
     except (ImportError, AttributeError):
         print(f"  {pdf.name}: embedded results hash not checked "
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if not start:
         pass  # no start record to re-analyse from (reported above)
     elif not args.no_reanalysis and start.get("kind") == "reliability":  # bench/reliability/replay.py
-        from bench.reliability.replay import replay_session
+        from ventbench.bench.reliability.replay import replay_session
 
         diffs = replay_session(session)
         for d in diffs:
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("  re-analysis: reliability captures re-decoded, breaths and events identical")
     elif not args.no_reanalysis:
-        from bench.reanalysis import reanalyze_session
+        from ventbench.bench.reanalysis import reanalyze_session
 
         try:
             outcome = reanalyze_session(session, start)

@@ -33,12 +33,10 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
-
-from bench.session import read_json
-
-from .config import QUANTITIES, ReliabilityConfig
-from .events import EVENTS_FILE, read_events
-from .store import read_breaths
+from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
+from ventbench.bench.reliability.events import EVENTS_FILE, read_events
+from ventbench.bench.reliability.store import read_breaths
+from ventbench.bench.session import read_json
 
 DAY_S = 86400.0
 MIN_DRIFT_SPAN_S = 3600.0
@@ -193,9 +191,8 @@ def session_results(root: Path, data_dir: Path | None = None) -> dict[str, Any]:
     output directory otherwise). ``gas`` states the flow condition the device reported
     and the factor to BTPS once when every segment agrees, else null with ``by_segment``.
     """
-    from bench.session import sha256_file, software_info
-
-    from .capture_parts import segment_parts
+    from ventbench.bench.reliability.capture_parts import segment_parts
+    from ventbench.bench.session import sha256_file, software_info
 
     root = Path(root)
     data = Path(data_dir) if data_dir is not None else root / "reliability"

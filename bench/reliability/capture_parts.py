@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from drivers.capture import CaptureWriter
+from ventbench.drivers.capture import CaptureWriter
 
 PART_RE = re.compile(r"capture-(\d+)-(\d+)\.vbcap$")
 

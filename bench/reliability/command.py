@@ -18,7 +18,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 
 def add_reliability_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,12 +63,11 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
 
 def run_reliability(args: argparse.Namespace) -> int:
     """Run (or resume) a reliability session from parsed ``ventbench run`` arguments."""
-    from bench.commands.run import ambient_from_args, parse_options
-    from bench.live import Live
-    from drivers.registry import driver_class
-
-    from .config import load_reliability
-    from .runner import ReliabilityRun
+    from ventbench.bench.commands.run import ambient_from_args, parse_options
+    from ventbench.bench.live import Live
+    from ventbench.bench.reliability.config import load_reliability
+    from ventbench.bench.reliability.runner import ReliabilityRun
+    from ventbench.drivers.registry import driver_class
 
     driver_class(args.driver)  # unknown driver: a usage error before any file is written
     live = Live()

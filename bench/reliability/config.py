@@ -16,8 +16,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
-from bench.protocol import SET_KEYS, Protocol, load_protocol, parse_protocol
+from ventbench.bench.protocol import SET_KEYS, Protocol, load_protocol, parse_protocol
+
+from ventbench.errors import ConfigError
 
 #: Per-breath quantities judged by a reliability run (store field names).
 QUANTITIES = ("vt_ml", "peep_cmh2o", "pip_cmh2o", "rate_bpm")
@@ -115,7 +116,7 @@ def _pair(key: str, value: Any, where: str) -> tuple[float, float]:
 
 
 def _table(protocol: Protocol) -> dict[str, Any]:
-    from bench.protocol import _builtin_dir  # the same file load_protocol read
+    from ventbench.bench.protocol import _builtin_dir  # the same file load_protocol read
 
     path = Path(protocol.path)
     if path.is_file():

@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from analysis.gas import Ambient, GasCondition, conversion_factor
-from analysis.segment import SegmentationSettings
-from analysis.stream import BreathStream
-from drivers.base import SampleBlock
-from drivers.timebase import ContinuousTime
-
-from .config import QUANTITIES, ReliabilityConfig
-from .events import EventDetector
-from .store import BreathStore, breath_records
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.stream import BreathStream
+from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
+from ventbench.bench.reliability.events import EventDetector
+from ventbench.bench.reliability.store import BreathStore, breath_records
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.timebase import ContinuousTime
 
 
 @dataclass

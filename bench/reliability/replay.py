@@ -17,17 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.gas import Ambient
+from ventbench.bench.reliability.capture_parts import segment_parts
+from ventbench.bench.reliability.config import ReliabilityConfig
+from ventbench.bench.reliability.events import EVENTS_FILE, EventDetector, EventLog, read_events
+from ventbench.bench.reliability.pipeline import Pipeline
+from ventbench.bench.reliability.store import BreathStore, read_breaths
+from ventbench.bench.session import read_json
+from ventbench.drivers.capture import CaptureReader
 
-from analysis.errors import BenchError
-from analysis.gas import Ambient
-from bench.session import read_json
-from drivers.capture import CaptureReader
-
-from .capture_parts import segment_parts
-from .config import ReliabilityConfig
-from .events import EVENTS_FILE, EventDetector, EventLog, read_events
-from .pipeline import Pipeline
-from .store import BreathStore, read_breaths
+from ventbench.errors import BenchError
 
 WALL_FIELDS = ("gap_s", "cause", "down_s", "attempts")
 
@@ -37,7 +36,7 @@ def replay_into(session: Path, out: Path) -> dict[str, Any]:
 
     Returns counts: segments, samples, breaths.
     """
-    from drivers.registry import make_driver
+    from ventbench.drivers.registry import make_driver
 
     session, out = Path(session), Path(out)
     start = read_json(session / "start.json", "session start record")
@@ -143,9 +142,8 @@ def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int
     """``ventbench replay`` of a reliability session: identical → the recorded verdict's
     exit code; any difference → the differences and exit 1. ``out`` keeps the replayed
     store, events and results.json."""
-    from bench.session import write_json_atomic
-
-    from .analysis import session_results
+    from ventbench.bench.reliability.analysis import session_results
+    from ventbench.bench.session import write_json_atomic
 
     session = Path(session)
     with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from .config import QUANTITIES
-from .events import iter_events
+from ventbench.bench.reliability.config import QUANTITIES
+from ventbench.bench.reliability.events import iter_events
 
 TIMELINE_KINDS = ("disconnect", "reconnect", "data_stall", "sensor_fault", "device_reset",
                   "corrupt_data", "missed_breath", "apnoea", "out_of_limit", "out_of_limit_run",

@@ -28,10 +28,14 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import BenchError, ConfigError
-from analysis.gas import Ambient
-from bench.live import Live
-from bench.session import (
+from ventbench.analysis.gas import Ambient
+from ventbench.bench.live import Live
+from ventbench.bench.reliability.capture_parts import part_path, rotate, segment_parts
+from ventbench.bench.reliability.config import ReliabilityConfig
+from ventbench.bench.reliability.events import EVENTS_FILE, EventDetector, EventLog, read_events
+from ventbench.bench.reliability.pipeline import Pipeline
+from ventbench.bench.reliability.store import BreathStore, chunk_paths, read_breaths
+from ventbench.bench.session import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     STATUS_INTERRUPTED,
@@ -40,11 +44,7 @@ from bench.session import (
     write_json_atomic,
 )
 
-from .capture_parts import part_path, rotate, segment_parts
-from .config import ReliabilityConfig
-from .events import EVENTS_FILE, EventDetector, EventLog, read_events
-from .pipeline import Pipeline
-from .store import BreathStore, chunk_paths, read_breaths
+from ventbench.errors import BenchError, ConfigError
 
 POINT_ID = "reliability"
 DATA_DIR = "reliability"
@@ -183,8 +183,8 @@ class ReliabilityRun:
     # -- the run -------------------------------------------------------------------------
     def run(self) -> int:
         """Record until the duration is reached; returns the contract's exit code."""
-        from drivers.registry import make_driver
-        from drivers.transport import Acquisition
+        from ventbench.drivers.registry import make_driver
+        from ventbench.drivers.transport import Acquisition
 
         data = self.session.root / DATA_DIR
         cap_dir = self.session.point_dir(POINT_ID)
@@ -275,9 +275,8 @@ class ReliabilityRun:
         """
         import sqlite3
 
-        from bench.history import history_path, index_session
-
-        from .analysis import session_results
+        from ventbench.bench.history import history_path, index_session
+        from ventbench.bench.reliability.analysis import session_results
 
         root = self.session.root
         extra: dict[str, Any] = {"report": "not rendered: " + ("no results" if self.render
@@ -294,7 +293,7 @@ class ReliabilityRun:
             extra["analysis_error"] = str(error)
             self.live.line(f"warning: reliability analysis failed: {error}")
         if self.render and results is not None:
-            from bench.report import render
+            from ventbench.bench.report import render
 
             try:
                 render(root)

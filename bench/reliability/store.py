@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.recfunctions import repack_fields
 
-from analysis.errors import ConfigError, TransportError
+from ventbench.errors import ConfigError, TransportError
 
 #: Breath fields stored (float32 is ample for metrics; times are float64).
 RECORD_DTYPE = np.dtype([

@@ -25,12 +25,18 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
+from ventbench.bench.report import (
+    appendix,
+    pages,
+    reliability_front,
+    reliability_pages,
+    results_pages,
+)
+from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
+from ventbench.bench.report.layout import RC, Document
+from ventbench.bench.report.source import ReportData, load_session
 
-from analysis.errors import ConfigError
-from bench.report import appendix, pages, reliability_front, reliability_pages, results_pages
-from bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
-from bench.report.layout import RC, Document
-from bench.report.source import ReportData, load_session
+from ventbench.errors import ConfigError
 
 __all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256", "render"]
 

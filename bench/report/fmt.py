@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from bench.report.i18n import Messages
-from bench.report.layout import INK, Style
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import INK, Style
 
 #: Decimals shown per unit (well inside each quantity's limit; results.json keeps 7 digits).
 DECIMALS = {"mL": 1, "cmH2O": 2, "bpm": 2, "s": 3, "%": 1, "1": 2, "L/min": 2}

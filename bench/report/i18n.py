@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 #: Languages with a catalogue, default first.
 LANGUAGES = ("en", "id")
@@ -43,7 +43,7 @@ def _catalogue(lang: str) -> tuple[tuple[str, str], ...]:
         raise ConfigError(f"report language {lang!r}: expected one of {', '.join(LANGUAGES)}")
     where = f"bench/report/messages_{lang}.toml"
     try:
-        text = resources.files("bench.report").joinpath(f"messages_{lang}.toml").read_text("utf-8")
+        text = resources.files("ventbench.bench.report").joinpath(f"messages_{lang}.toml").read_text("utf-8")
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{where}: cannot read the message catalogue ({error})") from None

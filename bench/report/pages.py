@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from bench.report.fmt import (
+from ventbench.bench.report.fmt import (
     FAIL_COLOR,
     limit_text,
     settings_text,
@@ -17,9 +17,9 @@ from bench.report.fmt import (
     time_text,
     verdict_style,
 )
-from bench.report.i18n import Messages
-from bench.report.layout import CONTENT_W_IN, LEFT_IN, PAGE_W_IN, Column, Document, Style
-from bench.report.source import NOT_TESTED, ReportData
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, PAGE_W_IN, Column, Document, Style
+from ventbench.bench.report.source import NOT_TESTED, ReportData
 
 VERDICT_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", NOT_TESTED, "INFO")
 #: Calibration interval assumed when an instrument states no due date (flagged as assumed).

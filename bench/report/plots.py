@@ -16,10 +16,10 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.traces import Excerpt
 
-from analysis.units import ML_PER_S_PER_LPM
-from bench.report.i18n import Messages
-from bench.report.traces import Excerpt
+from ventbench.units import ML_PER_S_PER_LPM
 
 BLUE, VERMILLION, GREEN, ORANGE, SKY, PURPLE, YELLOW = (
     "#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.reliability.analysis import MIN_DRIFT_BREATHS, MIN_DRIFT_SPAN_S
-from bench.reliability.config import QUANTITIES
-from bench.report.fmt import settings_text, time_text, verdict_style
-from bench.report.i18n import Messages
-from bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document
-from bench.report.source import ReportData
+from ventbench.bench.reliability.analysis import MIN_DRIFT_BREATHS, MIN_DRIFT_SPAN_S
+from ventbench.bench.reliability.config import QUANTITIES
+from ventbench.bench.report.fmt import settings_text, time_text, verdict_style
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document
+from ventbench.bench.report.source import ReportData
 
 HOUR_S = 3600.0
 

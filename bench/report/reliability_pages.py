@@ -20,17 +20,26 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import BenchError, ConfigError
-from bench.reliability import report_pages as figs
-from bench.reliability.config import QUANTITIES
-from bench.reliability.events import EVENTS_FILE, iter_events
-from bench.reliability.store import read_breaths
-from bench.report import plots
-from bench.report.fmt import verdict_style
-from bench.report.i18n import Messages
-from bench.report.layout import CONTENT_W_IN, GREY, LEFT_IN, Column, Document, Style, axes_at
-from bench.report.reliability_front import HOUR_S, block, config, hours
-from bench.report.source import ReportData
+from ventbench.bench.reliability import report_pages as figs
+from ventbench.bench.reliability.config import QUANTITIES
+from ventbench.bench.reliability.events import EVENTS_FILE, iter_events
+from ventbench.bench.reliability.store import read_breaths
+from ventbench.bench.report import plots
+from ventbench.bench.report.fmt import verdict_style
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import (
+    CONTENT_W_IN,
+    GREY,
+    LEFT_IN,
+    Column,
+    Document,
+    Style,
+    axes_at,
+)
+from ventbench.bench.report.reliability_front import HOUR_S, block, config, hours
+from ventbench.bench.report.source import ReportData
+
+from ventbench.errors import BenchError, ConfigError
 
 #: Most rows of the event table (the rest are counted and in events.jsonl).
 EVENT_TABLE_MAX_ROWS = 600

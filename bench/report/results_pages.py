@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from bench.report import plots
-from bench.report.fmt import (
+from ventbench.bench.report import plots
+from ventbench.bench.report.fmt import (
     achieved_text,
     limit_text,
     settings_text,
@@ -18,11 +17,11 @@ from bench.report.fmt import (
     value,
     verdict_style,
 )
-from bench.report.i18n import Messages
-from bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, Style, axes_at
-from bench.report.source import NOT_TESTED, ReportData
-from bench.report.traces import read_excerpt
-from bench.session import safe_name
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, Style, axes_at
+from ventbench.bench.report.source import NOT_TESTED, ReportData
+from ventbench.bench.report.traces import read_excerpt
+from ventbench.bench.session import safe_name
 
 #: Disclosure bands of delivered VT (ISO 80601-2-80 [confirmed]): (key, low, high) mL, set value.
 VT_BANDS = (("high", 300.0, math.inf), ("mid", 50.0, 300.0), ("low", -math.inf, 50.0))

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
-from bench.session import safe_name, sha256_file
+from ventbench.bench.session import safe_name, sha256_file
+
+from ventbench.errors import ConfigError
 
 RESULTS_FILE = "results.json"
 START_FILE = "start.json"

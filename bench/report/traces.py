@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 _BISECT_STOP = 1 << 16  #: bytes: below this, read forward instead of bisecting
 _READ_BLOCK = 1 << 18  #: bytes read and parsed at a time

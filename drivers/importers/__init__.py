@@ -15,16 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError
-from analysis.trace import Trace
+from ventbench.analysis.trace import Trace
+
+from ventbench.errors import ConfigError
 
 #: format name → (module, reader function). Each reader takes the path first.
 FORMATS: dict[str, tuple[str, str]] = {
-    "csv": ("drivers.importers.trace_csv", "read_trace_csv"),
-    "labchart": ("drivers.importers.labchart", "read_labchart"),
-    "ventmap": ("drivers.importers.ventmap", "read_ventmap"),
-    "pirds": ("drivers.importers.pirds_file", "read_pirds"),
-    "vbcap": ("drivers.importers.vbcap", "read_vbcap"),
+    "csv": ("ventbench.drivers.importers.trace_csv", "read_trace_csv"),
+    "labchart": ("ventbench.drivers.importers.labchart", "read_labchart"),
+    "ventmap": ("ventbench.drivers.importers.ventmap", "read_ventmap"),
+    "pirds": ("ventbench.drivers.importers.pirds_file", "read_pirds"),
+    "vbcap": ("ventbench.drivers.importers.vbcap", "read_vbcap"),
 }
 #: How many bytes :func:`sniff_format` looks at.
 SNIFF_BYTES = 4096

@@ -13,8 +13,7 @@ the live driver) are skipped and counted.
 from __future__ import annotations
 
 from serial import SerialException
-
-from drivers.capture import Record
+from ventbench.drivers.capture import Record
 
 #: Events at which a connection ends (the next one starts at ``open``).
 BOUNDARY_EVENTS = frozenset({"open", "disconnect"})

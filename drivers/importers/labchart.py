@@ -31,11 +31,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import SampleFlag, Trace
 
-from analysis.errors import ConfigError, FrameError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import SampleFlag, Trace
-from analysis.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
+from ventbench.errors import ConfigError, FrameError
+from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
 HEADER_KEYS = (
     "Interval",

@@ -8,7 +8,7 @@ and temperature come from the first P/B and T/B events when present.
 
 A JSON-lines file (first non-blank byte ``{``) is read line by line; a binary file record
 by record. A line or record that is not a PIRDS event raises
-:class:`~analysis.errors.FrameError` naming the file and line (or byte offset); with
+:class:`~ventbench.errors.FrameError` naming the file and line (or byte offset); with
 ``skip_bad=True`` it is skipped and counted in ``meta["skipped_lines"]``.
 """
 
@@ -19,14 +19,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from analysis.errors import ConfigError, FrameError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import Trace
-from analysis.units import HPA_PER_CMH2O
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import Trace
+from ventbench.drivers.base import DecodeCounters
+from ventbench.drivers.pirds import SampleAssembler, _key, rows_to_block
+from ventbench.drivers.pirds_codec import ASSERTIONS, TYPES, Event, event_from_json, parse_record
 
-from ..base import DecodeCounters
-from ..pirds import SampleAssembler, _key, rows_to_block
-from ..pirds_codec import ASSERTIONS, TYPES, Event, event_from_json, parse_record
+from ventbench.errors import ConfigError, FrameError
+from ventbench.units import HPA_PER_CMH2O
 
 
 def read_pirds(path: str | os.PathLike, *, skip_bad: bool = False, flow: str = "FA0",

@@ -32,11 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from analysis.errors import BenchError, FrameError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import SampleFlag, Trace
-from drivers.importers.trace_csv_format import (
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.drivers.importers.trace_csv_format import (
     _AMBIENT_KEYS,
     _COLUMN_NAME,
     _META_LINE,
@@ -47,14 +45,16 @@ from drivers.importers.trace_csv_format import (
     UNIT_SUFFIXES,
     VERSION,
 )
-from drivers.importers.trace_csv_rows import (
+from ventbench.drivers.importers.trace_csv_rows import (
     _bad_samples,
     _raise_first_bad,
     _read_data,
     _split_columns,
     _Where,
 )
-from drivers.importers.trace_csv_write import TraceCsvStream, write_trace_csv
+from ventbench.drivers.importers.trace_csv_write import TraceCsvStream, write_trace_csv
+
+from ventbench.errors import BenchError, FrameError
 
 __all__ = [
     "FLAGS_COLUMN",

@@ -13,10 +13,10 @@ import re
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import SampleFlag
 
-from analysis.errors import ConfigError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import SampleFlag
+from ventbench.errors import ConfigError
 
 MAGIC_KEY = "ventbench-trace"
 VERSION = "1"

@@ -13,10 +13,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.importers.trace_csv_format import _EXCUSED, FLAGS_COLUMN
 
-from analysis.errors import FrameError
-from analysis.trace import SampleFlag
-from drivers.importers.trace_csv_format import _EXCUSED, FLAGS_COLUMN
+from ventbench.errors import FrameError
 
 
 class _Where:

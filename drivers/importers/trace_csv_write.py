@@ -13,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import Trace
-from drivers.importers.trace_csv_format import FLAGS_COLUMN, _column_names, _preamble, _rows_text
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import Trace
+from ventbench.drivers.importers.trace_csv_format import (
+    FLAGS_COLUMN,
+    _column_names,
+    _preamble,
+    _rows_text,
+)
 
 
 def write_trace_csv(path: str | os.PathLike, trace: Trace, *, always_flags: bool = False) -> None:

@@ -20,7 +20,7 @@ and never reached the live driver; they are skipped here too.
 
 Damage: a torn tail (a crash while writing) is normal — what is there is read and
 ``meta["capture"]["truncated_at"]`` says where it stopped. A corrupt record in the middle
-is a :class:`~analysis.errors.FrameError` naming its byte offset, unless ``skip_bad``:
+is a :class:`~ventbench.errors.FrameError` naming its byte offset, unless ``skip_bad``:
 then it is left out (the driver counts the samples it lost) and listed in
 ``meta["capture"]["corrupt"]``.
 """
@@ -32,15 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.drivers.base import Driver, SampleBlock
+from ventbench.drivers.capture import MAGIC, Record, read_capture
+from ventbench.drivers.clockmap import HOST_TIME_CHANNEL
+from ventbench.drivers.importers.capture_port import Boundary, CapturePort, event_name
+from ventbench.drivers.timebase import ContinuousTime, flag_first
 
-from analysis.errors import AnalysisError, BenchError, ConfigError, FrameError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import SampleFlag, Trace
-from drivers.base import Driver, SampleBlock
-from drivers.capture import MAGIC, Record, read_capture
-from drivers.clockmap import HOST_TIME_CHANNEL
-from drivers.importers.capture_port import Boundary, CapturePort, event_name
-from drivers.timebase import ContinuousTime, flag_first
+from ventbench.errors import AnalysisError, BenchError, ConfigError, FrameError
 
 #: First bytes of every ``.vbcap`` file (for format sniffing).
 SNIFF_MAGIC = MAGIC[:6]
@@ -85,7 +85,7 @@ def read_vbcap(path: str | os.PathLike, *, driver: str | None = None, skip_bad: 
     OSError
         Missing or unreadable file.
     """
-    from drivers.registry import make_driver
+    from ventbench.drivers.registry import make_driver
 
     path = Path(path)
     wrong = [k for k in _NOT_DRIVER_OPTIONS if k in driver_options]

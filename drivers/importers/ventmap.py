@@ -27,10 +27,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import Trace
 
-from analysis.errors import FrameError
-from analysis.gas import GasCondition
-from analysis.trace import Trace
+from ventbench.errors import FrameError
 
 FS_HZ = 50.0
 _STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[- ]\d{2}[-:]\d{2}[-:]\d{2}(?:\.\d+)?$")

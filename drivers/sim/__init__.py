@@ -7,11 +7,16 @@
 (3, 500.0)
 """
 
-from .lung import LinearPhase, Lung, flow_source_phase, pressure_source_phase
-from .points import settings_from_point, simulation_from_params
-from .sensors import SensorChain, SensorFault, SensorModel
-from .simulation import BreathTruth, SimChunk, SimResult, Simulation, simulate
-from .ventilator import BreathPlan, BreathScheduler, Imperfections, VentilatorSettings
+from ventbench.drivers.sim.lung import LinearPhase, Lung, flow_source_phase, pressure_source_phase
+from ventbench.drivers.sim.points import settings_from_point, simulation_from_params
+from ventbench.drivers.sim.sensors import SensorChain, SensorFault, SensorModel
+from ventbench.drivers.sim.simulation import BreathTruth, SimChunk, SimResult, Simulation, simulate
+from ventbench.drivers.sim.ventilator import (
+    BreathPlan,
+    BreathScheduler,
+    Imperfections,
+    VentilatorSettings,
+)
 
 __all__ = [
     "BreathPlan",

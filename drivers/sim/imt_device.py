@@ -13,11 +13,8 @@ import re
 from collections import deque
 
 import numpy as np
-
-from analysis.units import HPA_PER_CMH2O
-
-from ..base import SimulatedDevice
-from ..imt_codec import (
+from ventbench.drivers.base import SimulatedDevice
+from ventbench.drivers.imt_codec import (
     FAST_TICK_S,
     INFO_IDS,
     MEASUREMENTS,
@@ -25,7 +22,9 @@ from ..imt_codec import (
     FastFormat,
     encode_fast_packet,
 )
-from .instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
+
+from ventbench.units import HPA_PER_CMH2O
 
 #: Analyser gas standard (setting 3) → the condition the simulated flow is stated at.
 _CONDITIONS = {1: "STP21", 2: "BTPS", 4: "STPD", 11: "ATPD", 12: "ATPS", 0: "ATPD"}

@@ -93,7 +93,7 @@ def make_source(params: dict[str, str], fs_hz: float, condition: str | None = No
     """
     if params.get("model", "physics") != "simple":
         try:
-            from drivers.sim.points import simulation_from_params
+            from ventbench.drivers.sim.points import simulation_from_params
         except ImportError:  # pragma: no cover - physics simulator absent
             simulation_from_params = None
         if simulation_from_params is not None:

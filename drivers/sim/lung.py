@@ -1,6 +1,6 @@
 """Test lung and patient circuit: a single RC compartment, circuit compliance and a leak.
 
-Model (all arithmetic in mL, s and hPa; cmH2O only at the edges, via ``analysis.units``)::
+Model (all arithmetic in mL, s and hPa; cmH2O only at the edges, via ``ventbench.units``)::
 
     ventilator ──tubing (circuit compliance Cc)── flow sensor ──┬── R ── alveolus (C)
                                                    (patient port)└── leak (conductance g)
@@ -30,8 +30,8 @@ from functools import cached_property
 
 import numpy as np
 
-from analysis.errors import ConfigError
-from analysis.units import HPA_PER_CMH2O, ML_PER_S_PER_LPM
+from ventbench.errors import ConfigError
+from ventbench.units import HPA_PER_CMH2O, ML_PER_S_PER_LPM
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,11 @@ Where the assertions come from (``reports``):
 from __future__ import annotations
 
 import numpy as np
+from ventbench.drivers.base import SimulatedDevice
+from ventbench.drivers.pirds_codec import Event, encode_binary, encode_json
+from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
 
-from analysis.units import HPA_PER_CMH2O
-
-from ..base import SimulatedDevice
-from ..pirds_codec import Event, encode_binary, encode_json
-from .instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.units import HPA_PER_CMH2O
 
 #: Monitoring errors of the simulated device under test (``reports=truth``), default 0.
 MONITOR_ERRORS = ("dut_vt_gain_pct", "dut_vt_offset_ml", "dut_pressure_gain_pct",

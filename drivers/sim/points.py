@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from analysis.errors import ConfigError
-from analysis.gas import GasCondition
+from ventbench.analysis.gas import GasCondition
+from ventbench.drivers.sim.lung import Lung
+from ventbench.drivers.sim.sensors import SensorModel
+from ventbench.drivers.sim.simulation import Simulation
+from ventbench.drivers.sim.ventilator import Imperfections, VentilatorSettings
 
-from .lung import Lung
-from .sensors import SensorModel
-from .simulation import Simulation
-from .ventilator import Imperfections, VentilatorSettings
+from ventbench.errors import ConfigError
 
 _SET_KEYS = ("vt_ml", "rate_bpm", "ti_s", "peep_cmh2o", "dp_cmh2o", "fio2_pct", "rise_time_s",
              "pause_s", "flow_pattern", "ramp_end_fraction")

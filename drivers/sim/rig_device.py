@@ -42,12 +42,12 @@ import math
 from typing import Any
 
 import numpy as np
-
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-
-from ..base import SimulatedDevice
-from ..vbr1.frames import (
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SimulatedDevice
+from ventbench.drivers.sim.line_faults import ByteFaults, garbage_schedule
+from ventbench.drivers.sim.points import simulation_from_params
+from ventbench.drivers.vbr1.frames import (
     EventCode,
     encode_describe,
     encode_event,
@@ -55,8 +55,6 @@ from ..vbr1.frames import (
     encode_samples,
     sample_length,
 )
-from .line_faults import ByteFaults, garbage_schedule
-from .points import simulation_from_params
 
 MAX_RATE_HZ = 5000
 FIRMWARE = "ventbench-sim-rig 1.0"

@@ -19,14 +19,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.trace import Trace
+from ventbench.drivers.sim.lung import LinearPhase, Lung, flow_source_phase, pressure_source_phase
+from ventbench.drivers.sim.sensors import SensorChain, SensorModel
+from ventbench.drivers.sim.ventilator import (
+    BreathPlan,
+    BreathScheduler,
+    Imperfections,
+    VentilatorSettings,
+)
 
-from analysis.errors import ConfigError
-from analysis.trace import Trace
-from analysis.units import CMH2O_PER_HPA, HPA_PER_CMH2O, ML_PER_S_PER_LPM
-
-from .lung import LinearPhase, Lung, flow_source_phase, pressure_source_phase
-from .sensors import SensorChain, SensorModel
-from .ventilator import BreathPlan, BreathScheduler, Imperfections, VentilatorSettings
+from ventbench.errors import ConfigError
+from ventbench.units import CMH2O_PER_HPA, HPA_PER_CMH2O, ML_PER_S_PER_LPM
 
 #: Window of expiration over which the true PEEP is averaged, s (STANDARDS.md §3).
 PEEP_WINDOW_S = 0.1
@@ -300,7 +304,7 @@ class Simulation:
     def trace_meta(self) -> dict[str, Any]:
         """Metadata describing this simulation, for a Trace."""
         return {
-            "source": "drivers.sim",
+            "source": "ventbench.drivers.sim",
             "seed": self.seed,
             "fs_hz": self.fs_hz,
             "ventilator": asdict(self.settings),

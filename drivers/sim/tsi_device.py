@@ -13,10 +13,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
-
-from ..base import SimulatedDevice
-from ..tsi_codec import StreamRequest, encode_binary_block
-from .instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.base import SimulatedDevice
+from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.tsi_codec import StreamRequest, encode_binary_block
 
 _D = re.compile(r"D([ABC])([Fx])([Tx])([Px])(\d{4})")
 

@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-from analysis.errors import ConfigError
+from ventbench.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ import time
 import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
+from ventbench.drivers.urlhandler.virtual import VirtualSerial
 
-from analysis.errors import BenchError
-from drivers.urlhandler.virtual import VirtualSerial
+from ventbench.errors import BenchError
 
 #: Query parameters the handler itself consumes.
 HANDLER_PARAMS = ("speed", "step_ms", "unplug_at_s", "unplug_s")
@@ -66,7 +66,7 @@ class Serial(VirtualSerial):
 
     def open(self) -> None:
         self._check_openable()
-        from drivers import registry  # lazy: the registry imports the devices lazily too
+        from ventbench.drivers import registry  # lazy: the registry imports the devices lazily too
 
         parts = urllib.parse.urlsplit(self.port)
         if parts.scheme.lower() != "sim" or not parts.netloc:

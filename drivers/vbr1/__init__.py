@@ -9,9 +9,9 @@
 The driver that talks to a rig is :class:`drivers.rig.RigDriver` (``--driver rig``).
 """
 
-from .crc import crc16, crc16_rows
-from .deframer import Deframer, FrameBatch
-from .frames import (
+from ventbench.drivers.vbr1.crc import crc16, crc16_rows
+from ventbench.drivers.vbr1.deframer import Deframer, FrameBatch
+from ventbench.drivers.vbr1.frames import (
     MAX_PAYLOAD,
     SYNC,
     EventCode,
@@ -24,7 +24,7 @@ from .frames import (
     encode_sample,
     encode_samples,
 )
-from .samples import STATUS_FLAGS, Layout, SampleDecoder, parse_describe
+from ventbench.drivers.vbr1.samples import STATUS_FLAGS, Layout, SampleDecoder, parse_describe
 
 __all__ = [
     "MAX_PAYLOAD", "STATUS_FLAGS", "SYNC", "Deframer", "EventCode", "Frame", "FrameBatch",

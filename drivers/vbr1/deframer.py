@@ -34,9 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-from .crc import crc16, crc16_rows
-from .frames import HEADER_LEN, MAX_PAYLOAD, OVERHEAD, SYNC0, SYNC1, Frame
+from ventbench.drivers.vbr1.crc import crc16, crc16_rows
+from ventbench.drivers.vbr1.frames import HEADER_LEN, MAX_PAYLOAD, OVERHEAD, SYNC0, SYNC1, Frame
 
 _KNOWN_TYPE = np.zeros(256, dtype=bool)
 _KNOWN_TYPE[[1, 2, 3, 4]] = True

@@ -17,8 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-
-from .crc import crc16, crc16_rows
+from ventbench.drivers.vbr1.crc import crc16, crc16_rows
 
 SYNC = b"\xa5\x5a"
 SYNC0, SYNC1 = 0xA5, 0x5A

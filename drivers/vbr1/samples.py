@@ -25,20 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-from analysis.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
-from drivers.base import DecodeCounters, SampleBlock
-
-from .deframer import FrameBatch
-from .frames import (
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import DecodeCounters, SampleBlock
+from ventbench.drivers.vbr1.deframer import FrameBatch
+from ventbench.drivers.vbr1.frames import (
     FrameType,
     decode_event,
     event_name,
     sample_frame_dtype,
     sample_length,
 )
+
+from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
 #: status bit → SampleFlag: faults 0/1, saturation 2/3, stale 4/5, clock reset 6, overflow 7.
 STATUS_BITS = {

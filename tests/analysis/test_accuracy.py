@@ -23,14 +23,13 @@ import math
 
 import numpy as np
 import pytest
-
-from analysis.checks import evaluate_point
-from analysis.gas import Ambient, GasCondition, conversion_factor
-from analysis.limits import load_limits
-from analysis.segment import SegmentationSettings
-from analysis.stream import analyze_breaths
-from bench.protocol import load_protocol
-from drivers.sim import Imperfections, SensorModel, settings_from_point, simulate
+from ventbench.analysis.checks import evaluate_point
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.limits import load_limits
+from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.stream import analyze_breaths
+from ventbench.bench.protocol import load_protocol
+from ventbench.drivers.sim import Imperfections, SensorModel, settings_from_point, simulate
 
 PROTOCOLS = ("iso80601-2-12-vc", "iso80601-2-12-pc")
 RATES_HZ = (200, 1000)

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from analysis.breath import Breath
-from analysis.checks import (
+from ventbench.analysis.breath import Breath
+from ventbench.analysis.checks import (
     InstrumentAccuracy,
     JudgementRule,
     SteadyState,
@@ -19,15 +18,16 @@ from analysis.checks import (
     evaluate_point,
     point_verdict,
 )
-from analysis.errors import ConfigError
-from analysis.limits import LimitSet, Tolerance, load_limits
-from analysis.results import (
+from ventbench.analysis.limits import LimitSet, Tolerance, load_limits
+from ventbench.analysis.results import (
     SCHEMA,
     overall_verdict,
     point_to_json,
     results_document,
     round_number,
 )
+
+from ventbench.errors import ConfigError
 
 ISO = load_limits("iso80601-2-12")
 VC_SET = {"vt_ml": 500.0, "rate_bpm": 20.0, "ti_s": 1.0, "peep_cmh2o": 5.0}

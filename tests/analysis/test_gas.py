@@ -7,15 +7,15 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from analysis.errors import ConfigError
-from analysis.gas import (
+from ventbench.analysis.gas import (
     Ambient,
     GasCondition,
     conversion_factor,
     water_vapour_pressure_hpa,
 )
-from analysis.units import HPA_PER_MMHG
+
+from ventbench.errors import ConfigError
+from ventbench.units import HPA_PER_MMHG
 
 ambients = st.builds(
     Ambient,
@@ -106,6 +106,6 @@ def test_implausible_ambient_is_rejected(kwargs):
 
 
 def test_btps_water_vapour_is_47_mmhg():
-    from analysis.gas import P_H2O_BTPS_HPA
+    from ventbench.analysis.gas import P_H2O_BTPS_HPA
 
     assert math.isclose(P_H2O_BTPS_HPA / HPA_PER_MMHG, 47.0)

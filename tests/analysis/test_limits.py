@@ -6,9 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from analysis.errors import ConfigError
-from analysis.limits import (
+from ventbench.analysis.limits import (
     BUILTIN_LIMITS,
     CONFIDENCES,
     QUANTITY_UNITS,
@@ -16,7 +14,9 @@ from analysis.limits import (
     Tolerance,
     load_limits,
 )
-from analysis.units import HPA_PER_CMH2O
+
+from ventbench.errors import ConfigError
+from ventbench.units import HPA_PER_CMH2O
 
 
 @pytest.mark.parametrize("name", BUILTIN_LIMITS)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.stream import BreathStream, analyze_breaths
+from ventbench.drivers.importers.labchart import read_labchart
 
-from analysis.segment import SegmentationSettings
-from analysis.stream import BreathStream, analyze_breaths
-from drivers.importers.labchart import read_labchart
 from tests.conftest import LABCHART_RECORDING
 
 #: PEEP levels of the run, cmH2O, as read off the pressure trace (5/10/15/20 set).

@@ -13,18 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-from analysis.edges import refine_edges
-from analysis.errors import AnalysisError, ConfigError
-from analysis.segment import (
+from ventbench.analysis.edges import refine_edges
+from ventbench.analysis.segment import (
     SegmentationSettings,
     hysteresis_transitions,
     last_zero_crossing,
     refine_crossing,
 )
-from analysis.stream import BreathStream
-from analysis.trace import SampleFlag
-from analysis.units import ML_PER_S_PER_LPM
+from ventbench.analysis.stream import BreathStream
+from ventbench.analysis.trace import SampleFlag
+
+from ventbench.errors import AnalysisError, ConfigError
+from ventbench.units import ML_PER_S_PER_LPM
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.trace import SampleFlag, Trace, flag_names
 
-from analysis.errors import AnalysisError, ConfigError
-from analysis.gas import Ambient, GasCondition, conversion_factor
-from analysis.trace import SampleFlag, Trace, flag_names
+from ventbench.errors import AnalysisError, ConfigError
 
 
 def make(n=5, **kw):

@@ -14,14 +14,14 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analysis.gas import Ambient
-from analysis.results import results_document
-from bench.commands.run import analysis_config
-from bench.protocol import load_protocol
-from bench.reanalysis import analyze_trace, mark_incomplete, not_tested_point, session_gas
-from bench.session import Session, safe_name, write_json_atomic
-from drivers.importers.trace_csv import write_trace_csv
-from drivers.sim import Imperfections, SensorModel, settings_from_point, simulate
+from ventbench.analysis.gas import Ambient
+from ventbench.analysis.results import results_document
+from ventbench.bench.commands.run import analysis_config
+from ventbench.bench.protocol import load_protocol
+from ventbench.bench.reanalysis import analyze_trace, mark_incomplete, not_tested_point, session_gas
+from ventbench.bench.session import Session, safe_name, write_json_atomic
+from ventbench.drivers.importers.trace_csv import write_trace_csv
+from ventbench.drivers.sim import Imperfections, SensorModel, settings_from_point, simulate
 
 STARTED = datetime(2026, 3, 2, 8, 15, 30, tzinfo=UTC)
 DUT = {"name": "OpenVent-P2 test unit", "serial": "P2-0007", "firmware": "ov-fw 0.9.3"}

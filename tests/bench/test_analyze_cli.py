@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from ventbench.analysis.gas import Ambient
+from ventbench.bench.cli import main
+from ventbench.drivers.importers.trace_csv import write_trace_csv
 
-from analysis.gas import Ambient
-from bench.cli import main
-from drivers.importers.trace_csv import write_trace_csv
 from tests.conftest import FIXTURES, LABCHART_RECORDING, ROOT
 
 VC_SET = ["--mode", "vc", "--set", "vt_ml=500", "--set", "peep_cmh2o=5",
@@ -23,7 +23,7 @@ def simulated_trace(n_breaths: int, vt_gain_pct: float = 0.0):
     """A VC 500 mL / 20 bpm / PEEP 5 trace from the physics simulator (or, without it, the
     analytic generator of fixtures/traces/make_traces.py)."""
     try:
-        from drivers.sim import Imperfections, Lung, VentilatorSettings, simulate
+        from ventbench.drivers.sim import Imperfections, Lung, VentilatorSettings, simulate
     except ImportError:  # pragma: no cover - simulator not installed
         spec = importlib.util.spec_from_file_location("make_traces", FIXTURES / "traces" / "make_traces.py")
         module = importlib.util.module_from_spec(spec)
@@ -222,7 +222,7 @@ def test_results_json_has_every_contract_key(traces, tmp_path, capsys):
 def test_python_m_bench_analyze(tmp_path):
     out_json = tmp_path / "sub.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "analyze", str(FIXTURES / "traces" / "vc-adult-short.csv"),
+        [sys.executable, "-m", "ventbench", "analyze", str(FIXTURES / "traces" / "vc-adult-short.csv"),
          "--json", str(out_json)],
         capture_output=True, text=True, cwd=ROOT, timeout=60,
     )
@@ -269,7 +269,7 @@ def test_device_profile_overrides_limits(traces, tmp_path, capsys):
 
 
 def test_software_block_never_fails(monkeypatch):
-    import bench.results_doc as results_doc
+    import ventbench.bench.results_doc as results_doc
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("no git here")
@@ -280,7 +280,7 @@ def test_software_block_never_fails(monkeypatch):
 
 
 def test_summary_formats_limits_and_numbers():
-    from bench.summary import format_achieved, format_limit, format_number
+    from ventbench.bench.summary import format_achieved, format_limit, format_number
 
     assert format_limit({"abs": 4.0, "rel": 0.15, "unit": "mL"}) == "±(4 mL + 15 %)"
     assert format_limit({"abs": None, "rel": None, "unit": "cmH2O", "max": 35.0}) == "≤ 35 cmH2O"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from analysis.limits import load_limits
-from analysis.monitoring import match_reports, monitoring_checks
+from ventbench.analysis.limits import load_limits
+from ventbench.analysis.monitoring import match_reports, monitoring_checks
 
 #: Both simulated ports on the wall clock (host-clock alignment needs it), 5× real time.
 RIG = "sim://rig?speed=5"
@@ -22,7 +21,7 @@ FAST = ["--option", "rate_hz=100", "--settle", "2", "--measure", "4", "--no-hist
 
 
 def ventbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "ventbench", *args], text=True,
                           capture_output=True, timeout=timeout)
 
 
@@ -77,9 +76,9 @@ def test_monitoring_checks_pass_fail_inconclusive_info():
 
 
 def test_simulated_dut_reports_the_rig_ventilators_breaths_with_its_error():
-    from drivers.pirds import PirdsDriver
-    from drivers.sim.pirds_device import PirdsDevice
-    from drivers.sim.points import simulation_from_params
+    from ventbench.drivers.pirds import PirdsDriver
+    from ventbench.drivers.sim.pirds_device import PirdsDevice
+    from ventbench.drivers.sim.points import simulation_from_params
 
     params = {"reports": "truth", "seed": "4", "vt_ml": "400", "period_jitter_s": "0.05",
               "dut_vt_gain_pct": "20", "dut_peep_offset_cmh2o": "-1"}
@@ -130,7 +129,7 @@ def test_run_with_dut_port_pass_replay_and_fail(tmp_path):
 
 
 def test_dut_port_that_cannot_be_opened_exits_4_with_stop_record(tmp_path, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     code = main(["run", "iso80601-2-12-vc", "--port", RIG, "--driver", "rig",
                  "--dut-port", str(tmp_path / "no-such-tty"), "--dut-driver", "pirds",
@@ -149,7 +148,7 @@ def test_dut_port_that_cannot_be_opened_exits_4_with_stop_record(tmp_path, capsy
     (["--dut-port", DUT, "--dut-driver", "pirds", "--dut-match-tol", "0"], "positive time"),
 ])
 def test_dut_configuration_errors_exit_3_before_any_session(tmp_path, capsys, extra, message):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     code = main(["run", "iso80601-2-12-vc", "--port", RIG, "--driver", "rig", *extra, *FAST,
                  "--out", str(tmp_path)])

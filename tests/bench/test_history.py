@@ -13,7 +13,7 @@ SESSIONS = FIXTURES / "sessions"
 
 def test_history_indexes_sessions_and_shows_the_trend(tmp_path, capsys):
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "history", "--root", str(tmp_path), "--index",
+        [sys.executable, "-m", "ventbench", "history", "--root", str(tmp_path), "--index",
          str(SESSIONS / "demo-pass"), str(SESSIONS / "demo-fail")],
         text=True, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -27,7 +27,7 @@ def test_history_indexes_sessions_and_shows_the_trend(tmp_path, capsys):
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert con.execute("SELECT COUNT(*) FROM checks").fetchone()[0] == 2 * 8 * 5
 
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     assert main(["history", "--root", str(tmp_path), "--protocol", "no-such"]) == 0
     assert "0 session(s)" in capsys.readouterr().out

@@ -8,11 +8,11 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from ventbench.analysis.checks import JudgementRule
+from ventbench.analysis.limits import load_limits
+from ventbench.bench.protocol import builtin_protocol_names, builtin_protocols, load_protocol
 
-from analysis.checks import JudgementRule
-from analysis.errors import ConfigError
-from analysis.limits import load_limits
-from bench.protocol import builtin_protocol_names, builtin_protocols, load_protocol
+from ventbench.errors import ConfigError
 
 STANDARDS = Path("/work/shared/STANDARDS.md")
 
@@ -55,7 +55,7 @@ def test_builtins() -> None:
     for p in protocols.values():
         load_limits(p.limits)  # every protocol names a loadable limit set
         assert p.settle_breaths == 10 and p.measure_breaths == 30 and p.criterion == "every-breath"
-        data = resources.files("bench").joinpath("protocols", f"{p.id}.toml").read_bytes()
+        data = resources.files("ventbench.bench").joinpath("protocols", f"{p.id}.toml").read_bytes()
         assert p.sha256 == hashlib.sha256(data).hexdigest()
         assert any("cmH2O" in n for n in p.notes)  # the hPa / cmH2O note
 

@@ -1,6 +1,6 @@
 """End to end: ``ventbench simulate`` serving the rig on a real pty, ``ventbench record``.
 
-These run the console commands as subprocesses (``python -m bench``), so a pty, two
+These run the console commands as subprocesses (``python -m ventbench``), so a pty, two
 processes and the whole driver stack are exercised as a bench engineer would.
 """
 
@@ -17,19 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from analysis.trace import SampleFlag
-from bench.cli import main
-from drivers import registry
-from drivers.capture import read_capture
-from drivers.importers.trace_csv import read_trace_csv
+from ventbench.analysis.trace import SampleFlag
+from ventbench.bench.cli import main
+from ventbench.drivers import registry
+from ventbench.drivers.capture import read_capture
+from ventbench.drivers.importers.trace_csv import read_trace_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def bench(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], env=ENV,
+    return subprocess.Popen([sys.executable, "-m", "ventbench", *args], env=ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-
-from analysis.trace import SampleFlag
-from bench.cli import main
-from drivers.importers.trace_csv import read_trace_csv
-from drivers.importers.vbcap import read_vbcap
+from ventbench.analysis.trace import SampleFlag
+from ventbench.bench.cli import main
+from ventbench.drivers.importers.trace_csv import read_trace_csv
+from ventbench.drivers.importers.vbcap import read_vbcap
 
 
 def test_tsi_flow_and_rig_pressure_make_one_trace_with_its_alignment(tmp_path):

@@ -13,16 +13,16 @@ import time
 
 import numpy as np
 import pytest
+from ventbench.bench.history import HISTORY_FILE
+from ventbench.bench.live import Live
+from ventbench.bench.reliability.analysis import drift, hourly, longest_run
+from ventbench.bench.reliability.config import load_reliability, parse_duration_s
+from ventbench.bench.reliability.events import EVENTS_FILE, read_events
+from ventbench.bench.reliability.replay import replay_session
+from ventbench.bench.reliability.runner import ReliabilityRun
+from ventbench.bench.reliability.store import RECORD_DTYPE, BreathStore, read_breaths
 
-from analysis.errors import ConfigError
-from bench.history import HISTORY_FILE
-from bench.live import Live
-from bench.reliability.analysis import drift, hourly, longest_run
-from bench.reliability.config import load_reliability, parse_duration_s
-from bench.reliability.events import EVENTS_FILE, read_events
-from bench.reliability.replay import replay_session
-from bench.reliability.runner import ReliabilityRun
-from bench.reliability.store import RECORD_DTYPE, BreathStore, read_breaths
+from ventbench.errors import ConfigError
 
 # The acceptance's fault run: 24 h at 1 kHz, time-accelerated, with every fault the issue
 # lists. Times in s: cable pulls are device time, the rig's own faults time since START.
@@ -64,7 +64,7 @@ def test_config_overrides_and_checks():
 
 
 def _records(n: int, t0: float = 0.0) -> np.ndarray:
-    from bench.reliability.store import _BODY
+    from ventbench.bench.reliability.store import _BODY
 
     rec = np.zeros(n, RECORD_DTYPE)
     rec["t_start_s"] = t0 + 3.0 * np.arange(n)
@@ -127,8 +127,8 @@ def fault_run(tmp_path_factory):
 def _first_device_time_s(root) -> float:
     """Device time of the run's first sample (run time 0): the cable-pull times of the
     ``sim://`` handler are device time, the rig's own faults are time since START."""
-    from drivers.capture import CaptureReader
-    from drivers.registry import make_driver
+    from ventbench.drivers.capture import CaptureReader
+    from ventbench.drivers.registry import make_driver
 
     driver = make_driver("rig")
     for rec in CaptureReader(next((root / "points" / "reliability").glob("capture-00-0000.vbcap"))):
@@ -184,7 +184,7 @@ def test_fault_run_events_at_the_right_time(fault_run):
 def test_fault_run_finds_every_garbage_burst(fault_run):
     """Every random-byte burst the rig put on the line is an event at the first sample after
     it, with exactly the bytes injected there (and no other bytes discarded)."""
-    from drivers.sim.line_faults import garbage_schedule
+    from ventbench.drivers.sim.line_faults import garbage_schedule
 
     root, _, _ = fault_run
     events = read_events(root / "reliability" / EVENTS_FILE)
@@ -222,7 +222,7 @@ def test_fault_run_results_follow_the_contract(fault_run):
     with its SHA-256), gas (the rig's STP20 flow brought to BTPS by one stated factor)."""
     import hashlib
 
-    from analysis.gas import Ambient, GasCondition, conversion_factor
+    from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 
     root, _, _ = fault_run
     doc = json.loads((root / "results.json").read_text())
@@ -243,7 +243,7 @@ def test_fault_run_replay_identical(fault_run):
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "bench", "run", "reliability", *args]
+    return [sys.executable, "-m", "ventbench", "run", "reliability", *args]
 
 
 def test_sigkill_then_resume(tmp_path):
@@ -266,7 +266,7 @@ def test_sigkill_then_resume(tmp_path):
     assert not (session / "stop.json").exists()
     killed, report = read_breaths(session / "reliability")
     assert 120 <= len(killed) < 390  # killed mid-run
-    from bench.cli import main as cli_main
+    from ventbench.bench.cli import main as cli_main
 
     assert cli_main(["verify", str(session)]) == 2  # consistent, but incomplete
     assert replay_session(session) == []  # what was stored is a prefix of the replay
@@ -292,8 +292,8 @@ def test_sigkill_then_resume(tmp_path):
 
 def test_report_of_the_24_h_run_shows_uptime_missed_breaths_and_drift(fault_run, tmp_path):
     pypdf = pytest.importorskip("pypdf")
-    from bench.report import render
-    from bench.report.i18n import Messages
+    from ventbench.bench.report import render
+    from ventbench.bench.report.i18n import Messages
 
     root, _, _ = fault_run
     pdf = render(root, out=tmp_path / "report.pdf")
@@ -314,10 +314,10 @@ def test_sigkill_in_real_time_loses_at_most_one_second(tmp_path):
     """kill -9 of a live run receiving a real pty at 1 kHz: every byte the process had read
     up to 1 s before the kill is in the capture (records carry the host's monotonic read
     time, the same clock as ours)."""
-    from drivers.capture import CaptureReader
+    from ventbench.drivers.capture import CaptureReader
 
     link = tmp_path / "rig"
-    server = subprocess.Popen([sys.executable, "-m", "bench", "simulate", "--link", str(link),
+    server = subprocess.Popen([sys.executable, "-m", "ventbench", "simulate", "--link", str(link),
                                "--device", "rig", "--speed", "1", "--set", "rate_hz=1000"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -351,7 +351,7 @@ def test_sigkill_in_real_time_loses_at_most_one_second(tmp_path):
 def test_disk_full_closes_the_session_cleanly(tmp_path, monkeypatch):
     import errno
 
-    from bench.reliability import store as store_mod
+    from ventbench.bench.reliability import store as store_mod
 
     real_write = os.write
     state = {"n": 0}

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from analysis.trace import SampleFlag
-from bench.reliability.config import load_reliability
-from bench.reliability.events import EventDetector
-from bench.reliability.store import RECORD_DTYPE
+from ventbench.analysis.trace import SampleFlag
+from ventbench.bench.reliability.config import load_reliability
+from ventbench.bench.reliability.events import EventDetector
+from ventbench.bench.reliability.store import RECORD_DTYPE
 
 PERIOD_S = 3.0  # the reliability protocol's 20 bpm
 

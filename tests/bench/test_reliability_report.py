@@ -11,13 +11,13 @@ import shutil
 import sqlite3
 
 import pytest
+from ventbench.bench.history import HISTORY_FILE, RELIABILITY_POINT
+from ventbench.bench.live import Live
+from ventbench.bench.reliability.config import load_reliability
+from ventbench.bench.reliability.runner import ReliabilityRun
+from ventbench.bench.report.i18n import Messages
 
-from analysis.errors import ConfigError
-from bench.history import HISTORY_FILE, RELIABILITY_POINT
-from bench.live import Live
-from bench.reliability.config import load_reliability
-from bench.reliability.runner import ReliabilityRun
-from bench.report.i18n import Messages
+from ventbench.errors import ConfigError
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -81,13 +81,13 @@ def test_report_numbers_equal_the_results_block(rel_session):
     for page in pages:  # every page: the results hash in the footer, "page n of m"
         assert f"results.json SHA-256 {sha[:16]}…" in page
         assert f"of {len(pages)}" in page
-    from bench.report import embedded_results_sha256
+    from ventbench.bench.report import embedded_results_sha256
 
     assert embedded_results_sha256(session / "report.pdf") == sha
 
 
 def test_rerender_is_byte_identical_and_indonesian(rel_session, tmp_path):
-    from bench.report import render
+    from ventbench.bench.report import render
 
     session, _ = rel_session
     again = render(session, out=tmp_path / "again.pdf")
@@ -101,7 +101,7 @@ def test_rerender_is_byte_identical_and_indonesian(rel_session, tmp_path):
 
 
 def test_event_table_is_capped_and_says_so(rel_session, tmp_path, monkeypatch):
-    from bench.report import reliability_pages, render
+    from ventbench.bench.report import reliability_pages, render
 
     session, _ = rel_session
     monkeypatch.setattr(reliability_pages, "EVENT_TABLE_MAX_ROWS", 3)
@@ -111,8 +111,8 @@ def test_event_table_is_capped_and_says_so(rel_session, tmp_path, monkeypatch):
 
 
 def test_capped_event_table_keeps_rare_events_before_frequent_ones(tmp_path):
-    from bench.reliability.events import EventLog
-    from bench.report.reliability_pages import table_events
+    from ventbench.bench.reliability.events import EventLog
+    from ventbench.bench.report.reliability_pages import table_events
 
     log = EventLog(tmp_path / "events.jsonl")
     kinds = ["corrupt_data"] * 5 + ["disconnect"] + ["out_of_limit"] * 3 + ["device_reset"]
@@ -131,7 +131,7 @@ def test_capped_event_table_keeps_rare_events_before_frequent_ones(tmp_path):
 
 
 def test_verify_passes_then_fails_on_changed_files(rel_session, tmp_path, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     session, _ = rel_session
     assert main(["verify", str(session), "--no-reanalysis"]) == 0
@@ -151,7 +151,7 @@ def test_verify_passes_then_fails_on_changed_files(rel_session, tmp_path, capsys
 
 
 def test_report_command_and_clear_errors(rel_session, tmp_path, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     session, _ = rel_session
     out = tmp_path / "cli.pdf"
@@ -162,7 +162,7 @@ def test_report_command_and_clear_errors(rel_session, tmp_path, capsys):
     doc = json.loads((broken / "results.json").read_text())
     del doc["reliability"]["drift"]
     (broken / "results.json").write_text(json.dumps(doc))
-    from bench.report import render
+    from ventbench.bench.report import render
 
     with pytest.raises(ConfigError, match=r"results\.json: reliability: drift missing"):
         render(broken, out=tmp_path / "x.pdf")
@@ -178,7 +178,7 @@ def test_report_command_and_clear_errors(rel_session, tmp_path, capsys):
 
 
 def test_history_has_the_session_and_one_check_per_quantity(rel_session, tmp_path, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     session, _ = rel_session
     results = json.loads((session / "results.json").read_text())
@@ -211,10 +211,9 @@ def test_history_has_the_session_and_one_check_per_quantity(rel_session, tmp_pat
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_reliability_pages_keep_text_inside_the_page_box(rel_session, lang):
     import matplotlib
-
-    from bench.report import build_pages
-    from bench.report.layout import RC, overflowing_texts
-    from bench.report.source import load_session
+    from ventbench.bench.report import build_pages
+    from ventbench.bench.report.layout import RC, overflowing_texts
+    from ventbench.bench.report.source import load_session
 
     session, _ = rel_session
     with matplotlib.rc_context(RC):

@@ -18,7 +18,7 @@ FAILING = SESSIONS / "demo-fail"
 
 
 def ventbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "ventbench", *args], text=True,
                           capture_output=True, timeout=timeout)
 
 
@@ -34,7 +34,7 @@ def test_replay_of_recorded_sessions_is_identical(tmp_path, session, code, verdi
     again = json.loads((out / "results.json").read_text())
     assert again["points"] == recorded["points"] and again["verdict"] == verdict
     # the replay's own captures carry the very same received bytes
-    from drivers.capture import rx_bytes
+    from ventbench.drivers.capture import rx_bytes
 
     for capture in session.glob("points/*/capture.vbcap"):
         assert rx_bytes(out / capture.relative_to(session)) == rx_bytes(capture)
@@ -76,7 +76,7 @@ def _flip(path: Path, where: float = 0.5) -> None:
 
 
 def test_verify_names_one_changed_byte_in_each_kind_of_file(copy_of_failing, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     names = ["start.json", "results.json", "junit.xml", "instruments.json",
              "points/vc-03/trace.csv", "points/vc-03/point.json", "points/vc-05/capture.vbcap"]
@@ -94,7 +94,7 @@ def test_verify_names_one_changed_byte_in_each_kind_of_file(copy_of_failing, cap
 
 
 def test_verify_of_an_unparseable_start_record_is_a_mismatch_not_an_error(copy_of_failing, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     (copy_of_failing / "start.json").write_text('{"schema": "ventbench.start/1", "proto')
     code = main(["verify", str(copy_of_failing)])

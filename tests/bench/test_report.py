@@ -12,8 +12,9 @@ import pytest
 
 pypdf = pytest.importorskip("pypdf")
 
-from bench.report import embedded_results_sha256, render  # noqa: E402
-from bench.report.i18n import Messages  # noqa: E402
+from ventbench.bench.report import embedded_results_sha256, render  # noqa: E402
+from ventbench.bench.report.i18n import Messages  # noqa: E402
+
 from tests.bench.report_fixtures import DUT, build_session  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def rendered(session):
 @pytest.fixture(scope="module")
 def rendered_id(session, tmp_path_factory):
     """The Indonesian report, rendered through the command line."""
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     out = tmp_path_factory.mktemp("id") / "laporan.pdf"
     assert main(["report", str(session), "--lang", "id", "--out", str(out)]) == 0
@@ -145,9 +146,9 @@ def test_pages_keep_text_inside_the_page_box(rendered):
 
 
 def test_sixty_points_paginate_inside_the_page_box(tmp_path):
-    from bench.report import pages, results_pages
-    from bench.report.layout import RC, Document, overflowing_texts
-    from bench.report.source import load_session
+    from ventbench.bench.report import pages, results_pages
+    from ventbench.bench.report.layout import RC, Document, overflowing_texts
+    from ventbench.bench.report.source import load_session
 
     root = build_session(tmp_path, ids=("vc-01", "vc-06", "vc-09"), copies=20, label="sixty")
     data = load_session(root)
@@ -210,7 +211,7 @@ def test_cut_short_and_skipped_points(tmp_path):
 
 
 def test_missing_results_is_a_clear_error(tmp_path, capsys):
-    from bench.cli import main
+    from ventbench.bench.cli import main
 
     root = build_session(tmp_path, ids=("vc-01",), label="nores")
     (root / "results.json").unlink()
@@ -223,9 +224,8 @@ def test_missing_results_is_a_clear_error(tmp_path, capsys):
 
 def test_trace_excerpt_reads_only_its_window(session, monkeypatch):
     import numpy as np
-
-    from bench.report import traces
-    from drivers.importers.trace_csv import read_trace_csv
+    from ventbench.bench.report import traces
+    from ventbench.drivers.importers.trace_csv import read_trace_csv
 
     path = session / "points" / "vc-01" / "trace.csv"
     whole = read_trace_csv(path)

@@ -15,7 +15,7 @@ pypdf = pytest.importorskip("pypdf")
 @pytest.mark.slow
 def test_demo_session_report_is_rendered_verified_and_reproducible(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "demo", "--out", str(tmp_path), "--point", "vc-01", "--point", "vc-06",
+        [sys.executable, "-m", "ventbench", "demo", "--out", str(tmp_path), "--point", "vc-01", "--point", "vc-06",
          "--settle", "2", "--measure", "4", "--no-history"],
         text=True, capture_output=True, timeout=300)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]  # vc-06 FAILs (PEEP defect)
@@ -28,7 +28,7 @@ def test_demo_session_report_is_rendered_verified_and_reproducible(tmp_path):
     assert stop["report"] == "rendered"
     assert stop["files"]["report.pdf"]["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
 
-    from bench.report import embedded_results_sha256, render
+    from ventbench.bench.report import embedded_results_sha256, render
 
     assert embedded_results_sha256(report) == hashlib.sha256((session / "results.json").read_bytes()).hexdigest()
     again = render(session, out=tmp_path / "again.pdf")  # after stop.json exists: same bytes
@@ -41,6 +41,6 @@ def test_demo_session_report_is_rendered_verified_and_reproducible(tmp_path):
     reason = next(p for p in results["points"] if p["id"] == "vc-06")["reason"]
     assert " ".join(reason.split()) in page
 
-    verify = subprocess.run([sys.executable, "-m", "bench", "verify", str(report), "--no-reanalysis"],
+    verify = subprocess.run([sys.executable, "-m", "ventbench", "verify", str(report), "--no-reanalysis"],
                             text=True, capture_output=True, timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr

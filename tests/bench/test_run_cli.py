@@ -21,7 +21,7 @@ FAST = ["--option", "rate_hz=100", "--settle", "2", "--measure", "4", "--no-hist
 
 def ventbench(*args: str, stdin: str | None = None, timeout: float = 60, cwd: Path | None = None
               ) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], input=stdin, text=True,
+    return subprocess.run([sys.executable, "-m", "ventbench", *args], input=stdin, text=True,
                           capture_output=True, timeout=timeout, cwd=cwd)
 
 
@@ -73,7 +73,7 @@ def test_scripted_operator_note_go_redo_skip_abort(tmp_path):
 def test_terminal_operator_answers_and_end_of_input():
     import io
 
-    from bench.operator import Decision, TerminalOperator
+    from ventbench.bench.operator import Decision, TerminalOperator
 
     out = io.StringIO()
     operator = TerminalOperator("ana", io.StringIO("r\nleak at the Y-piece\n  S \n"), out)
@@ -86,7 +86,7 @@ def test_terminal_operator_answers_and_end_of_input():
 
 def _start_auto_session(root: Path, *points: str) -> subprocess.Popen:
     # speed 30: a point takes a few seconds of wall time, so a signal lands mid-point
-    args = [sys.executable, "-m", "bench", "run", "iso80601-2-12-vc", "--port",
+    args = [sys.executable, "-m", "ventbench", "run", "iso80601-2-12-vc", "--port",
             "sim://rig?speed=30", "--driver", "rig", "--operator-mode", "auto", "--option",
             "rate_hz=100", "--no-history", "--no-report", "--out", str(root)]
     for point in points:
@@ -145,7 +145,7 @@ def test_ctrl_c_and_kill_9_mid_point_leave_replayable_sessions(tmp_path):
 def test_run_over_a_real_pty_from_ventbench_simulate(tmp_path):
     link = tmp_path / "rig"
     server = subprocess.Popen(
-        [sys.executable, "-m", "bench", "simulate", "--link", str(link), "--device", "rig",
+        [sys.executable, "-m", "ventbench", "simulate", "--link", str(link), "--device", "rig",
          "--speed", "40", "--set", "rate_hz=100"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

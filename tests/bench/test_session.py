@@ -8,11 +8,9 @@ import threading
 import xml.etree.ElementTree as ET
 
 import pytest
-
-from analysis.errors import ConfigError
-from bench import history, junit
-from bench.compare import compare_results
-from bench.session import (
+from ventbench.bench import history, junit
+from ventbench.bench.compare import compare_results
+from ventbench.bench.session import (
     START_SCHEMA,
     STOP_SCHEMA,
     Session,
@@ -22,6 +20,8 @@ from bench.session import (
     sha256_file,
     write_json_atomic,
 )
+
+from ventbench.errors import ConfigError
 
 
 def _results(vt_mean: float = 501.0, verdict: str = "PASS") -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.base import Driver, SampleBlock
+from ventbench.drivers.base import Driver, SampleBlock
 
 
 def feed_chunks(driver: Driver, data: bytes, cuts: list[int]) -> SampleBlock:

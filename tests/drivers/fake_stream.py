@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from ventbench.drivers.base import BytePort, Driver, SampleBlock, SimulatedDevice
 
-from analysis.errors import TransportError
-from drivers.base import BytePort, Driver, SampleBlock, SimulatedDevice
+from ventbench.errors import TransportError
 
 
 class FakeDevice(SimulatedDevice):

@@ -7,7 +7,7 @@ exchanges complete at once and streams flow as the host reads.
 
 from __future__ import annotations
 
-from drivers.base import SimulatedDevice
+from ventbench.drivers.base import SimulatedDevice
 
 
 class LoopPort:

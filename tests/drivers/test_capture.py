@@ -9,10 +9,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from analysis.errors import FrameError, TransportError
-from drivers import capture as cap
-from drivers.capture import (
+from ventbench.drivers import capture as cap
+from ventbench.drivers.capture import (
     EVENT,
     REC_OVERHEAD,
     RX,
@@ -23,6 +21,8 @@ from drivers.capture import (
     CaptureWriter,
     read_capture,
 )
+
+from ventbench.errors import FrameError, TransportError
 
 records_st = st.lists(
     st.tuples(st.sampled_from([RX, TX, EVENT]), st.integers(0, 2**64 - 1),

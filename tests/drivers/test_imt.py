@@ -9,22 +9,22 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from analysis.errors import ConfigError, TransportError
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-from analysis.units import CMH2O_PER_HPA
-from drivers.base import SampleBlock
-from drivers.imt import ImtDriver
-from drivers.imt_codec import (
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.imt import ImtDriver
+from ventbench.drivers.imt_codec import (
     AnswerFramer,
     FastFormat,
     FastPacketFramer,
     checksum_byte,
     encode_fast_packet,
 )
+
 from tests.drivers.chunking import feed_chunks
 from tests.drivers.scripted import ScriptedPort
+from ventbench.errors import ConfigError, TransportError
+from ventbench.units import CMH2O_PER_HPA
 
 FMT = FastFormat()
 

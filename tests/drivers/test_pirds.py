@@ -7,11 +7,11 @@ import math
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.pirds import PirdsDriver
+from ventbench.drivers.pirds_codec import Event, PirdsFramer, encode_binary, encode_json
 
-from analysis.gas import GasCondition
-from analysis.trace import SampleFlag
-from drivers.pirds import PirdsDriver
-from drivers.pirds_codec import Event, PirdsFramer, encode_binary, encode_json
 from tests.drivers.chunking import feed_chunks
 
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.registry import make_driver
+from ventbench.drivers.rig import RigDriver, hex_preview
+from ventbench.drivers.sim.rig_device import SimulatedRig
+from ventbench.drivers.vbr1.frames import (
+    encode_describe,
+    encode_event,
+    encode_reply,
+    encode_samples,
+)
 
-from analysis.errors import TransportError
-from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
-from drivers.registry import make_driver
-from drivers.rig import RigDriver, hex_preview
-from drivers.sim.rig_device import SimulatedRig
-from drivers.vbr1.frames import encode_describe, encode_event, encode_reply, encode_samples
-
-from .scripted import ScriptedPort
+from tests.drivers.scripted import ScriptedPort
+from ventbench.errors import TransportError
 
 DESCRIBE = {
     "protocol": "VBR/1", "firmware": "rig-fw 0.3.1", "rig_id": "RIG-07", "rate_hz": 1000,

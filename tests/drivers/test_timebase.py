@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
-from drivers.timebase import DEFAULT_STEP_S, ContinuousTime, flag_first
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.timebase import DEFAULT_STEP_S, ContinuousTime, flag_first
 
 BREAK = SampleFlag.GAP | SampleFlag.RESET
 

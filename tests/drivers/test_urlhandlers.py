@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 import serial
+from ventbench.drivers import registry
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.capture import read_capture
+from ventbench.drivers.transport import Acquisition, open_port
 
-from analysis.errors import TransportError
-from drivers import registry
-from drivers.base import SampleBlock
-from drivers.capture import read_capture
-from drivers.transport import Acquisition, open_port
 from tests.drivers.fake_stream import FakeDriver
+from ventbench.errors import TransportError
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +67,7 @@ def test_unknown_simulated_device_is_a_clear_error():
 
 def test_sim_rig_through_serial_for_url():
     """The real simulated rig answers HELLO with DESCRIBE + OK (VBR/1 frames)."""
-    pytest.importorskip("drivers.sim.rig_device")
+    pytest.importorskip("ventbench.drivers.sim.rig_device")
     port = serial.serial_for_url("sim://rig?speed=max&seed=1", timeout=0.1)
     port.write(b"HELLO\n")
     data = read_until(port, b"OK")
@@ -109,7 +109,7 @@ def test_replay_gives_the_same_samples(tmp_path):
 
 def test_replay_serves_answers_after_questions_and_skips_discarded_input(tmp_path):
     """A handshake driver reads the recorded answer; bytes drained live are skipped."""
-    from drivers.capture import CaptureWriter
+    from ventbench.drivers.capture import CaptureWriter
 
     path = tmp_path / "h.vbcap"
     with CaptureWriter(path, {}) as w:
@@ -133,7 +133,7 @@ def test_replay_serves_answers_after_questions_and_skips_discarded_input(tmp_pat
 
 
 def test_replay_barrier_times_out_for_a_driver_that_never_writes(tmp_path):
-    from drivers.capture import CaptureWriter
+    from ventbench.drivers.capture import CaptureWriter
 
     path = tmp_path / "t.vbcap"
     with CaptureWriter(path, {}) as w:
@@ -144,7 +144,7 @@ def test_replay_barrier_times_out_for_a_driver_that_never_writes(tmp_path):
 
 
 def test_replay_paced_by_recorded_time(tmp_path):
-    from drivers.capture import CaptureWriter
+    from ventbench.drivers.capture import CaptureWriter
 
     path = tmp_path / "p.vbcap"
     with CaptureWriter(path, {}) as w:

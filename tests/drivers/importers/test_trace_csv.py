@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ventbench.analysis.gas import Ambient, GasCondition
+from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.drivers.importers import read_trace, sniff_format
+from ventbench.drivers.importers.trace_csv import read_trace_csv, write_trace_csv
 
-from analysis.errors import ConfigError, FrameError
-from analysis.gas import Ambient, GasCondition
-from analysis.trace import SampleFlag, Trace
-from drivers.importers import read_trace, sniff_format
-from drivers.importers.trace_csv import read_trace_csv, write_trace_csv
+from ventbench.errors import ConfigError, FrameError
 
 GOOD = """\
 # ventbench-trace: 1

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ventbench.analysis.gas import Ambient
+from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.importers.trace_csv import TraceCsvStream, read_trace_csv, write_trace_csv
 
-from analysis.errors import ConfigError
-from analysis.gas import Ambient
-from analysis.trace import SampleFlag, Trace
-from drivers.base import SampleBlock
-from drivers.importers.trace_csv import TraceCsvStream, read_trace_csv, write_trace_csv
+from ventbench.errors import ConfigError
 
 
 def a_trace(flagged: bool) -> Trace:

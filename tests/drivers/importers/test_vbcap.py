@@ -8,19 +8,19 @@ import time
 
 import numpy as np
 import pytest
+from ventbench.analysis.trace import SampleFlag
+from ventbench.bench.cli import main
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.capture import CaptureWriter
+from ventbench.drivers.importers import read_trace, sniff_format
+from ventbench.drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
+from ventbench.drivers.pty_server import PtyServer
+from ventbench.drivers.registry import make_device, make_driver
+from ventbench.drivers.timebase import ContinuousTime
+from ventbench.drivers.transport import Acquisition
 
-from analysis.errors import FrameError
-from analysis.trace import SampleFlag
-from bench.cli import main
-from drivers.base import SampleBlock
-from drivers.capture import CaptureWriter
-from drivers.importers import read_trace, sniff_format
-from drivers.importers.vbcap import HOST_TIME_CHANNEL, read_vbcap
-from drivers.pty_server import PtyServer
-from drivers.registry import make_device, make_driver
-from drivers.timebase import ContinuousTime
-from drivers.transport import Acquisition
 from tests.drivers.fake_stream import FakeDevice
+from ventbench.errors import FrameError
 
 
 def record_live(url, name, path, seconds=1.0, **options):

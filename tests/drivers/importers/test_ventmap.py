@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from ventbench.analysis.gas import GasCondition
+from ventbench.drivers.importers.ventmap import read_ventmap
 
-from analysis.errors import FrameError
-from analysis.gas import GasCondition
-from drivers.importers.ventmap import read_ventmap
+from ventbench.errors import FrameError
 
 GOOD = """2016-02-17-08-43-02.525325
 BS, S:101,

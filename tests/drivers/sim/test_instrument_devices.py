@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from ventbench.analysis.gas import GasCondition
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.imt import ImtDriver
+from ventbench.drivers.imt_codec import FastFormat, decode_fast_packet
+from ventbench.drivers.pirds import PirdsDriver
+from ventbench.drivers.sim.imt_device import ImtDevice
+from ventbench.drivers.sim.instrument_source import FaultInjector, PressureControlSource
+from ventbench.drivers.sim.pirds_device import PirdsDevice
+from ventbench.drivers.sim.tsi_device import TsiDevice
+from ventbench.drivers.tsi import TsiDriver
 
-from analysis.gas import GasCondition
-from analysis.units import HPA_PER_CMH2O
-from drivers.base import SampleBlock
-from drivers.imt import ImtDriver
-from drivers.imt_codec import FastFormat, decode_fast_packet
-from drivers.pirds import PirdsDriver
-from drivers.sim.imt_device import ImtDevice
-from drivers.sim.instrument_source import FaultInjector, PressureControlSource
-from drivers.sim.pirds_device import PirdsDevice
-from drivers.sim.tsi_device import TsiDevice
-from drivers.tsi import TsiDriver
 from tests.drivers.loopback import LoopPort
+from ventbench.units import HPA_PER_CMH2O
 
 
 def stream(driver, port: LoopPort, seconds: float, step_s: float = 0.1) -> SampleBlock:

@@ -6,12 +6,9 @@ import math
 
 import numpy as np
 import pytest
-
-from analysis.errors import ConfigError
-from analysis.gas import Ambient, GasCondition, conversion_factor
-from analysis.trace import SampleFlag
-from analysis.units import CMH2O_PER_HPA, HPA_PER_CMH2O
-from drivers.sim import (
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.sim import (
     Imperfections,
     Lung,
     SensorFault,
@@ -22,6 +19,9 @@ from drivers.sim import (
     simulate,
     simulation_from_params,
 )
+
+from ventbench.errors import ConfigError
+from ventbench.units import CMH2O_PER_HPA, HPA_PER_CMH2O
 
 VC = VentilatorSettings("vc", vt_ml=500, rate_bpm=20, ti_s=1.0, peep_cmh2o=5)
 PC = VentilatorSettings("pc", rate_bpm=20, ti_s=1.0, peep_cmh2o=5, dp_cmh2o=10, rise_time_s=0.0)

@@ -7,15 +7,15 @@ import json
 
 import numpy as np
 import pytest
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import SampleBlock
+from ventbench.drivers.registry import make_device
+from ventbench.drivers.rig import RigDriver
+from ventbench.drivers.sim.rig_device import SimulatedRig
+from ventbench.drivers.vbr1.deframer import Deframer
+from ventbench.drivers.vbr1.frames import FrameType
 
-from analysis.errors import ConfigError
-from analysis.trace import SampleFlag
-from drivers.base import SampleBlock
-from drivers.registry import make_device
-from drivers.rig import RigDriver
-from drivers.sim.rig_device import SimulatedRig
-from drivers.vbr1.deframer import Deframer
-from drivers.vbr1.frames import FrameType
+from ventbench.errors import ConfigError
 
 
 def frames_of(data: bytes) -> list[tuple[int, bytes]]:

@@ -7,12 +7,11 @@ import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ventbench.drivers.vbr1.deframer import Deframer
+from ventbench.drivers.vbr1.frames import FrameType
 
-from drivers.vbr1.deframer import Deframer
-from drivers.vbr1.frames import FrameType
-
-from .reference import ReferenceDeframer
-from .test_crc import crc_bitwise
+from tests.drivers.vbr1.reference import ReferenceDeframer
+from tests.drivers.vbr1.test_crc import crc_bitwise
 
 OK_FRAME = bytes.fromhex("a5 5a 04 02 00 4f 4b 3f 91")  # REPLY "OK", CRC 0x913F
 
@@ -185,8 +184,7 @@ def test_any_chunking_gives_identical_frames_and_counters(case, cuts2):
 
 def test_long_feed_scanned_in_windows_gives_same_result(monkeypatch):
     import numpy as np
-
-    from drivers.vbr1 import deframer
+    from ventbench.drivers.vbr1 import deframer
 
     rng = np.random.default_rng(3)
     parts = []

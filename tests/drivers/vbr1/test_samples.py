@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from ventbench.analysis.trace import SampleFlag
+from ventbench.drivers.base import DecodeCounters, SampleBlock
+from ventbench.drivers.vbr1.deframer import Deframer
+from ventbench.drivers.vbr1.frames import (
+    encode_describe,
+    encode_event,
+    encode_reply,
+    encode_samples,
+)
+from ventbench.drivers.vbr1.samples import SampleDecoder, parse_describe
 
-from analysis.trace import SampleFlag
-from drivers.base import DecodeCounters, SampleBlock
-from drivers.vbr1.deframer import Deframer
-from drivers.vbr1.frames import encode_describe, encode_event, encode_reply, encode_samples
-from drivers.vbr1.samples import SampleDecoder, parse_describe
-
-from .test_deframer import frame, sample_payload
+from tests.drivers.vbr1.test_deframer import frame, sample_payload
 
 SPEC_DESCRIBE = {  # the example of rig-protocol.md, plus a key the protocol does not define
     "protocol": "VBR/1", "firmware": "rig-fw 0.3.1", "rig_id": "RIG-07", "rate_hz": 1000,

@@ -32,12 +32,13 @@ import numpy as np
 from ventbench.analysis.monitoring import DEFAULT_TOL_S, monitoring_checks
 from ventbench.analysis.results import to_jsonable
 from ventbench.bench.analysis_config import AnalysisConfig
-from ventbench.bench.reanalysis import DUT_CAPTURE_FILE
 
 from ventbench.errors import BenchError
 
 #: The clock maps' combined scatter may be at most this fraction of the tolerance.
 MAX_SCATTER_FRACTION = 0.25
+#: The device-under-test telemetry capture, next to the point's reference capture.
+DUT_CAPTURE_FILE = "dut.vbcap"
 
 
 def dut_record(url: str, driver: str, options: dict[str, Any] | None = None,

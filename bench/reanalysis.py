@@ -23,6 +23,7 @@ from ventbench.analysis.results import point_to_json, results_document
 from ventbench.analysis.trace import Trace
 from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.compare import Difference, compare_results
+from ventbench.bench.monitoring import DUT_CAPTURE_FILE, add_monitoring
 from ventbench.bench.session import POINTS_DIR, read_json, safe_name, sha256_file, software_info
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.timebase import ContinuousTime
@@ -30,7 +31,6 @@ from ventbench.drivers.timebase import ContinuousTime
 from ventbench.errors import BenchError, ConfigError
 
 CAPTURE_FILE = "capture.vbcap"
-DUT_CAPTURE_FILE = "dut.vbcap"  #: device-under-test telemetry (bench.monitoring)
 TRACE_FILE = "trace.csv"
 POINT_FILE = "point.json"
 RESULTS_FILE = "results.json"
@@ -194,8 +194,6 @@ def analyze_capture(capture: Path, start: dict[str, Any], point: dict[str, Any],
         write_trace_csv(trace_csv, trace)
     result = analyze_trace(trace, point, config)
     if start.get("dut_port"):  # device-under-test telemetry: monitoring-accuracy checks
-        from ventbench.bench.monitoring import add_monitoring
-
         result = add_monitoring(result, Path(capture), start, config)
     return result, decoded
 

@@ -28,10 +28,10 @@ from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.history import history_path, index_session
 from ventbench.bench.junit import write_junit
 from ventbench.bench.live import Live
+from ventbench.bench.monitoring import DUT_CAPTURE_FILE
 from ventbench.bench.operator import Decision, Operator
 from ventbench.bench.reanalysis import (
     CAPTURE_FILE,
-    DUT_CAPTURE_FILE,
     NOT_TESTED,
     POINT_FILE,
     RESULTS_FILE,

@@ -32,7 +32,6 @@ from ventbench.errors import BenchError, TransportError
 register_url_handlers()
 
 #: Serial keyword arguments a caller may override on top of a driver's defaults.
-SERIAL_KEYS = ("baudrate", "bytesize", "parity", "stopbits", "timeout", "xonxoff", "rtscts")
 
 
 def serial_settings(driver: Driver | None = None, **overrides: Any) -> dict[str, Any]:

@@ -26,7 +26,3 @@ class TransportError(BenchError):
 
 class FrameError(BenchError):
     """Bytes or lines that do not decode: a corrupt frame, a malformed file line."""
-
-
-class SuspiciousWarning(UserWarning):
-    """Computed, but suspicious: the number exists, trust it less (e.g. flagged samples)."""

@@ -35,7 +35,7 @@ import numpy as np
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.base import Driver, SampleBlock
-from ventbench.drivers.capture import MAGIC, Record, read_capture
+from ventbench.drivers.capture import Record, read_capture
 from ventbench.drivers.clockmap import HOST_TIME_CHANNEL
 from ventbench.drivers.importers.capture_port import Boundary, CapturePort, event_name
 from ventbench.drivers.timebase import ContinuousTime, flag_first
@@ -43,7 +43,6 @@ from ventbench.drivers.timebase import ContinuousTime, flag_first
 from ventbench.errors import AnalysisError, BenchError, ConfigError, FrameError
 
 #: First bytes of every ``.vbcap`` file (for format sniffing).
-SNIFF_MAGIC = MAGIC[:6]
 #: ``analyze`` options that belong to text formats, never to a driver.
 _NOT_DRIVER_OPTIONS = ("flow_unit", "pressure_unit")
 

@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 
 from ventbench.errors import ConfigError
-from ventbench.units import HPA_PER_CMH2O, ML_PER_S_PER_LPM
+from ventbench.units import HPA_PER_CMH2O
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,3 @@ def pressure_source_phase(
     cy = np.array([[-1 / (c * rm)], [0.0]])
     dy = np.array([1 / rm + g, 1.0])
     return LinearPhase(t0_s, dur_s, a, b, cy, dy, p0_hpa, p1_hpa_s, np.array([v0_ml]), True)
-
-
-def flow_lpm_from_ml_s(q_ml_s: np.ndarray) -> np.ndarray:
-    """mL/s → L/min."""
-    return np.asarray(q_ml_s) / ML_PER_S_PER_LPM

@@ -134,10 +134,6 @@ class Deframer:
         """Bytes held back: an incomplete frame, or a last byte A5 that may start a sync."""
         return len(self._pending)
 
-    def feed_frames(self, data: bytes) -> list[Frame]:
-        """Like :meth:`feed`, as a list of :class:`Frame` (convenient, slower)."""
-        return list(self.feed(data))
-
     def feed(self, data: bytes | bytearray | memoryview) -> FrameBatch:
         """Add received bytes; return the frames completed by them, in stream order."""
         self.bytes_fed += len(data)

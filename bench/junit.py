@@ -13,15 +13,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.numbers import format_number
+
 NOT_TESTED = "NOT TESTED"
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_number(value, 4, trim=True)
 
 
 def _check_text(check: dict[str, Any]) -> str:

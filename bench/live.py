@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from ventbench.bench.numbers import format_number
+
 PASS_MARK, FAIL_MARK, INFO_MARK = "ok", "XX", "--"
 _COLOURS = {"PASS": "\x1b[32m", "FAIL": "\x1b[31;1m", "INCONCLUSIVE": "\x1b[33m",
             "NOT TESTED": "\x1b[36m", "INFO": "\x1b[2m"}
@@ -34,9 +36,7 @@ class Cell:
 
 
 def _num(value: float | None, digits: int, sign: bool = False) -> str:
-    if value is None or value != value:
-        return "—"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    return format_number(value, decimals=digits, sign=sign)
 
 
 class Live:

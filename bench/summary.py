@@ -7,9 +7,11 @@ so the output is the same in a terminal, a CI log and a pasted issue.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
+
+from ventbench.bench import numbers
+from ventbench.bench.numbers import decimals_for
 
 #: Units of check quantities, for the table (analysis judges in these units).
 QUANTITY_UNITS = {
@@ -21,26 +23,10 @@ COLUMNS = ("quantity", "unit", "n", "mean", "sd", "min", "max", "set", "limit", 
            "verdict", "reason")
 
 
-def decimals_for(value: Any, digits: int = 4) -> int:
-    """Decimals that show ``value`` to ``digits`` significant digits (at most 6)."""
-    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) or value == 0:
-        return 0
-    return min(6, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
-
-
 def format_number(value: Any, digits: int = 4, decimals: int | None = None) -> str:
-    """A number to ``digits`` significant digits, or to ``decimals`` decimals when given
-    (so an SD lines up with its mean); integers as integers; "-" for None/NaN."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if not math.isfinite(value):
-        return "-"
-    places = decimals_for(value, digits) if decimals is None else decimals
-    return f"{value:.{places}f}"
+    """A number for the plain-text table: ``digits`` significant digits or fixed ``decimals``;
+    "-" for None/NaN (see :func:`ventbench.bench.numbers.format_number`)."""
+    return numbers.format_number(value, digits, decimals=decimals, missing="-")
 
 
 def format_limit(limit: Mapping[str, Any] | None) -> str:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ventbench.bench.history import check_trend, history_path, index_session, list_sessions
+from ventbench.bench.numbers import format_number
 from ventbench.bench.session import default_sessions_root, load_session, read_json
 
 HELP = "list indexed sessions and each check's trend across firmware versions"
@@ -22,11 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fmt(value: object, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+    return format_number(value, digits, trim=True)
 
 
 def run(args: argparse.Namespace) -> int:

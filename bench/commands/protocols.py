@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ventbench.bench.numbers import format_number
 from ventbench.bench.protocol import builtin_protocols, load_protocol
 
 HELP = "list built-in protocols, or show one protocol's points as a table"
@@ -22,11 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fmt(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    return format_number(value, 6, trim=True, missing="")
 
 
 def _ordered(keys: set[str], order: tuple[str, ...]) -> list[str]:

@@ -8,12 +8,14 @@ units stay SI. Adding a language means adding one catalogue: no layout code chan
 
 from __future__ import annotations
 
-import math
 import tomllib
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from ventbench.bench import numbers
+from ventbench.bench.numbers import format_number
 
 from ventbench.errors import ConfigError
 
@@ -21,9 +23,9 @@ from ventbench.errors import ConfigError
 LANGUAGES = ("en", "id")
 DEFAULT_LANGUAGE = "en"
 #: Shown for a missing number.
-MISSING = "—"
+MISSING = numbers.MISSING
 #: The minus sign used in numbers (U+2212, as matplotlib's tick labels).
-MINUS = "\u2212"
+MINUS = numbers.MINUS
 
 
 def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, str], where: str) -> None:
@@ -90,20 +92,13 @@ class Messages:
 
     def num(self, value: Any, decimals: int = 2) -> str:
         """``value`` with ``decimals`` digits after the language's decimal separator."""
-        x = _finite(value)
-        if isinstance(x, str):
-            return x
-        text = f"{x:.{decimals}f}"
-        if text.startswith("-") and float(text) == 0.0:
-            text = text[1:]
-        return text.replace("-", MINUS).replace(".", self.decimal)
+        return format_number(_number(value), decimals=decimals, decimal_sep=self.decimal,
+                             minus=MINUS)
 
     def sig(self, value: Any, digits: int = 4) -> str:
         """``value`` to ``digits`` significant digits (``g`` style), localised."""
-        x = _finite(value)
-        if isinstance(x, str):
-            return x
-        return f"{x:.{digits}g}".replace("-", MINUS).replace(".", self.decimal)
+        return format_number(_number(value), digits, trim=True, decimal_sep=self.decimal,
+                             minus=MINUS)
 
     def pct(self, fraction: Any, decimals: int = 1) -> str:
         """A fraction as a percentage number (0.062 → "6.2"), localised, no % sign."""
@@ -126,12 +121,11 @@ class Messages:
         return self.get("format.list_separator", ", ").join(items)
 
 
-def _finite(value: Any) -> float | str:
-    """``value`` as a finite float, or the text to show instead (MISSING, or the value as is)."""
+def _number(value: Any) -> Any:
+    """A numeric value (also a number written as text) as a float; anything else as it is."""
     if value is None or isinstance(value, bool):
-        return MISSING
+        return None
     try:
-        x = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return str(value)
-    return x if math.isfinite(x) else MISSING
+        return value

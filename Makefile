@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint bench clean
+.PHONY: test demo lint wheel-test bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 3; }
@@ -16,11 +16,16 @@ $(STAMP): $(PY) pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check bench drivers analysis tests benchmarks
+	$(VENV)/bin/ruff check core bench drivers analysis tests benchmarks
+
+# The wheel as a user gets it: built, installed without -e into a clean venv, `ventbench demo`
+# and `verify` run from an empty folder, and the import layers checked (import-linter).
+wheel-test:
+	bash .ci/wheel-test $(PYTHON)
 
 # One worker per core; a test file stays on one worker (module fixtures such as the 24 h
 # reliability run are built once).
-test: lint
+test: lint wheel-test
 	$(PY) -m pytest -q -n auto --dist loadfile
 
 # The demo's simulated prototype has a real defect, so its verdict is FAIL (exit 1) by design;

@@ -39,7 +39,6 @@ from ventbench.drivers.capture import Record, read_capture
 from ventbench.drivers.clockmap import HOST_TIME_CHANNEL
 from ventbench.drivers.importers.capture_port import Boundary, CapturePort, event_name
 from ventbench.drivers.timebase import ContinuousTime, flag_first
-
 from ventbench.errors import AnalysisError, BenchError, ConfigError, FrameError
 
 #: First bytes of every ``.vbcap`` file (for format sniffing).

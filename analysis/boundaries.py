@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 import numpy as np
+
 from ventbench.analysis.buffer import SampleBuffer, finite_flow, finite_value
 from ventbench.analysis.edges import refine_edges
 from ventbench.analysis.metrics import Boundary
@@ -25,7 +26,6 @@ from ventbench.analysis.segment import (
     run_starts,
     transitions_of_runs,
 )
-
 from ventbench.units import ML_PER_S_PER_LPM
 
 

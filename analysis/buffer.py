@@ -18,10 +18,10 @@ of preallocated storage that new chunks are copied into (:meth:`SampleBuffer._ap
 from __future__ import annotations
 
 import numpy as np
+
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.trace import SampleFlag
 from ventbench.analysis.workspace import WorkArray
-
 from ventbench.errors import AnalysisError
 
 

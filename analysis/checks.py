@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
+
 from ventbench.analysis.breath import Breath, breath_values
 from ventbench.analysis.judgement import (
     CRITERIA,
@@ -50,7 +51,6 @@ from ventbench.analysis.judgement import (
 from ventbench.analysis.settle import MeasuredWindow, SteadyState, list_breaths, measured_window
 from ventbench.analysis.tolerance import QUANTITY_UNITS, LimitSet
 from ventbench.analysis.uncertainty import InstrumentAccuracy
-
 from ventbench.errors import ConfigError
 
 __all__ = [

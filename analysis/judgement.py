@@ -18,7 +18,6 @@ from ventbench.analysis.breath import Breath
 from ventbench.analysis.settle import SteadyState
 from ventbench.analysis.tolerance import Tolerance
 from ventbench.analysis.uncertainty import InstrumentAccuracy
-
 from ventbench.errors import ConfigError
 
 CRITERIA = ("every-breath", "mean")

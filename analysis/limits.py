@@ -41,7 +41,6 @@ from ventbench.analysis.tolerance import (
     Tolerance,
     unit_factor,
 )
-
 from ventbench.errors import ConfigError
 
 __all__ = [

@@ -23,12 +23,12 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
+
 from ventbench.analysis.breath import Breath
 from ventbench.analysis.integrals import interp_at, phase_integral, trapezoid_weights
 from ventbench.analysis.pressures import pip_cmh2o, plateau
 from ventbench.analysis.segment import median_interval_s
 from ventbench.analysis.trace import flag_names
-
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
 

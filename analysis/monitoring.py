@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.judgement import Check
 from ventbench.analysis.tolerance import LimitSet
 

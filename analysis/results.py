@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.judgement import PointResult
 
 SCHEMA = "ventbench.results/1"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ventbench.analysis.breath import Breath, breath_values
 
+from ventbench.analysis.breath import Breath, breath_values
 from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from ventbench.analysis.boundaries import BoundaryFinder
 from ventbench.analysis.breath import Breath
 from ventbench.analysis.buffer import finite_value
@@ -34,7 +35,6 @@ from ventbench.analysis.metrics import Boundary, MetricSettings, boundary_arrays
 from ventbench.analysis.segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings
 from ventbench.analysis.trace import Trace
 from ventbench.analysis.workspace import WorkArray
-
 from ventbench.errors import AnalysisError
 from ventbench.units import ML_PER_S_PER_LPM
 

@@ -9,8 +9,8 @@ from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 
+from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.errors import AnalysisError
 
 

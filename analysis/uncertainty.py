@@ -25,8 +25,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from ventbench.analysis.tolerance import QUANTITY_UNITS
 
+from ventbench.analysis.tolerance import QUANTITY_UNITS
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
 

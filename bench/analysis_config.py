@@ -16,7 +16,6 @@ from ventbench.analysis.checks import InstrumentAccuracy, JudgementRule, SteadyS
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import LimitSet, parse_limits
 from ventbench.analysis.segment import SegmentationSettings
-
 from ventbench.errors import ConfigError
 
 

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.monitoring import DEFAULT_TOL_S, monitoring_checks
 from ventbench.analysis.results import to_jsonable
 from ventbench.bench.analysis_config import AnalysisConfig
-
 from ventbench.errors import BenchError
 
 #: The clock maps' combined scatter may be at most this fraction of the tolerance.

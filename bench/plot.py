@@ -21,8 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from ventbench.analysis.trace import Trace
 
+from ventbench.analysis.trace import Trace
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
 

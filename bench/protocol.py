@@ -64,7 +64,6 @@ from ventbench.bench.protocol_model import (
     Protocol,
 )
 from ventbench.bench.protocol_toml import parse_protocol
-
 from ventbench.errors import ConfigError
 
 __all__ = [

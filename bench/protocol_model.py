@@ -14,7 +14,6 @@ from types import MappingProxyType
 from typing import Any
 
 from ventbench.analysis.checks import JudgementRule, SteadyState
-
 from ventbench.errors import ConfigError
 
 SEGMENTATION_PRESETS = ("adult", "paediatric", "neonatal")

@@ -34,7 +34,6 @@ from ventbench.bench.protocol_model import (
     Point,
     Protocol,
 )
-
 from ventbench.errors import ConfigError
 
 _PROTOCOL_KEYS = {"id", "title", "standard", "limits", "settle", "measure_breaths", "criterion",

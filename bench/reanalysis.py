@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.checks import evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.results import point_to_json, results_document
@@ -27,7 +28,6 @@ from ventbench.bench.monitoring import DUT_CAPTURE_FILE, add_monitoring
 from ventbench.bench.session import POINTS_DIR, read_json, safe_name, sha256_file, software_info
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.timebase import ContinuousTime
-
 from ventbench.errors import BenchError, ConfigError
 
 CAPTURE_FILE = "capture.vbcap"

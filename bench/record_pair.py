@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.trace import Trace
 from ventbench.drivers.importers.trace_csv import TraceCsvStream, write_trace_csv
 from ventbench.drivers.timebase import ContinuousTime
-
 from ventbench.errors import ConfigError, TransportError
 
 CAPTURE2 = "capture2.vbcap"

@@ -23,7 +23,6 @@ from ventbench.analysis.limits import LimitSet
 from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.live import Cell, Live
 from ventbench.drivers.timebase import ContinuousTime
-
 from ventbench.errors import AnalysisError
 
 #: Quantities shown on the live line, in order: (quantity, label, digits).

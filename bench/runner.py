@@ -56,7 +56,6 @@ from ventbench.bench.session import (
     software_info,
     utc_now,
 )
-
 from ventbench.errors import BenchError
 from ventbench.exit_codes import (
     EXIT_DEVICE,

@@ -47,7 +47,6 @@ from ventbench.drivers.capture_format import (
     Record,
 )
 from ventbench.drivers.capture_writer import CaptureWriter
-
 from ventbench.errors import FrameError
 
 __all__ = [

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.clockmap import HOST_TIME_CHANNEL, ClockMap, estimate_clock_map
-
 from ventbench.errors import AnalysisError, ConfigError
 
 __all__ = ["HOST_TIME_CHANNEL", "ClockMap", "combine", "estimate_clock_map"]

@@ -11,6 +11,7 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ventbench.analysis.gas import P_H2O_BTPS_HPA, GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
@@ -29,7 +30,6 @@ from ventbench.drivers.imt_codec import (
     encode_request,
     scaled,
 )
-
 from ventbench.errors import ConfigError, TransportError
 from ventbench.units import CMH2O_PER_HPA, HPA_PER_MBAR
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
-
 from ventbench.errors import ConfigError
 from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
 from ventbench.drivers.pirds_codec import ASSERTIONS, TYPES, Event, PirdsFramer
-
 from ventbench.units import HPA_PER_CMH2O
 
 #: Held channels: name → (type, location or None for any).

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.drivers.base import SimulatedDevice
-
 from ventbench.errors import ConfigError
 
 

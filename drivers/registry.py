@@ -12,8 +12,8 @@ import inspect
 from typing import Any
 
 import serial
-from ventbench.drivers.base import Driver, SimulatedDevice
 
+from ventbench.drivers.base import Driver, SimulatedDevice
 from ventbench.errors import ConfigError
 
 #: pyserial looks for ``protocol_<scheme>`` modules in these packages.

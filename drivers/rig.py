@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from serial import SerialException
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.vbr1.deframer import Deframer
 from ventbench.drivers.vbr1.samples import DEFAULT_CONDITION, SampleDecoder
-
 from ventbench.errors import TransportError
 
 HELLO_TIMEOUT_S = 2.0

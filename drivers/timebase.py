@@ -22,6 +22,7 @@ history runs across blocks.
 from __future__ import annotations
 
 import numpy as np
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
 

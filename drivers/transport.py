@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import serial
+
+from ventbench import __version__
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import Driver, SampleBlock
 from ventbench.drivers.capture import CaptureError, CaptureWriter
 from ventbench.drivers.registry import register_url_handlers
-
-from ventbench import __version__
 from ventbench.errors import BenchError, TransportError
 
 register_url_handlers()

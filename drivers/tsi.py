@@ -17,12 +17,12 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
 from ventbench.drivers.tsi_codec import StreamRequest, TsiBlockFramer
-
 from ventbench.errors import ConfigError, TransportError
 
 GASES = {"air": 0, "o2": 1}

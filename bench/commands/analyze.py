@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRule, evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
@@ -42,7 +43,6 @@ from ventbench.analysis.trace import Trace
 from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
 from ventbench.bench.summary import print_summary
 from ventbench.drivers.importers import FORMATS, read_trace, sniff_format
-
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import exit_code_for_verdict
 

@@ -33,12 +33,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ventbench import __version__
 from ventbench.bench import record_pair
 from ventbench.bench.commands.simulate import parse_duration_s, parse_pairs
 from ventbench.drivers.importers.trace_csv import TraceCsvStream
 from ventbench.drivers.timebase import ContinuousTime
-
-from ventbench import __version__
 from ventbench.errors import BenchError, ConfigError, TransportError
 from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_PASS
 

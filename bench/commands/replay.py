@@ -19,7 +19,6 @@ from pathlib import Path
 from ventbench.bench.junit import write_junit
 from ventbench.bench.reanalysis import RESULTS_FILE, reanalyze_session
 from ventbench.bench.session import iso_utc, load_session, utc_now, write_json_atomic
-
 from ventbench.exit_codes import EXIT_FAIL, exit_code_for_verdict
 
 HELP = "re-decode a session's captures, re-analyse, and compare with its recorded results"

@@ -149,7 +149,6 @@ def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from ventbench.bench.monitoring import dut_record
     from ventbench.drivers.registry import driver_class
     from ventbench.drivers.telemetry import check_dut_driver
-
     from ventbench.errors import ConfigError
 
     if not args.dut_port and not args.dut_driver:
@@ -180,7 +179,6 @@ def _sim_speed_max(url: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ventbench.bench.reliability.command import is_reliability, run_reliability
-
     from ventbench.errors import ConfigError
 
     if is_reliability(args):  # a days-long run: bench/reliability/

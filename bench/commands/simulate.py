@@ -19,7 +19,6 @@ import sys
 import time
 
 from ventbench.drivers.registry import DEVICES, make_device
-
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import EXIT_PASS
 

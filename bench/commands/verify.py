@@ -20,7 +20,6 @@ import importlib
 from pathlib import Path
 
 from ventbench.bench.session import STOP_FILE, check_hashes, load_session, read_json, sha256_file
-
 from ventbench.errors import BenchError, ConfigError
 from ventbench.exit_codes import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 from scipy import stats
+
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EVENTS_FILE, read_events
 from ventbench.bench.reliability.store import read_breaths

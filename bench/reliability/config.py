@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.bench.protocol import SET_KEYS, Protocol, load_protocol, parse_protocol
-
 from ventbench.errors import ConfigError
 
 #: Per-breath quantities judged by a reliability run (store field names).

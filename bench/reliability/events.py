@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
-
 from ventbench.errors import TransportError
 
 EVENTS_FILE = "events.jsonl"

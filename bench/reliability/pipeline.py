@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.stream import BreathStream

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient
 from ventbench.bench.reliability.capture_parts import segment_parts
 from ventbench.bench.reliability.config import ReliabilityConfig
@@ -25,7 +26,6 @@ from ventbench.bench.reliability.pipeline import Pipeline
 from ventbench.bench.reliability.store import BreathStore, read_breaths
 from ventbench.bench.session import read_json
 from ventbench.drivers.capture import CaptureReader
-
 from ventbench.errors import BenchError
 
 WALL_FIELDS = ("gap_s", "cause", "down_s", "attempts")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.bench.reliability.config import QUANTITIES
 from ventbench.bench.reliability.events import iter_events
 

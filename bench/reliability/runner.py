@@ -43,7 +43,6 @@ from ventbench.bench.session import (
     read_json,
     write_json_atomic,
 )
-
 from ventbench.errors import BenchError, ConfigError
 
 POINT_ID = "reliability"

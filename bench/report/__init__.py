@@ -25,6 +25,7 @@ from pathlib import Path
 
 import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
+
 from ventbench.bench.report import (
     appendix,
     pages,
@@ -35,7 +36,6 @@ from ventbench.bench.report import (
 from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
 from ventbench.bench.report.layout import RC, Document
 from ventbench.bench.report.source import ReportData, load_session
-
 from ventbench.errors import ConfigError
 
 __all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256", "render"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ventbench import __version__
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, MONO, Column, Document, Style
 from ventbench.bench.report.source import ReportData
-
-from ventbench import __version__
 
 #: Keys of start.json shown in the configuration listing, in this order (the rest follow).
 COMPACT_WIDTH = 150

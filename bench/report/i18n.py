@@ -16,7 +16,6 @@ from typing import Any
 
 from ventbench.bench import numbers
 from ventbench.bench.numbers import format_number
-
 from ventbench.errors import ConfigError
 
 #: Languages with a catalogue, default first.

@@ -16,9 +16,9 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator
+
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.traces import Excerpt
-
 from ventbench.units import ML_PER_S_PER_LPM
 
 BLUE, VERMILLION, GREEN, ORANGE, SKY, PURPLE, YELLOW = (

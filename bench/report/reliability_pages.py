@@ -38,7 +38,6 @@ from ventbench.bench.report.layout import (
 )
 from ventbench.bench.report.reliability_front import HOUR_S, block, config, hours
 from ventbench.bench.report.source import ReportData
-
 from ventbench.errors import BenchError, ConfigError
 
 #: Most rows of the event table (the rest are counted and in events.jsonl).

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from ventbench.bench.report import plots
 from ventbench.bench.report.fmt import (
     achieved_text,

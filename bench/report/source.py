@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.bench.session import safe_name, sha256_file
-
 from ventbench.errors import ConfigError
 
 RESULTS_FILE = "results.json"

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.analysis.trace import Trace
-
 from ventbench.errors import ConfigError
 
 #: format name → (module, reader function). Each reader takes the path first.

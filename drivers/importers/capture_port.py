@@ -13,6 +13,7 @@ the live driver) are skipped and counted.
 from __future__ import annotations
 
 from serial import SerialException
+
 from ventbench.drivers.capture import Record
 
 #: Events at which a connection ends (the next one starts at ``open``).

@@ -31,9 +31,9 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
-
 from ventbench.errors import ConfigError, FrameError
 from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 

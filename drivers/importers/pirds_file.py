@@ -24,7 +24,6 @@ from ventbench.analysis.trace import Trace
 from ventbench.drivers.base import DecodeCounters
 from ventbench.drivers.pirds import SampleAssembler, _key, rows_to_block
 from ventbench.drivers.pirds_codec import ASSERTIONS, TYPES, Event, event_from_json, parse_record
-
 from ventbench.errors import ConfigError, FrameError
 from ventbench.units import HPA_PER_CMH2O
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.importers.trace_csv_format import (
@@ -53,7 +54,6 @@ from ventbench.drivers.importers.trace_csv_rows import (
     _Where,
 )
 from ventbench.drivers.importers.trace_csv_write import TraceCsvStream, write_trace_csv
-
 from ventbench.errors import BenchError, FrameError
 
 __all__ = [

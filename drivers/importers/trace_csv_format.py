@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag
-
 from ventbench.errors import ConfigError
 
 MAGIC_KEY = "ventbench-trace"

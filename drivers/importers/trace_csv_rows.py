@@ -13,9 +13,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.importers.trace_csv_format import _EXCUSED, FLAGS_COLUMN
-
 from ventbench.errors import FrameError
 
 

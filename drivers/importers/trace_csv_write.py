@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import Trace
 from ventbench.drivers.importers.trace_csv_format import (

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.base import Driver, SampleBlock

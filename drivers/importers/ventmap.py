@@ -27,9 +27,9 @@ import re
 from pathlib import Path
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import Trace
-
 from ventbench.errors import FrameError
 
 FS_HZ = 50.0

@@ -13,6 +13,7 @@ import re
 from collections import deque
 
 import numpy as np
+
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.imt_codec import (
     FAST_TICK_S,
@@ -23,7 +24,6 @@ from ventbench.drivers.imt_codec import (
     encode_fast_packet,
 )
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
-
 from ventbench.units import HPA_PER_CMH2O
 
 #: Analyser gas standard (setting 3) → the condition the simulated flow is stated at.

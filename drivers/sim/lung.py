@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+
 from ventbench.errors import ConfigError
 from ventbench.units import HPA_PER_CMH2O
 

@@ -26,10 +26,10 @@ Where the assertions come from (``reports``):
 from __future__ import annotations
 
 import numpy as np
+
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.pirds_codec import Event, encode_binary, encode_json
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
-
 from ventbench.units import HPA_PER_CMH2O
 
 #: Monitoring errors of the simulated device under test (``reports=truth``), default 0.

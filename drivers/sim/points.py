@@ -11,7 +11,6 @@ from ventbench.drivers.sim.lung import Lung
 from ventbench.drivers.sim.sensors import SensorModel
 from ventbench.drivers.sim.simulation import Simulation
 from ventbench.drivers.sim.ventilator import Imperfections, VentilatorSettings
-
 from ventbench.errors import ConfigError
 
 _SET_KEYS = ("vt_ml", "rate_bpm", "ti_s", "peep_cmh2o", "dp_cmh2o", "fio2_pct", "rise_time_s",

@@ -42,6 +42,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SimulatedDevice

@@ -23,9 +23,9 @@ from typing import Literal
 
 import numpy as np
 from scipy.signal import lfilter
+
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.trace import SampleFlag
-
 from ventbench.errors import ConfigError
 
 NOISE_BLOCK = 8192

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.trace import Trace
 from ventbench.drivers.sim.lung import LinearPhase, Lung, flow_source_phase, pressure_source_phase
 from ventbench.drivers.sim.sensors import SensorChain, SensorModel
@@ -28,7 +29,6 @@ from ventbench.drivers.sim.ventilator import (
     Imperfections,
     VentilatorSettings,
 )
-
 from ventbench.errors import ConfigError
 from ventbench.units import CMH2O_PER_HPA, HPA_PER_CMH2O, ML_PER_S_PER_LPM
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
 from ventbench.drivers.tsi_codec import StreamRequest, encode_binary_block

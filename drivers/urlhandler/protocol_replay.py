@@ -29,10 +29,10 @@ from collections import deque
 from collections.abc import Iterator
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
+
 from ventbench.drivers.capture import CaptureReader, Record
 from ventbench.drivers.urlhandler.protocol_sim import parse_speed
 from ventbench.drivers.urlhandler.virtual import VirtualSerial
-
 from ventbench.errors import BenchError
 
 

@@ -23,8 +23,8 @@ import time
 import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
-from ventbench.drivers.urlhandler.virtual import VirtualSerial
 
+from ventbench.drivers.urlhandler.virtual import VirtualSerial
 from ventbench.errors import BenchError
 
 #: Query parameters the handler itself consumes.

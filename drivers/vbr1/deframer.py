@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
 from ventbench.drivers.vbr1.crc import crc16, crc16_rows
 from ventbench.drivers.vbr1.frames import HEADER_LEN, MAX_PAYLOAD, OVERHEAD, SYNC0, SYNC1, Frame
 

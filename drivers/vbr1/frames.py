@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+
 from ventbench.drivers.vbr1.crc import crc16, crc16_rows
 
 SYNC = b"\xa5\x5a"

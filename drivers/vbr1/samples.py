@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import DecodeCounters, SampleBlock
@@ -36,7 +37,6 @@ from ventbench.drivers.vbr1.frames import (
     sample_frame_dtype,
     sample_length,
 )
-
 from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
 #: status bit → SampleFlag: faults 0/1, saturation 2/3, stale 4/5, clock reset 6, overflow 7.

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.checks import evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.limits import load_limits

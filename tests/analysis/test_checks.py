@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.breath import Breath
 from ventbench.analysis.checks import (
     InstrumentAccuracy,
@@ -26,7 +27,6 @@ from ventbench.analysis.results import (
     results_document,
     round_number,
 )
-
 from ventbench.errors import ConfigError
 
 ISO = load_limits("iso80601-2-12")

@@ -7,13 +7,13 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import (
     Ambient,
     GasCondition,
     conversion_factor,
     water_vapour_pressure_hpa,
 )
-
 from ventbench.errors import ConfigError
 from ventbench.units import HPA_PER_MMHG
 

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from ventbench.analysis.limits import (
     BUILTIN_LIMITS,
     CONFIDENCES,
@@ -14,7 +15,6 @@ from ventbench.analysis.limits import (
     Tolerance,
     load_limits,
 )
-
 from ventbench.errors import ConfigError
 from ventbench.units import HPA_PER_CMH2O
 

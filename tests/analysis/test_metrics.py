@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.integrals import phase_volume_ml
 from ventbench.analysis.metrics import Boundary, MetricSettings, breath_metrics
 from ventbench.analysis.stream import BreathStream
-
-from tests.analysis.test_segment import synthetic_trace
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
+
+from tests.analysis.test_segment import synthetic_trace
 
 
 def run(t, flow, paw, metrics=None):

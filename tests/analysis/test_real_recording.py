@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.stream import BreathStream, analyze_breaths
 from ventbench.drivers.importers.labchart import read_labchart

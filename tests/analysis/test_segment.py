@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.edges import refine_edges
 from ventbench.analysis.segment import (
     SegmentationSettings,
@@ -22,7 +23,6 @@ from ventbench.analysis.segment import (
 )
 from ventbench.analysis.stream import BreathStream
 from ventbench.analysis.trace import SampleFlag
-
 from ventbench.errors import AnalysisError, ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
 

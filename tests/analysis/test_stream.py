@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.stream import BreathStream, analyze_breaths
 from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.errors import AnalysisError
 
 from tests.analysis.test_segment import synthetic_trace
-from ventbench.errors import AnalysisError
 
 _T, _FLOW, _PAW, _TRUTHS = synthetic_trace(n_cycles=5, pause_s=0.2, noise_lpm=1.0, seed=3)
 _FLAGS = np.zeros(_T.size, dtype=np.uint8)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.trace import SampleFlag, Trace, flag_names
-
 from ventbench.errors import AnalysisError, ConfigError
 
 

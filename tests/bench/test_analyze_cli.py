@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from ventbench.analysis.gas import Ambient
 from ventbench.bench.cli import main
 from ventbench.drivers.importers.trace_csv import write_trace_csv

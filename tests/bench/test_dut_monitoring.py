@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.limits import load_limits
 from ventbench.analysis.monitoring import match_reports, monitoring_checks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from ventbench.bench.numbers import MINUS, decimals_for, format_number
 
 

@@ -8,10 +8,10 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+
 from ventbench.analysis.checks import JudgementRule
 from ventbench.analysis.limits import load_limits
 from ventbench.bench.protocol import builtin_protocol_names, builtin_protocols, load_protocol
-
 from ventbench.errors import ConfigError
 
 STANDARDS = Path("/work/shared/STANDARDS.md")

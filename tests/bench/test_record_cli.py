@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.cli import main
 from ventbench.drivers import registry

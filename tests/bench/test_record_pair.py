@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.cli import main
 from ventbench.drivers.importers.trace_csv import read_trace_csv

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import pytest
+
 from ventbench.bench.history import HISTORY_FILE
 from ventbench.bench.live import Live
 from ventbench.bench.reliability.analysis import drift, hourly, longest_run
@@ -21,7 +22,6 @@ from ventbench.bench.reliability.events import EVENTS_FILE, read_events
 from ventbench.bench.reliability.replay import replay_session
 from ventbench.bench.reliability.runner import ReliabilityRun
 from ventbench.bench.reliability.store import RECORD_DTYPE, BreathStore, read_breaths
-
 from ventbench.errors import ConfigError
 
 # The acceptance's fault run: 24 h at 1 kHz, time-accelerated, with every fault the issue

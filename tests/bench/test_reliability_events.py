@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.reliability.config import load_reliability
 from ventbench.bench.reliability.events import EventDetector

@@ -11,12 +11,12 @@ import shutil
 import sqlite3
 
 import pytest
+
 from ventbench.bench.history import HISTORY_FILE, RELIABILITY_POINT
 from ventbench.bench.live import Live
 from ventbench.bench.reliability.config import load_reliability
 from ventbench.bench.reliability.runner import ReliabilityRun
 from ventbench.bench.report.i18n import Messages
-
 from ventbench.errors import ConfigError
 
 pypdf = pytest.importorskip("pypdf")
@@ -211,6 +211,7 @@ def test_history_has_the_session_and_one_check_per_quantity(rel_session, tmp_pat
 @pytest.mark.parametrize("lang", ["en", "id"])
 def test_reliability_pages_keep_text_inside_the_page_box(rel_session, lang):
     import matplotlib
+
     from ventbench.bench.report import build_pages
     from ventbench.bench.report.layout import RC, overflowing_texts
     from ventbench.bench.report.source import load_session

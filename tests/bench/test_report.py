@@ -224,6 +224,7 @@ def test_missing_results_is_a_clear_error(tmp_path, capsys):
 
 def test_trace_excerpt_reads_only_its_window(session, monkeypatch):
     import numpy as np
+
     from ventbench.bench.report import traces
     from ventbench.drivers.importers.trace_csv import read_trace_csv
 

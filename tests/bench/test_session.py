@@ -8,6 +8,7 @@ import threading
 import xml.etree.ElementTree as ET
 
 import pytest
+
 from ventbench.bench import history, junit
 from ventbench.bench.compare import compare_results
 from ventbench.bench.session import (
@@ -20,7 +21,6 @@ from ventbench.bench.session import (
     sha256_file,
     write_json_atomic,
 )
-
 from ventbench.errors import ConfigError
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from ventbench.drivers.base import BytePort, Driver, SampleBlock, SimulatedDevice
 
+from ventbench.drivers.base import BytePort, Driver, SampleBlock, SimulatedDevice
 from ventbench.errors import TransportError
 
 

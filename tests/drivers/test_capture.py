@@ -9,6 +9,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.drivers import capture as cap
 from ventbench.drivers.capture import (
     EVENT,
@@ -21,7 +22,6 @@ from ventbench.drivers.capture import (
     CaptureWriter,
     read_capture,
 )
-
 from ventbench.errors import FrameError, TransportError
 
 records_st = st.lists(

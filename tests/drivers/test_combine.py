@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.combine import HOST_TIME_CHANNEL, ClockMap, combine, estimate_clock_map
-
 from ventbench.errors import ConfigError
 
 HOST0_S = 81_234.5  # host monotonic clock at physical time 0

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
@@ -20,11 +21,11 @@ from ventbench.drivers.imt_codec import (
     checksum_byte,
     encode_fast_packet,
 )
+from ventbench.errors import ConfigError, TransportError
+from ventbench.units import CMH2O_PER_HPA
 
 from tests.drivers.chunking import feed_chunks
 from tests.drivers.scripted import ScriptedPort
-from ventbench.errors import ConfigError, TransportError
-from ventbench.units import CMH2O_PER_HPA
 
 FMT = FastFormat()
 

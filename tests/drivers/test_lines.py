@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.lines import LineFramer, LinesDriver
-
-from tests.drivers.chunking import feed_chunks
 from ventbench.errors import ConfigError
 from ventbench.units import CMH2O_PER_HPA
+
+from tests.drivers.chunking import feed_chunks
 
 DATA = b"0.00,1.5,5.0\r\n0.01,2.5,5.5\r\n0.02,3.5,6.0\r\n"
 

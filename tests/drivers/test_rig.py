@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.registry import make_driver
@@ -16,9 +17,9 @@ from ventbench.drivers.vbr1.frames import (
     encode_reply,
     encode_samples,
 )
+from ventbench.errors import TransportError
 
 from tests.drivers.scripted import ScriptedPort
-from ventbench.errors import TransportError
 
 DESCRIBE = {
     "protocol": "VBR/1", "firmware": "rig-fw 0.3.1", "rig_id": "RIG-07", "rate_hz": 1000,

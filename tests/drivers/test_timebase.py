@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.timebase import DEFAULT_STEP_S, ContinuousTime, flag_first

@@ -9,14 +9,15 @@ import tty
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.capture import CaptureWriter, read_capture
 from ventbench.drivers.pty_server import PtyServer
 from ventbench.drivers.transport import Acquisition, CapturedPort, open_port
+from ventbench.errors import TransportError
 
 from tests.drivers.fake_stream import FakeDevice, FakeDriver
-from ventbench.errors import TransportError
 
 
 def serve(server: PtyServer) -> threading.Thread:

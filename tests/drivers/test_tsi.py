@@ -7,14 +7,15 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.tsi import TsiDriver
 from ventbench.drivers.tsi_codec import StreamRequest, TsiBlockFramer, encode_binary_block
+from ventbench.errors import ConfigError, TransportError
 
 from tests.drivers.chunking import feed_chunks
 from tests.drivers.scripted import ScriptedPort
-from ventbench.errors import ConfigError, TransportError
 
 MANUAL_BINARY = bytes.fromhex("00 33 09 33 1F 33 25 33 2D 33 2E FF FF")
 

@@ -7,13 +7,14 @@ import time
 import numpy as np
 import pytest
 import serial
+
 from ventbench.drivers import registry
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.capture import read_capture
 from ventbench.drivers.transport import Acquisition, open_port
+from ventbench.errors import TransportError
 
 from tests.drivers.fake_stream import FakeDriver
-from ventbench.errors import TransportError
 
 
 @pytest.fixture(autouse=True)

@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.importers.labchart import read_labchart
-
-from tests.conftest import LABCHART_RECORDING
 from ventbench.errors import ConfigError, FrameError
 from ventbench.units import CMH2O_PER_MMHG
+
+from tests.conftest import LABCHART_RECORDING
 
 HEADER = (
     "Interval=\t0.01 s\n"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.importers.pirds_file import read_pirds
 from ventbench.drivers.pirds_codec import Event, encode_binary, encode_json
-
 from ventbench.errors import FrameError
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.importers import read_trace, sniff_format
 from ventbench.drivers.importers.trace_csv import read_trace_csv, write_trace_csv
-
 from ventbench.errors import ConfigError, FrameError
 
 GOOD = """\

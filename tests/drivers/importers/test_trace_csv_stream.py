@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import Ambient
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.importers.trace_csv import TraceCsvStream, read_trace_csv, write_trace_csv
-
 from ventbench.errors import ConfigError
 
 

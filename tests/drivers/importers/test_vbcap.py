@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.cli import main
 from ventbench.drivers.base import SampleBlock
@@ -18,9 +19,9 @@ from ventbench.drivers.pty_server import PtyServer
 from ventbench.drivers.registry import make_device, make_driver
 from ventbench.drivers.timebase import ContinuousTime
 from ventbench.drivers.transport import Acquisition
+from ventbench.errors import FrameError
 
 from tests.drivers.fake_stream import FakeDevice
-from ventbench.errors import FrameError
 
 
 def record_live(url, name, path, seconds=1.0, **options):

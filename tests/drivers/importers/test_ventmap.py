@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.drivers.importers.ventmap import read_ventmap
-
 from ventbench.errors import FrameError
 
 GOOD = """2016-02-17-08-43-02.525325

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import GasCondition
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.imt import ImtDriver
@@ -14,9 +15,9 @@ from ventbench.drivers.sim.instrument_source import FaultInjector, PressureContr
 from ventbench.drivers.sim.pirds_device import PirdsDevice
 from ventbench.drivers.sim.tsi_device import TsiDevice
 from ventbench.drivers.tsi import TsiDriver
+from ventbench.units import HPA_PER_CMH2O
 
 from tests.drivers.loopback import LoopPort
-from ventbench.units import HPA_PER_CMH2O
 
 
 def stream(driver, port: LoopPort, seconds: float, step_s: float = 0.1) -> SampleBlock:

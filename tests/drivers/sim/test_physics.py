@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.sim import (
@@ -19,7 +20,6 @@ from ventbench.drivers.sim import (
     simulate,
     simulation_from_params,
 )
-
 from ventbench.errors import ConfigError
 from ventbench.units import CMH2O_PER_HPA, HPA_PER_CMH2O
 

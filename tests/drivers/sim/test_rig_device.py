@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.registry import make_device
@@ -14,7 +15,6 @@ from ventbench.drivers.rig import RigDriver
 from ventbench.drivers.sim.rig_device import SimulatedRig
 from ventbench.drivers.vbr1.deframer import Deframer
 from ventbench.drivers.vbr1.frames import FrameType
-
 from ventbench.errors import ConfigError
 
 

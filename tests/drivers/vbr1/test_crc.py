@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from ventbench.drivers.vbr1.crc import CHECK_VALUE, crc16, crc16_rows
 
 

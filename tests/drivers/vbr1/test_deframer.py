@@ -7,6 +7,7 @@ import struct
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.drivers.vbr1.deframer import Deframer
 from ventbench.drivers.vbr1.frames import FrameType
 
@@ -184,6 +185,7 @@ def test_any_chunking_gives_identical_frames_and_counters(case, cuts2):
 
 def test_long_feed_scanned_in_windows_gives_same_result(monkeypatch):
     import numpy as np
+
     from ventbench.drivers.vbr1 import deframer
 
     rng = np.random.default_rng(3)

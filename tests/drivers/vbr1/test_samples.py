@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import DecodeCounters, SampleBlock
 from ventbench.drivers.vbr1.deframer import Deframer

@@ -144,23 +144,13 @@ def make_device(name: str, params: dict[str, str] | None = None,
         raise ConfigError(f"simulated device {name!r}: bad parameters {params}: {error}") from None
 
 
-def available(table: dict[str, str], base: type, what: str) -> dict[str, str | None]:
-    """Each registered name → None when it loads, else the reason it does not."""
+def available_devices() -> dict[str, str | None]:
+    """Each simulated device name → None when it loads, else the reason it does not."""
     out: dict[str, str | None] = {}
-    for name in table:
+    for name in DEVICES:
         try:
-            _resolve(table, name, base, what)
+            device_class(name)
             out[name] = None
         except ConfigError as error:
             out[name] = str(error)
     return out
-
-
-def available_devices() -> dict[str, str | None]:
-    """Simulated devices that load (None) or why not."""
-    return available(DEVICES, SimulatedDevice, "simulated device")
-
-
-def available_drivers() -> dict[str, str | None]:
-    """Drivers that load (None) or why not."""
-    return available(DRIVERS, Driver, "driver")

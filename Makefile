@@ -35,6 +35,7 @@ demo: $(STAMP)
 
 # Speed and memory figures (not tests: the machines are noisy). soak.py runs for an hour+.
 bench: $(STAMP)
+	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/decode.py
 	$(PY) benchmarks/live_cpu.py

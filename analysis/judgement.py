@@ -18,11 +18,9 @@ from ventbench.analysis.breath import Breath
 from ventbench.analysis.settle import SteadyState
 from ventbench.analysis.tolerance import Tolerance
 from ventbench.analysis.uncertainty import InstrumentAccuracy
+from ventbench.analysis.vocabulary import CRITERIA, DECISION_RULES, MODES  # noqa: F401 - re-exported
 from ventbench.errors import ConfigError
 
-CRITERIA = ("every-breath", "mean")
-DECISION_RULES = ("simple", "guarded")
-MODES = ("vc", "pc")
 DEFAULT_QUANTITIES = {"vc": ("vt", "peep", "rate", "ti"), "pc": ("pinsp", "peep", "rate", "ti", "vt")}
 
 #: quantity -> (Breath field or per-breath channel, set key)

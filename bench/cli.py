@@ -1,7 +1,10 @@
 """The ``ventbench`` command line: one sub-command per module in :mod:`bench.commands`.
 
 Each command module provides ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``. Errors of the :class:`~ventbench.errors.BenchError` family become one
+``run(args) -> int``. A command module imports only light modules at its top (no numpy,
+scipy or matplotlib: ``tests/bench/test_cli_startup.py``); what it computes with is imported
+inside ``run``. Only the sub-command named on the command line gets its options built;
+the others need nothing but their ``HELP`` for ``ventbench --help``. Errors of the :class:`~ventbench.errors.BenchError` family become one
 clear line on stderr and the contract's exit code; they never reach the user as tracebacks.
 """
 
@@ -28,25 +31,54 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered sub-command."""
-    from ventbench import __version__
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for."""
 
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ARG002
+        from ventbench import __version__
+
+        print(f"ventbench {__version__}")
+        parser.exit()
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command.
+
+    Parameters
+    ----------
+    only : str, optional
+        Build the options of this sub-command only (the one on the command line); the
+        others are listed with their help line. None builds all of them.
+    """
     parser = _Parser(prog="ventbench", description="Test-bench harness for prototype ventilators.")
-    parser.add_argument("--version", action="version", version=f"ventbench {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         module = importlib.import_module(f"ventbench.bench.commands.{name}")
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(cmd)
+        if only is None or name == only:
+            module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` names (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ventbench`` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = _command_in(argv)
+    parser = build_parser(only=command or "")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (exit 3, option named)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -30,54 +30,22 @@ CAPTURE2 = "capture2.vbcap"
 TRACE1, TRACE2 = "trace1.csv", "trace2.csv"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``--port2`` group of ``ventbench record``."""
-    group = parser.add_argument_group("second source (combined on the first one's time base)")
-    group.add_argument("--port2", metavar="URL", help="a second port (e.g. a rig for airway "
-                       "pressure next to a flowmeter)")
-    group.add_argument("--driver2", metavar="NAME", help="driver of the second port")
-    group.add_argument("--option2", action="append", metavar="K=V",
-                       help="option of the second driver (repeatable)")
-    group.add_argument("--take2", default="paw_cmh2o", metavar="CH[,CH…]",
-                       help="channels taken from the second source (default paw_cmh2o)")
-    group.add_argument("--clock", default="host", metavar="host|device|S",
-                       help="how the clocks are related: through host arrival times (default), "
-                            "one clock, or a fixed offset in s (t1 = t2 + S)")
-    group.add_argument("--interp", default="linear", choices=("linear", "hold"),
-                       help="interpolate the second source's samples, or hold the last one")
-    group.add_argument("--max-staleness", type=float, default=None, metavar="S",
-                       help="older second-source data is missing (default 2.5 sample intervals)")
-
-
-def parse_clock(text: str) -> str | float:
-    """``host`` | ``device`` | an offset in s."""
-    if text in ("host", "device"):
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value):
-        raise ConfigError(f"--clock {text!r}: expected host, device or an offset in seconds")
-    return value
-
-
 class SecondSource:
     """The second port: acquisition, live ``trace2.csv``, its counts for ``record.json``."""
 
     def __init__(self, args: argparse.Namespace, out: Path) -> None:
-        from ventbench.bench.commands.simulate import parse_pairs
-        from ventbench.drivers.registry import make_driver
+        from ventbench.drivers.registry import driver_options, make_driver
         from ventbench.drivers.transport import Acquisition
 
         if not args.driver2:
             raise ConfigError("--port2 needs --driver2 NAME (the second port's driver)")
         self.url, self.name, self.out = args.port2, args.driver2, out
-        self.options = parse_pairs(args.option2, "--option2")
+        typed = driver_options(self.name, args.option2, flag="--option2")
+        self.options = typed.to_dict()
         self.take = tuple(t.strip() for t in args.take2.split(",") if t.strip())
-        self.clock = parse_clock(args.clock)
+        self.clock = args.clock  # host | device | offset in s (bench.args.clock)
         self.method, self.max_staleness_s = args.interp, args.max_staleness
-        self.driver = make_driver(self.name, **self.options)
+        self.driver = make_driver(self.name, typed)
         self.acq = Acquisition(self.url, self.driver, out / CAPTURE2,
                                metadata={"command": "record", "out": str(out), "role": "second",
                                          "driver_options": self.options},

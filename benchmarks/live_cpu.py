@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ventbench.bench.commands.record import TraceCsvStream  # noqa: E402
+from ventbench.drivers.importers.trace_csv import TraceCsvStream  # noqa: E402
 from ventbench.drivers.registry import make_driver  # noqa: E402
 from ventbench.drivers.transport import Acquisition  # noqa: E402
 

@@ -11,9 +11,19 @@ This module is the core's front door; it imports nothing heavy so that ``ventben
 starts fast.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("ventbench")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> Any:
+    # The version is read from the installed metadata on first use only: importlib.metadata
+    # costs ~40 ms, most of a ``--help``.
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("ventbench")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        value = "0.0.0+unknown"
+    globals()["__version__"] = value
+    return value

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ventbench.analysis.gas import GasCondition
+from ventbench.drivers.options import Options
 
 
 class BytePort(Protocol):
@@ -109,15 +110,37 @@ class Driver(ABC):
     """Instrument logic for one protocol; knows nothing of threads or files.
 
     Subclasses set ``name`` (the ``--driver`` value), ``serial_defaults`` (keyword
-    arguments for ``serial.serial_for_url``) and ``flow_condition``.
+    arguments for ``serial.serial_for_url``), ``flow_condition`` and ``Options``: the frozen
+    dataclass of their options (:mod:`drivers.options`), parsed once when the driver is made.
+
+    Parameters
+    ----------
+    options : Options, optional
+        Already parsed options (an instance of the class's ``Options``).
+    **raw
+        Or the options as keywords (text or JSON values, e.g. an old session's
+        ``driver_options``), parsed by ``Options.from_dict``.
+
+    Attributes
+    ----------
+    opts : Options
+        The typed options.
+    options : dict
+        The same as a plain dict (``opts.to_dict()``), as recorded in session files.
     """
 
     name: ClassVar[str]
     serial_defaults: ClassVar[dict[str, Any]] = {}
     flow_condition: GasCondition = GasCondition.BTPS
+    Options: ClassVar[type[Options]] = Options
 
-    def __init__(self, **options: Any) -> None:
-        self.options = options
+    def __init__(self, options: Options | None = None, /, **raw: Any) -> None:
+        if options is None:
+            options = self.Options.from_dict(raw, f"{self.name} driver option")
+        elif raw or not isinstance(options, self.Options):
+            raise TypeError(f"{type(self).__name__}: give a {self.Options.__name__} or keywords")
+        self.opts = options
+        self.options = options.to_dict()
         self.counters = DecodeCounters()
         self.info: dict[str, Any] = {"driver": self.name}
 
@@ -151,7 +174,14 @@ class SimulatedDevice(ABC):
     Time is the device's own: ``produce(until_s)`` returns the bytes the device would
     have sent up to device time ``until_s``; the caller decides how device time relates
     to the wall clock (``speed``). Deterministic for a given ``seed``.
+
+    ``Options`` declares the device's own parameters (:mod:`drivers.sim.params`);
+    ``simulates`` says it also takes the physics simulator's keys. The registry refuses
+    any other key before the device is made.
     """
+
+    Options: ClassVar[type[Options]] = Options
+    simulates: ClassVar[bool] = False
 
     def __init__(self, params: dict[str, str]) -> None:
         self.params = params

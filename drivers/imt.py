@@ -8,6 +8,7 @@ and the fast data stream (``%CM#64`` … ``%CM#65``). Protocol tables and framin
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +31,7 @@ from ventbench.drivers.imt_codec import (
     encode_request,
     scaled,
 )
+from ventbench.drivers.options import Options, option
 from ventbench.errors import ConfigError, TransportError
 from ventbench.units import CMH2O_PER_HPA, HPA_PER_MBAR
 
@@ -50,14 +52,18 @@ def port_name(port: Any) -> str:
     return str(getattr(port, "port", None) or getattr(port, "name", None) or type(port).__name__)
 
 
-class ImtDriver(Driver):
-    """IMT FlowAnalyser / CITREX.
+@dataclass(frozen=True)
+class ImtOptions(Options):
+    """Options of the IMT FlowAnalyser / CITREX driver (``--option K=V``).
 
-    Options
-    -------
+    Attributes
+    ----------
     fast_fields : tuple of 3 int, default (0, 4, 9)
-        Measurement ids streamed in the fast packet, written to settings 64–66 during the
-        handshake (``configure_fast=False`` reads them instead).
+        Measurement ids streamed in the fast packet (``--option fast_fields=0,4,9``),
+        written to settings 64–66 during the handshake (``configure_fast=0`` reads them
+        instead).
+    configure_fast : bool, default True
+        Write ``fast_fields`` during the handshake (else read what the analyser has).
     flow_id, paw_id : int, default 0 and 4
         Which fast fields give ``flow_lpm`` (L/min) and ``paw_cmh2o`` (mbar → cmH2O).
     byteorder, signed : default "big", True
@@ -65,25 +71,43 @@ class ImtDriver(Driver):
     gas_standard : int, optional
         Write setting 3 during the handshake (e.g. 2 for BTPS).
     vt_scale_ml : float, default 1.0
-        Resolution of Vti/Vte (ids 23/24): 1 mL or 0.1 mL depending on firmware.
+        Resolution of Vti/Vte (ids 23/24), mL: 1 mL or 0.1 mL depending on firmware.
     start_answer : bool, default True
         Read the ``%CM#64$…`` answer after starting the fast stream (ASSUMED format).
     """
+
+    fast_fields: tuple[int, ...] = option((0, 4, 9), "3 measurement ids of the fast packet", lo=0)
+    configure_fast: bool = option(True, "write fast_fields during the handshake")
+    flow_id: int = option(0, "measurement id giving flow_lpm", lo=0)
+    paw_id: int = option(4, "measurement id giving paw_cmh2o", lo=0)
+    byteorder: str = option("big", "fast field byte order", choices=("big", "little"))
+    signed: bool = option(True, "fast fields are signed")
+    gas_standard: int | None = option(None, "setting 3 written during the handshake", lo=0)
+    vt_scale_ml: float = option(1.0, "Vti/Vte resolution, mL", lo=0, lo_open=True)
+    start_answer: bool = option(True, "read the answer to the fast-stream start")
+
+    def __post_init__(self) -> None:
+        if len(self.fast_fields) != 3:
+            raise ConfigError(f"fast_fields: expected 3 measurement ids, found {self.fast_fields}")
+
+
+class ImtDriver(Driver):
+    """IMT FlowAnalyser / CITREX; its options are :class:`ImtOptions`."""
+
+    Options = ImtOptions
 
     name: ClassVar[str] = "imt"
     serial_defaults: ClassVar[dict[str, Any]] = {
         "baudrate": 19200, "bytesize": 8, "parity": "N", "stopbits": 1, "timeout": 0.5,
     }
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.fast_fields = tuple(int(x) for x in options.get("fast_fields", (0, 4, 9)))
-        if len(self.fast_fields) != 3:
-            raise ConfigError(f"imt: fast_fields needs 3 measurement ids, got {self.fast_fields}")
-        self.flow_id = int(options.get("flow_id", 0))
-        self.paw_id = int(options.get("paw_id", 4))
-        self.fmt = FastFormat(str(options.get("byteorder", "big")), bool(options.get("signed", True)))
-        self.vt_scale_ml = float(options.get("vt_scale_ml", 1.0))
+    def __init__(self, options: ImtOptions | None = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
+        self.fast_fields = self.opts.fast_fields
+        self.flow_id = self.opts.flow_id
+        self.paw_id = self.opts.paw_id
+        self.fmt = FastFormat(self.opts.byteorder, self.opts.signed)
+        self.vt_scale_ml = self.opts.vt_scale_ml
         self.flow_condition = GasCondition.BTPS
         self.flow_factor = 1.0  #: applied to every fast flow value (BTPD → BTPS)
         self._answers = AnswerFramer()
@@ -201,13 +225,13 @@ class ImtDriver(Driver):
         day, month, year = (self.read_raw(port, "RI", INFO_IDS[k])
                             for k in ("cal_day", "cal_month", "cal_year"))
         info["last_calibration"] = f"{year:04d}-{month:02d}-{day:02d}"
-        if self.options.get("gas_standard") is not None:
-            self.write_setting(port, 3, int(self.options["gas_standard"]))
+        if self.opts.gas_standard is not None:
+            self.write_setting(port, 3, self.opts.gas_standard)
         gas = self.read_setting(port, 3)
         p_amb = self.read_measurement(port, 14)
         info["p_amb_hpa"] = None if p_amb is None else p_amb * HPA_PER_MBAR
         self._apply_gas_standard(gas, info["p_amb_hpa"])
-        if self.options.get("configure_fast", True):
+        if self.opts.configure_fast:
             for k, ident in enumerate(self.fast_fields):
                 self.write_setting(port, 64 + k, ident)
         else:
@@ -273,7 +297,7 @@ class ImtDriver(Driver):
     def start(self, port: BytePort) -> None:
         """Start the fast stream (``%CM#64``)."""
         port.write(encode_request("CM", 64))
-        if not self.options.get("start_answer", True):
+        if not self.opts.start_answer:
             return
         # Read the (assumed) "%CM#64$…\r" answer; anything else belongs to the stream.
         received = bytearray()

@@ -18,6 +18,7 @@ from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
+from ventbench.drivers.options import Options, option
 from ventbench.errors import ConfigError
 from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
@@ -61,23 +62,31 @@ class LineFramer:
             out.append(line)
 
 
-class LinesDriver(Driver):
-    """Delimited ASCII lines.
+@dataclass(frozen=True)
+class LinesOptions(Options):
+    """Options of the delimited-lines driver (``--option K=V``).
 
-    Options
-    -------
+    Attributes
+    ----------
     separator : str or None, default ","
-        Field separator; None splits on whitespace.
-    columns : list of str, optional
-        Column names; with ``header=True`` they come from the first non-comment line.
+        Field separator; None (``separator=none``) splits on whitespace.
+    header : bool, default False
+        The first non-comment line names the columns.
+    columns : tuple of str, optional
+        Column names (``columns=t,flow,paw``); with ``header=1`` they come from the file.
+        Default: ``t,flow,paw``, or ``flow,paw`` with ``fs_hz``.
     flow_column, paw_column : str, default "flow" / "paw"
-        Which columns are flow and airway pressure (``paw_column=None``: none).
-    time_column : str, optional
-        Column of time stamps; otherwise ``fs_hz`` gives time = index / fs_hz.
+        Which columns are flow and airway pressure (``paw_column=none``: none).
+    time_column : str or None, default "auto"
+        Column of time stamps; None: ``fs_hz`` gives time = index / fs_hz; "auto": "t"
+        without ``fs_hz``, None with it.
+    fs_hz : float, optional
+        Sample rate, Hz, when the lines carry no time.
     units : dict, optional
-        Unit per column: flow units (``l/min``, ``l/s``, ``ml/s`` …), pressure units
-        (``cmh2o``, ``mbar``, ``hpa``, ``pa``, ``kpa``, ``mmhg``), time units (``s``, ``ms``,
-        ``us``). Defaults: flow L/min, pressure cmH2O, time s.
+        Unit per column (``units=flow:l/s,paw:mbar``): flow units (``l/min``, ``l/s``,
+        ``ml/s`` …), pressure units (``cmh2o``, ``mbar``, ``hpa``, ``pa``, ``kpa``,
+        ``mmhg``), time units (``s``, ``ms``, ``us``). Defaults: flow L/min, pressure
+        cmH2O, time s.
     scales : dict, optional
         Extra factor per column applied to the raw number before unit conversion.
     flow_condition : str, default "BTPS"
@@ -88,28 +97,49 @@ class LinesDriver(Driver):
         Text written to the port by ``start``/``stop`` (``\\n`` appended).
     """
 
+    separator: str | None = option(",", "field separator (none: whitespace)")
+    header: bool = option(False, "first line names the columns")
+    columns: tuple[str, ...] | None = option(None, "column names")
+    flow_column: str = option("flow", "column of flow")
+    paw_column: str | None = option("paw", "column of airway pressure (none: no pressure)")
+    time_column: str | None = option("auto", "column of time (none: use fs_hz)")
+    fs_hz: float | None = option(None, "sample rate when lines carry no time, Hz", lo=0, lo_open=True)
+    units: dict[str, str] = option({}, "unit per column (flow:l/s,paw:mbar,t:ms)")
+    scales: dict[str, float] = option({}, "extra factor per column (flow:1.02)")
+    flow_condition: str = option("BTPS", "gas condition of the flow")
+    comment: str = option("#", "comment line prefix")
+    start_command: str | None = option(None, "text written by start")
+    stop_command: str | None = option(None, "text written by stop")
+
+    def __post_init__(self) -> None:
+        GasCondition.parse(self.flow_condition)  # ConfigError naming an unknown condition
+        if self.time_column is None and self.fs_hz is None:
+            raise ConfigError("give time_column or a positive fs_hz")
+
+
+class LinesDriver(Driver):
+    """Delimited ASCII lines; its options are :class:`LinesOptions`."""
+
     name: ClassVar[str] = "lines"
     serial_defaults: ClassVar[dict[str, Any]] = {"baudrate": 115200, "timeout": 0.5}
+    Options = LinesOptions
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.separator = options.get("separator", ",")
-        header = options.get("header", False)
-        self.header = header.strip().lower() in ("1", "true", "yes") if isinstance(header, str) else bool(header)
-        cols = options.get("columns")
+    def __init__(self, options: LinesOptions | None = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
+        o = self.opts
+        self.separator = o.separator
+        self.header = o.header
+        cols = o.columns
         if cols is None and not self.header:
-            cols = ["t", "flow", "paw"] if options.get("fs_hz") is None else ["flow", "paw"]
-        self.flow_column = str(options.get("flow_column", "flow"))
-        paw = options.get("paw_column", "paw")
-        self.paw_column = None if paw is None else str(paw)
-        self.time_column = options.get("time_column", "t" if options.get("fs_hz") is None else None)
-        self.fs_hz = None if options.get("fs_hz") is None else float(options["fs_hz"])
-        if self.time_column is None and (self.fs_hz is None or self.fs_hz <= 0):
-            raise ConfigError("lines: give time_column or a positive fs_hz")
-        self.units = {str(k): str(v) for k, v in (options.get("units") or {}).items()}
-        self.scales = {str(k): float(v) for k, v in (options.get("scales") or {}).items()}
-        self.flow_condition = GasCondition.parse(options.get("flow_condition", "BTPS"))
-        self.comment = str(options.get("comment", "#")).encode("ascii")
+            cols = ("t", "flow", "paw") if o.fs_hz is None else ("flow", "paw")
+        self.flow_column = o.flow_column
+        self.paw_column = o.paw_column
+        self.time_column = ("t" if o.fs_hz is None else None) if o.time_column == "auto" else o.time_column
+        self.fs_hz = o.fs_hz
+        self.units = dict(o.units)
+        self.scales = dict(o.scales)
+        self.flow_condition = GasCondition.parse(o.flow_condition)
+        self.comment = o.comment.encode("ascii")
         self.framer = LineFramer()
         self.columns: list[str] | None = None
         self._factors: np.ndarray | None = None
@@ -150,13 +180,13 @@ class LinesDriver(Driver):
         return self.info
 
     def start(self, port: BytePort) -> None:
-        if self.options.get("start_command"):
-            port.write(str(self.options["start_command"]).encode("ascii") + b"\n")
+        if self.opts.start_command:
+            port.write(self.opts.start_command.encode("ascii") + b"\n")
 
     def stop(self, port: BytePort) -> None:
         try:
-            if self.options.get("stop_command"):
-                port.write(str(self.options["stop_command"]).encode("ascii") + b"\n")
+            if self.opts.stop_command:
+                port.write(self.opts.stop_command.encode("ascii") + b"\n")
         except Exception:  # noqa: BLE001 - best effort
             pass
 

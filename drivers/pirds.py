@@ -24,6 +24,7 @@ from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
+from ventbench.drivers.options import Options, option
 from ventbench.drivers.pirds_codec import ASSERTIONS, TYPES, Event, PirdsFramer
 from ventbench.units import HPA_PER_CMH2O
 
@@ -116,18 +117,35 @@ def rows_to_block(rows: list[tuple]) -> SampleBlock:
     )
 
 
-class PirdsDriver(Driver):
-    """PIRDS event streams (VentMon and any PIRDS source on a serial port).
+@dataclass(frozen=True)
+class PirdsOptions(Options):
+    """Options of the PIRDS driver (``--option K=V``).
 
-    Options
-    -------
+    Attributes
+    ----------
     flow, paw : str, default "FA0" / "DA0"
         Type, location and sensor number of the flow and airway-pressure events.
     stale_ms : int, default 50
-        Age above which a held pressure flags the sample STALE.
+        Age above which a held pressure flags the sample STALE, ms.
     period_ms : float, optional
-        Nominal flow-event period; learnt from the stream (median) when omitted.
+        Nominal flow-event period, ms; learnt from the stream (median) when omitted.
     """
+
+    flow: str = option("FA0", "type, location and number of the flow events")
+    paw: str = option("DA0", "type, location and number of the airway-pressure events")
+    stale_ms: int = option(50, "age of a held pressure that flags STALE, ms", lo=1)
+    period_ms: float | None = option(None, "nominal flow-event period, ms", lo=0, lo_open=True)
+
+    def __post_init__(self) -> None:
+        for name in ("flow", "paw"):
+            _key(getattr(self, name))  # ConfigError naming a malformed event key
+
+
+class PirdsDriver(Driver):
+    """PIRDS event streams (VentMon and any PIRDS source on a serial port); its options are
+    :class:`PirdsOptions`."""
+
+    Options = PirdsOptions
 
     name: ClassVar[str] = "pirds"
     serial_defaults: ClassVar[dict[str, Any]] = {
@@ -135,13 +153,11 @@ class PirdsDriver(Driver):
     }
     flow_condition = GasCondition.STPD
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, options: PirdsOptions | None = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
         self.framer = PirdsFramer()
-        self.assembler = SampleAssembler(
-            _key(options.get("flow", "FA0")), _key(options.get("paw", "DA0")),
-            int(options.get("stale_ms", 50)),
-            period_ms=None if options.get("period_ms") is None else float(options["period_ms"]))
+        self.assembler = SampleAssembler(_key(self.opts.flow), _key(self.opts.paw),
+                                         self.opts.stale_ms, period_ms=self.opts.period_ms)
         self.assertions: list[dict[str, Any]] = []
 
     def handshake(self, port: BytePort) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import serial
 
 from ventbench.drivers.base import Driver, SimulatedDevice
+from ventbench.drivers.options import Options
 from ventbench.errors import ConfigError
 
 #: pyserial looks for ``protocol_<scheme>`` modules in these packages.
@@ -79,9 +81,38 @@ def driver_class(name: str) -> type[Driver]:
     return _resolve(DRIVERS, name, Driver, "driver")
 
 
-def make_driver(name: str, **options: Any) -> Driver:
-    """A new driver instance for ``--driver name``."""
-    return driver_class(name)(**options)
+def driver_options(name: str, options: Mapping[str, Any] | Iterable[tuple[str, Any]] | None,
+                   flag: str = "--option") -> Options:
+    """Parse a driver's options once into its typed ``Options`` dataclass.
+
+    Parameters
+    ----------
+    name : str
+        The ``--driver`` name.
+    options : mapping or iterable of (key, value)
+        ``--option K=V`` pairs (text) or a session's ``driver_options`` dict.
+    flag : str
+        The option to name in errors (``--option``, ``--option2``, ``--dut-option``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown driver, unknown option (with the known ones), bad type or range (named).
+    """
+    cls = driver_class(name)
+    raw = dict(options.items() if isinstance(options, Mapping) else options or ())
+    return cls.Options.from_dict(raw, f"{flag} ({name} driver)")
+
+
+def make_driver(name: str, options: Options | None = None, /, **raw: Any) -> Driver:
+    """A new driver instance for ``--driver name``: with parsed ``options`` (see
+    :func:`driver_options`) or raw keyword options (parsed here; ConfigError when bad)."""
+    cls = driver_class(name)
+    if isinstance(options, Mapping):  # a session's driver_options dict
+        options, raw = None, {**options, **raw}
+    if options is None:
+        options = cls.Options.from_dict(raw, f"{name} driver option")
+    return cls(options)
 
 
 def device_class(name: str) -> type[SimulatedDevice]:
@@ -89,32 +120,37 @@ def device_class(name: str) -> type[SimulatedDevice]:
     return _resolve(DEVICES, name, SimulatedDevice, "simulated device")
 
 
-def make_device(name: str, params: dict[str, str] | None = None) -> SimulatedDevice:
-    """A new simulated device; ``params`` are the URL query / ``--set`` values (strings)."""
+def device_params(name: str) -> list[str]:
+    """Every parameter simulated device ``name`` takes (its own and the simulator's)."""
+    from ventbench.drivers.sim.params import known_params
+
+    return known_params(device_class(name))
+
+
+def make_device(name: str, params: dict[str, str] | None = None,
+                where: str | None = None) -> SimulatedDevice:
+    """A new simulated device; ``params`` are the URL query / ``--set`` values (strings).
+
+    An unknown key or a bad value of the device's own parameters is a ConfigError naming
+    ``where`` (default ``sim://NAME``) and the key, before the device is made.
+    """
+    from ventbench.drivers.sim.params import check_params
+
     cls = device_class(name)
+    check_params(cls, dict(params or {}), where or f"sim://{name}")
     try:
         return cls(dict(params or {}))
     except (TypeError, ValueError, KeyError) as error:
         raise ConfigError(f"simulated device {name!r}: bad parameters {params}: {error}") from None
 
 
-def available(table: dict[str, str], base: type, what: str) -> dict[str, str | None]:
-    """Each registered name → None when it loads, else the reason it does not."""
+def available_devices() -> dict[str, str | None]:
+    """Each simulated device name → None when it loads, else the reason it does not."""
     out: dict[str, str | None] = {}
-    for name in table:
+    for name in DEVICES:
         try:
-            _resolve(table, name, base, what)
+            device_class(name)
             out[name] = None
         except ConfigError as error:
             out[name] = str(error)
     return out
-
-
-def available_devices() -> dict[str, str | None]:
-    """Simulated devices that load (None) or why not."""
-    return available(DEVICES, SimulatedDevice, "simulated device")
-
-
-def available_drivers() -> dict[str, str | None]:
-    """Drivers that load (None) or why not."""
-    return available(DRIVERS, Driver, "driver")

@@ -20,12 +20,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from serial import SerialException
 
 from ventbench.analysis.gas import GasCondition
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
+from ventbench.drivers.options import Options, option
 from ventbench.drivers.vbr1.deframer import Deframer
 from ventbench.drivers.vbr1.samples import DEFAULT_CONDITION, SampleDecoder
 from ventbench.errors import TransportError
@@ -51,20 +53,32 @@ def hex_preview(data: bytes, limit: int = 48) -> str:
     return f"{len(data)} bytes arrived: {text}{more}"
 
 
-class RigDriver(Driver):
-    """Driver for a VBR/1 rig.
+@dataclass(frozen=True)
+class RigOptions(Options):
+    """Options of the VBR/1 rig driver (``--option K=V``).
 
-    Parameters
+    Attributes
     ----------
-    rate_hz : int, optional
-        Sample rate asked for at ``START`` (the rig's own default when omitted).
+    rate_hz : int or None
+        Sample rate asked for at ``START``, Hz, 1 … 5000 (the rig's own default when None).
     hello_timeout_s : float
-        How long ``handshake`` waits for DESCRIBE + ``OK`` (2 s, as the protocol says).
+        How long ``handshake`` waits for DESCRIBE + ``OK``, s (2 s, as the protocol says).
     reply_timeout_s : float
-        How long ``ping`` waits for ``PONG``.
+        How long ``ping`` waits for ``PONG``, s.
     zero_timeout_s : float
-        How long ``zero`` waits for EVENT 6 and ``OK ZERO``.
+        How long ``zero`` waits for EVENT 6 and ``OK ZERO``, s.
     """
+
+    rate_hz: int | None = option(None, "sample rate asked for at START, Hz", lo=1, hi=5000)
+    hello_timeout_s: float = option(HELLO_TIMEOUT_S, "wait for DESCRIBE + OK, s", lo=0, lo_open=True)
+    reply_timeout_s: float = option(2.0, "wait for PONG, s", lo=0, lo_open=True)
+    zero_timeout_s: float = option(10.0, "wait for the zero to finish, s", lo=0, lo_open=True)
+
+
+class RigDriver(Driver):
+    """Driver for a VBR/1 rig; its options are :class:`RigOptions`."""
+
+    Options = RigOptions
 
     name: ClassVar[str] = "rig"
     serial_defaults: ClassVar[dict[str, Any]] = {
@@ -72,15 +86,15 @@ class RigDriver(Driver):
     }
     flow_condition: GasCondition = DEFAULT_CONDITION
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, options: RigOptions | None = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
         self.deframer = Deframer()
         self.decoder = SampleDecoder(self.counters)
         self.flow_condition = DEFAULT_CONDITION
-        self.rate_hz = options.get("rate_hz")
-        self.hello_timeout_s = float(options.get("hello_timeout_s", HELLO_TIMEOUT_S))
-        self.reply_timeout_s = float(options.get("reply_timeout_s", 2.0))
-        self.zero_timeout_s = float(options.get("zero_timeout_s", 10.0))
+        self.rate_hz = self.opts.rate_hz
+        self.hello_timeout_s = self.opts.hello_timeout_s
+        self.reply_timeout_s = self.opts.reply_timeout_s
+        self.zero_timeout_s = self.opts.zero_timeout_s
         self.info.update({"protocol": "VBR/1", "flow_condition": self.flow_condition.value,
                           "segments": self.decoder.segments})
         self._held: list[SampleBlock] = []

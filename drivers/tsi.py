@@ -14,6 +14,7 @@ time between blocks).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +23,7 @@ from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import BytePort, Driver, SampleBlock
 from ventbench.drivers.imt import port_name
+from ventbench.drivers.options import Options, option
 from ventbench.drivers.tsi_codec import StreamRequest, TsiBlockFramer
 from ventbench.errors import ConfigError, TransportError
 
@@ -29,11 +31,12 @@ GASES = {"air": 0, "o2": 1}
 CHANNELS = ("p_abs_kpa", "t_gas_degc")
 
 
-class TsiDriver(Driver):
-    """TSI 4000/4100.
+@dataclass(frozen=True)
+class TsiOptions(Options):
+    """Options of the TSI 4000/4100 driver (``--option K=V``).
 
-    Options
-    -------
+    Attributes
+    ----------
     interval_ms : int, default 10
         Sample interval ``SSRnnnn``, 1–1000 ms.
     gas : {"air", "o2"}, default "air"
@@ -46,34 +49,50 @@ class TsiDriver(Driver):
     fields : str, default "FTP"
         Quantities streamed (F must be among them).
     block_samples : int, default 1000
-        Samples per ``D`` request.
+        Samples per ``D`` request, 1 … 1000.
+    block_timeout_s : float, optional
+        How long a requested block may take, s (default: 1.5 × its duration + 1 s).
     """
+
+    interval_ms: int = option(10, "sample interval, ms", lo=1, hi=1000)
+    gas: str = option("air", "gas calibration (SGn): air or o2")
+    units: str = option("S", "S standard or V volumetric flow")
+    mode: str = option("B", "data format of the stream: B, C or A")
+    fields: str = option("FTP", "quantities streamed (F required)")
+    block_samples: int = option(1000, "samples per D request", lo=1, hi=1000)
+    block_timeout_s: float | None = option(None, "wait for one block, s", lo=0, lo_open=True)
+
+    def __post_init__(self) -> None:
+        # case-insensitive on the command line; the meter takes upper case
+        for name in ("units", "mode", "fields"):
+            object.__setattr__(self, name, getattr(self, name).upper())
+        object.__setattr__(self, "gas", self.gas.lower())
+        for name, allowed in (("gas", tuple(GASES)), ("units", ("S", "V")), ("mode", ("B", "C", "A"))):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} {getattr(self, name)!r}: expected one of {', '.join(allowed)}")
+        if "F" not in self.fields:
+            raise ConfigError(f"fields {self.fields!r}: fields must include F (flow)")
+
+
+class TsiDriver(Driver):
+    """TSI 4000/4100; its options are :class:`TsiOptions`."""
+
+    Options = TsiOptions
 
     name: ClassVar[str] = "tsi"
     serial_defaults: ClassVar[dict[str, Any]] = {
         "baudrate": 38400, "bytesize": 8, "parity": "N", "stopbits": 1, "timeout": 0.5,
     }
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.interval_ms = int(options.get("interval_ms", 10))
-        if not 1 <= self.interval_ms <= 1000:
-            raise ConfigError(f"tsi: interval_ms {self.interval_ms}: expected 1…1000")
-        gas = str(options.get("gas", "air")).lower()
-        if gas not in GASES:
-            raise ConfigError(f"tsi: gas {gas!r}: expected one of {sorted(GASES)}")
-        self.gas = gas
-        self.units = str(options.get("units", "S")).upper()
-        if self.units not in ("S", "V"):
-            raise ConfigError(f"tsi: units {self.units!r}: expected S (standard) or V (volumetric)")
+    def __init__(self, options: TsiOptions | None = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
+        self.interval_ms = self.opts.interval_ms
+        self.gas = self.opts.gas
+        self.units = self.opts.units
         self.flow_condition = GasCondition.STP21 if self.units == "S" else GasCondition.ATPD
-        self.request = StreamRequest(str(options.get("mode", "B")).upper(),
-                                     str(options.get("fields", "FTP")).upper(),
-                                     int(options.get("block_samples", 1000)))
-        if "F" not in self.request.fields:
-            raise ConfigError("tsi: fields must include F (flow)")
-        self.block_timeout_s = float(options.get(
-            "block_timeout_s", self.request.n * self.interval_ms / 1000.0 * 1.5 + 1.0))
+        self.request = StreamRequest(self.opts.mode, self.opts.fields, self.opts.block_samples)
+        self.block_timeout_s = (self.request.n * self.interval_ms / 1000.0 * 1.5 + 1.0
+                                if self.opts.block_timeout_s is None else self.opts.block_timeout_s)
         self.framer = TsiBlockFramer()
         self.streaming = False
         self._index = 0

@@ -30,21 +30,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ventbench.analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRule, evaluate_point
-from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
-from ventbench.analysis.results import point_to_json
-from ventbench.analysis.segment import SegmentationSettings
-from ventbench.analysis.trace import Trace
-from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
-from ventbench.bench.summary import print_summary
-from ventbench.drivers.importers import FORMATS, read_trace, sniff_format
+from ventbench.analysis.vocabulary import CRITERIA
+from ventbench.bench.args import as_dict, count, key_value, number, p_amb_hpa, t_amb_degc
+from ventbench.drivers.importers import FORMATS
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import exit_code_for_verdict
+
+if TYPE_CHECKING:
+    from ventbench.analysis.checks import JudgementRule
+    from ventbench.analysis.trace import Trace
 
 HELP = "analyse one recorded trace: breaths, checks against limits, verdict"
 
@@ -76,7 +73,7 @@ class PointSpec:
     quantities: tuple[str, ...] | None = None
     limits: str = DEFAULT_LIMITS
     preset: str = "adult"
-    rule: JudgementRule = field(default_factory=JudgementRule)
+    rule: JudgementRule | None = None  #: None: the default rule
     note: str = ""
 
 
@@ -88,21 +85,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--flow-unit", metavar="U", help="flow unit of the file's flow column (formats without units)")
     src.add_argument("--pressure-unit", metavar="U", help="pressure unit of the file's pressure column")
     src.add_argument("--flow-condition", metavar="C", help="gas condition the flow was recorded at (overrides the file)")
-    src.add_argument("--t-amb-degc", type=float, metavar="T", help="ambient temperature at the sensor, °C")
-    src.add_argument("--p-amb-hpa", type=float, metavar="P", help="ambient pressure at the sensor, hPa")
+    src.add_argument("--t-amb-degc", type=t_amb_degc, metavar="T", help="ambient temperature at the sensor, °C")
+    src.add_argument("--p-amb-hpa", type=p_amb_hpa, metavar="P", help="ambient pressure at the sensor, hPa")
     src.add_argument("--skip-bad", action="store_true", help="skip malformed data lines (counted) instead of failing")
     what = parser.add_argument_group("what to judge")
     what.add_argument("--protocol", metavar="P", help="protocol name or TOML file (with --point)")
     what.add_argument("--point", metavar="ID", help="point of the protocol this recording is")
     what.add_argument("--mode", choices=("vc", "pc"), help="ventilation mode (default vc)")
     what.add_argument("--set", action="append", default=[], metavar="k=v",
+                      type=key_value(SET_KEYS, number(0.0)),
                       help=f"a set value: {', '.join(SET_KEYS)} (repeatable)")
     what.add_argument("--limits", metavar="L", help=f"{'|'.join(BUILTIN_LIMITS)} or a limits TOML file")
     what.add_argument("--device-profile", metavar="PATH", help="limits TOML overriding --limits per quantity")
     how = parser.add_argument_group("how")
     how.add_argument("--preset", choices=PRESETS, help="segmentation preset (default adult)")
-    how.add_argument("--settle", type=int, metavar="N", help="breaths skipped before measuring (default 10)")
-    how.add_argument("--breaths", type=int, metavar="N", help="breaths measured (default 30)")
+    how.add_argument("--settle", type=number(0, integer=True), metavar="N", help="breaths skipped before measuring (default 10)")
+    how.add_argument("--breaths", type=count, metavar="N", help="breaths measured (default 30)")
     how.add_argument("--criterion", choices=CRITERIA, help="every-breath (default) or mean")
     how.add_argument("--condition", default="BTPS", metavar="C",
                      help="gas condition volumes are analysed at (default BTPS)")
@@ -113,27 +111,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="time span of the figure, s (default: the measured breaths, ≤ 30 s)")
 
 
-def parse_set_values(items: Sequence[str]) -> dict[str, float]:
-    """``["vt_ml=500", …]`` → ``{"vt_ml": 500.0, …}``; ConfigError for unknown keys or non-numbers."""
-    values: dict[str, float] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected k=v, e.g. vt_ml=500")
-        if key not in SET_KEYS:
-            raise ConfigError(f"--set {item!r}: unknown key {key!r} (known: {', '.join(SET_KEYS)})")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ConfigError(f"--set {item!r}: {text.strip()!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ConfigError(f"--set {item!r}: expected a finite number")
-        values[key] = value
-    return values
-
-
 def _quantities_for(set_values: Mapping[str, float], mode: str) -> tuple[str, ...]:
+    from ventbench.analysis.checks import DEFAULT_QUANTITIES
+
     given = {SET_KEYS[k] for k in set_values}
     ordered = [q for q in DEFAULT_QUANTITIES[mode] if q in given or (q == "vt" and mode == "pc")]
     return tuple(ordered + sorted(given - set(ordered)))
@@ -141,7 +121,9 @@ def _quantities_for(set_values: Mapping[str, float], mode: str) -> tuple[str, ..
 
 def point_from_args(args: argparse.Namespace, file: Path) -> PointSpec:
     """The point to judge, from --protocol/--point or --mode/--set (command line wins)."""
-    set_values = parse_set_values(args.set)
+    from ventbench.analysis.checks import JudgementRule
+
+    set_values = as_dict(args.set)
     if args.protocol or args.point and not set_values:
         if not (args.protocol and args.point):
             raise ConfigError("--protocol and --point go together (which point of which protocol?)")
@@ -157,7 +139,7 @@ def point_from_args(args: argparse.Namespace, file: Path) -> PointSpec:
             raise ConfigError("--limits/--device-profile judge set values: give --set k=v … "
                               "or --protocol P --point ID")
         spec = PointSpec(id=file.stem, mode=args.mode or "vc", limits="", quantities=MEASURE_ONLY_QUANTITIES)
-    rule = spec.rule
+    rule = spec.rule or JudgementRule()
     if args.settle is not None or args.breaths is not None or args.criterion:
         try:
             rule = replace(
@@ -206,6 +188,9 @@ def load_limit_set(spec: PointSpec, device_profile: str | None) -> LimitSet:
 def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
     """Read FILE; returns the trace with overrides applied, its format and where the flow
     condition came from ("file", "user" or "default")."""
+    from ventbench.analysis.gas import Ambient, GasCondition
+    from ventbench.drivers.importers import read_trace, sniff_format
+
     path = Path(args.file)
     fmt = args.format or sniff_format(path)
     opts: dict[str, Any] = {}
@@ -234,6 +219,8 @@ def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
 
 def per_breath_channels(trace: Trace, breaths: Sequence[Any]) -> dict[str, list[float]]:
     """Per-breath means of extra channels the checks know (FiO2 from an O2 channel)."""
+    import numpy as np
+
     out: dict[str, list[float]] = {}
     if "fio2_pct" in trace.channels and breaths:
         values = trace.channels["fio2_pct"]
@@ -247,7 +234,18 @@ def per_breath_channels(trace: Trace, breaths: Sequence[Any]) -> dict[str, list[
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; returns the exit code (see module doc)."""
+    from ventbench.analysis.checks import evaluate_point
+    from ventbench.analysis.gas import GasCondition
+    from ventbench.analysis.results import point_to_json
+    from ventbench.analysis.segment import SegmentationSettings
     from ventbench.analysis.stream import analyze_breaths
+    from ventbench.bench.results_doc import (
+        build_results,
+        gas_block,
+        source_file_entry,
+        write_results,
+    )
+    from ventbench.bench.summary import print_summary
 
     path = Path(args.file)
     spec = point_from_args(args, path)  # usage errors before touching the file

@@ -15,13 +15,8 @@ import argparse
 import time
 from pathlib import Path
 
-from ventbench.analysis.gas import Ambient
+from ventbench.bench.args import count, number
 from ventbench.bench.commands.run import analysis_config, make_plan
-from ventbench.bench.live import Live
-from ventbench.bench.operator import AutomatedOperator, demo_prototype
-from ventbench.bench.protocol import load_protocol
-from ventbench.bench.runner import Runner
-from ventbench.bench.session import read_json
 
 HELP = "run ISO 80601-2-12 VC adult rows 1-8 against a simulated prototype (accelerated)"
 
@@ -44,17 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this point id (repeatable; default: adult rows 1-8)")
     parser.add_argument("--no-defect", action="store_true",
                         help="a prototype without its PEEP defect (a passing session)")
-    parser.add_argument("--rate-hz", type=int, default=DEMO_RATE_HZ,
+    parser.add_argument("--rate-hz", type=number(1, 5000, integer=True), default=DEMO_RATE_HZ,
                         help=f"rig sample rate (default {DEMO_RATE_HZ})")
-    parser.add_argument("--settle", type=int, default=None, metavar="N",
+    parser.add_argument("--settle", type=number(0, integer=True), default=None, metavar="N",
                         help="override the protocol's settle breaths (10)")
-    parser.add_argument("--measure", type=int, default=None, metavar="N",
+    parser.add_argument("--measure", type=count, default=None, metavar="N",
                         help="override the protocol's measured breaths (30)")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ventbench.analysis.gas import Ambient
+    from ventbench.bench.live import Live
+    from ventbench.bench.operator import AutomatedOperator, demo_prototype
+    from ventbench.bench.protocol import load_protocol
+    from ventbench.bench.runner import Runner
+    from ventbench.bench.session import read_json
+
     t0 = time.monotonic()
     protocol = load_protocol(DEMO_PROTOCOL).select(group=DEMO_GROUP, ids=args.point)
     prototype = demo_prototype()

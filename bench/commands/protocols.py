@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ventbench.bench.numbers import format_number
-from ventbench.bench.protocol import builtin_protocols, load_protocol
 
 HELP = "list built-in protocols, or show one protocol's points as a table"
 
@@ -40,6 +39,8 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ventbench.bench.protocol import builtin_protocols, load_protocol
+
     if args.action == "list":
         protocols = builtin_protocols()
         rows = []

@@ -33,11 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ventbench import __version__
-from ventbench.bench import record_pair
-from ventbench.bench.commands.simulate import parse_duration_s, parse_pairs
-from ventbench.drivers.importers.trace_csv import TraceCsvStream
-from ventbench.drivers.timebase import ContinuousTime
+from ventbench.bench.args import clock, count, duration, key_value, port_url, positive
 from ventbench.errors import BenchError, ConfigError, TransportError
 from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_PASS
 
@@ -45,23 +41,51 @@ HELP = "capture a port with no protocol: capture.vbcap, trace.csv and record.jso
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", required=True, metavar="URL",
+    parser.add_argument("--port", required=True, metavar="URL", type=port_url,
                         help="device path or URL (/dev/ttyACM0, sim://rig, replay://x.vbcap)")
     parser.add_argument("--driver", required=True, metavar="NAME", help="driver (rig, imt …)")
-    parser.add_argument("--duration", default="60s", help="how long (30s, 5m, 2h, 14d)")
+    parser.add_argument("--duration", default=60.0, type=duration, help="how long (30s, 5m, 2h, 14d)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="output directory (default ./records/<UTC timestamp>)")
-    parser.add_argument("--baud", type=int, default=None, help="baud rate (driver default)")
+    parser.add_argument("--baud", type=count, default=None, help="baud rate (driver default)")
     parser.add_argument("--parity", default=None, choices=["N", "E", "O", "M", "S"])
-    parser.add_argument("--option", action="append", metavar="K=V",
+    parser.add_argument("--option", action="append", metavar="K=V", type=key_value(),
                         help="driver option (repeatable)")
-    parser.add_argument("--samples", type=int, default=None, metavar="N",
+    parser.add_argument("--samples", type=count, default=None, metavar="N",
                         help="stop once N samples arrived (or at --duration, if sooner)")
-    parser.add_argument("--no-data-timeout", type=float, default=5.0, metavar="S",
+    parser.add_argument("--no-data-timeout", type=positive, default=5.0, metavar="S",
                         help="give up (exit 4) when no sample arrived after S seconds")
     parser.add_argument("--no-reconnect", action="store_true",
                         help="end on a vanished port instead of reopening it")
-    record_pair.add_arguments(parser)
+    # the second source: bench/record_pair.py
+    group = parser.add_argument_group("second source (combined on the first one's time base)")
+    group.add_argument("--port2", metavar="URL", type=port_url,
+                       help="a second port (e.g. a rig for airway pressure next to a flowmeter)")
+    group.add_argument("--driver2", metavar="NAME", help="driver of the second port")
+    group.add_argument("--option2", action="append", metavar="K=V", type=key_value(),
+                       help="option of the second driver (repeatable)")
+    group.add_argument("--take2", default="paw_cmh2o", metavar="CH[,CH…]",
+                       help="channels taken from the second source (default paw_cmh2o)")
+    group.add_argument("--clock", default=None, metavar="host|device|S", type=clock,
+                       help="how the clocks are related: through host arrival times (default), "
+                            "one clock, or a fixed offset in s (t1 = t2 + S)")
+    group.add_argument("--interp", default=None, choices=("linear", "hold"),
+                       help="interpolate the second source's samples, or hold the last one")
+    group.add_argument("--max-staleness", type=positive, default=None, metavar="S",
+                       help="older second-source data is missing (default 2.5 sample intervals)")
+
+
+def check_second_source(args: argparse.Namespace) -> None:
+    """ConfigError naming a second-source option given without ``--port2``; the defaults
+    (host clock, linear interpolation) otherwise."""
+    if not args.port2:
+        for flag, value in (("--driver2", args.driver2), ("--option2", args.option2),
+                            ("--clock", args.clock), ("--interp", args.interp),
+                            ("--max-staleness", args.max_staleness)):
+            if value is not None:
+                raise ConfigError(f"{flag}: only with a second source (--port2 URL --driver2 NAME)")
+    args.clock = "host" if args.clock is None else args.clock
+    args.interp = args.interp or "linear"
 
 
 def _first_rx_bytes(path: Path, n: int) -> bytes:
@@ -115,12 +139,18 @@ class _Live:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ventbench.drivers.registry import make_driver
+    from ventbench import __version__
+    from ventbench.bench import record_pair
+    from ventbench.drivers.importers.trace_csv import TraceCsvStream
+    from ventbench.drivers.registry import driver_options, make_driver
+    from ventbench.drivers.timebase import ContinuousTime
     from ventbench.drivers.transport import Acquisition
 
-    duration_s = parse_duration_s(args.duration)
-    options = parse_pairs(args.option, "--option")
-    driver = make_driver(args.driver, **options)
+    check_second_source(args)
+    duration_s = args.duration
+    typed = driver_options(args.driver, args.option)  # a bad --option: exit 3, named
+    options = typed.to_dict()
+    driver = make_driver(args.driver, typed)
     out = args.out or Path("records") / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
     if (out / "capture.vbcap").exists():

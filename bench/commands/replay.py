@@ -16,9 +16,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ventbench.bench.junit import write_junit
-from ventbench.bench.reanalysis import RESULTS_FILE, reanalyze_session
-from ventbench.bench.session import iso_utc, load_session, utc_now, write_json_atomic
 from ventbench.exit_codes import EXIT_FAIL, exit_code_for_verdict
 
 HELP = "re-decode a session's captures, re-analyse, and compare with its recorded results"
@@ -31,6 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ventbench.bench.junit import write_junit
+    from ventbench.bench.reanalysis import RESULTS_FILE, reanalyze_session
+    from ventbench.bench.session import iso_utc, load_session, utc_now, write_json_atomic
+
     start, stop = load_session(args.session)
     if start.get("kind") == "reliability":  # a days-long run: bench/reliability/replay.py
         from ventbench.bench.reliability.replay import replay_command

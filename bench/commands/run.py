@@ -15,26 +15,41 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ventbench.analysis.gas import Ambient
-from ventbench.analysis.limits import load_limits
-from ventbench.analysis.segment import SegmentationSettings
-from ventbench.bench.analysis_config import AnalysisConfig
-from ventbench.bench.live import Live
-from ventbench.bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
-from ventbench.bench.protocol import Protocol, load_protocol
-from ventbench.bench.runner import Runner, RunPlan
+from ventbench.bench.args import (
+    add_ambient_arguments,
+    ambient_from_args,
+    count,
+    key_value,
+    number,
+    port_url,
+    positive,
+)
+from ventbench.bench.commands.run_reliability import (
+    add_reliability_arguments,
+    is_reliability,
+    refuse_reliability_options,
+    run_reliability,
+)
+from ventbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ventbench.analysis.gas import Ambient
+    from ventbench.bench.analysis_config import AnalysisConfig
+    from ventbench.bench.operator import Operator
+    from ventbench.bench.protocol import Protocol
+    from ventbench.bench.runner import RunPlan
 
 HELP = "run a protocol against a device: operator prompts, live breaths, a session record"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("protocol", metavar="PROTOCOL", help="built-in protocol id or TOML file")
-    parser.add_argument("--port", required=True, metavar="URL",
+    parser.add_argument("--port", required=True, metavar="URL", type=port_url,
                         help="reference instrument / rig port (/dev/ttyACM0, sim://rig …)")
     parser.add_argument("--driver", required=True, metavar="NAME", help="driver (rig, imt …)")
-    parser.add_argument("--option", action="append", default=[], metavar="K=V",
+    parser.add_argument("--option", action="append", default=[], metavar="K=V", type=key_value(),
                         help="driver option (repeatable)")
     parser.add_argument("--group", action="append", help="only points of this group (repeatable)")
     parser.add_argument("--point", action="append", help="only this point id (repeatable)")
@@ -48,69 +63,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="terminal prompts (default) or the automated operator (sim://)")
     parser.add_argument("--dut", "--device", dest="dut", default="", metavar="NAME",
                         help="device under test")
-    parser.add_argument("--dut-port", default=None, metavar="URL",
+    parser.add_argument("--dut-port", default=None, metavar="URL", type=port_url,
                         help="the device under test's own telemetry port (monitoring accuracy)")
     parser.add_argument("--dut-driver", default=None, metavar="NAME",
                         help="driver of the DUT telemetry port (pirds)")
-    parser.add_argument("--dut-option", action="append", default=[], metavar="K=V",
+    parser.add_argument("--dut-option", action="append", default=[], metavar="K=V", type=key_value(),
                         help="DUT driver option (repeatable)")
-    parser.add_argument("--dut-match-tol", type=float, default=None, metavar="S",
+    parser.add_argument("--dut-match-tol", type=positive, default=None, metavar="S",
                         help="a DUT report belongs to the reference breath whose end is "
                              "within ± S s (default 0.5; never more than 1/4 breath)")
     parser.add_argument("--device-serial", default="", metavar="S")
     parser.add_argument("--firmware", default="", metavar="V")
-    parser.add_argument("--t-amb", type=float, default=None, metavar="DEGC",
-                        help="ambient temperature, °C (default 22, marked 'default')")
-    parser.add_argument("--p-amb", type=float, default=None, metavar="HPA",
-                        help="ambient pressure, hPa (default 1013.25)")
-    parser.add_argument("--rh", type=float, default=None, metavar="PCT",
-                        help="ambient relative humidity, %%")
-    parser.add_argument("--settle", type=int, default=None, metavar="N",
+    add_ambient_arguments(parser)
+    parser.add_argument("--settle", type=number(0, integer=True), default=None, metavar="N",
                         help="override the protocol's settle breaths")
-    parser.add_argument("--measure", type=int, default=None, metavar="N",
+    parser.add_argument("--measure", type=count, default=None, metavar="N",
                         help="override the protocol's measured breaths")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     parser.add_argument("--no-report", action="store_true",
                         help="do not render report.pdf (render it later with ventbench report)")
-    # -- reliability runs (bench/reliability/command.py) --
-    from ventbench.bench.reliability.command import add_reliability_arguments
-
+    # -- reliability runs (bench/commands/run_reliability.py) --
     add_reliability_arguments(parser)
-
-
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``K=V`` strings → dict (numbers parsed); ConfigError naming a bad pair."""
-    from ventbench.errors import ConfigError
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--option {pair!r}: expected KEY=VALUE")
-        try:
-            out[key] = int(value)
-        except ValueError:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
-    return out
-
-
-def ambient_from_args(args: argparse.Namespace) -> Ambient:
-    given = [v for v in (args.t_amb, args.p_amb, args.rh) if v is not None]
-    base = Ambient()
-    return Ambient(
-        t_amb_degc=base.t_amb_degc if args.t_amb is None else args.t_amb,
-        p_amb_hpa=base.p_amb_hpa if args.p_amb is None else args.p_amb,
-        rh_pct=base.rh_pct if args.rh is None else args.rh,
-        source="user" if given else "default",
-    )
 
 
 def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
                     settle: int | None = None, measure: int | None = None) -> AnalysisConfig:
     """The frozen analysis configuration of a session on ``protocol``."""
+    from ventbench.analysis.limits import load_limits
+    from ventbench.analysis.segment import SegmentationSettings
+    from ventbench.bench.analysis_config import AnalysisConfig
+
     overrides = {}
     if settle is not None:
         overrides["settle_breaths"] = settle
@@ -134,6 +116,8 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               dut_port: dict[str, Any] | None = None, lab: str = "") -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
     :func:`bench.monitoring.dut_record`."""
+    from ventbench.bench.runner import RunPlan
+
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
@@ -147,15 +131,14 @@ def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
     port whose clock does not follow the host's (``speed=max``)."""
     from ventbench.analysis.monitoring import DEFAULT_TOL_S
     from ventbench.bench.monitoring import dut_record
-    from ventbench.drivers.registry import driver_class
+    from ventbench.drivers.registry import driver_options
     from ventbench.drivers.telemetry import check_dut_driver
-    from ventbench.errors import ConfigError
 
     if not args.dut_port and not args.dut_driver:
         return {}
     if not (args.dut_port and args.dut_driver):
         raise ConfigError("--dut-port and --dut-driver go together: give both or neither")
-    driver_class(args.dut_driver)
+    options = driver_options(args.dut_driver, args.dut_option, flag="--dut-option")
     check_dut_driver(args.dut_driver)
     for flag, url in (("--port", args.port), ("--dut-port", args.dut_port)):
         if _sim_speed_max(url):
@@ -164,9 +147,7 @@ def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
                 "so its clock is unrelated to the host clock the DUT reports are aligned "
                 "through; give both simulated ports a finite speed (e.g. speed=20)")
     tol = DEFAULT_TOL_S if args.dut_match_tol is None else args.dut_match_tol
-    if not tol > 0:
-        raise ConfigError(f"--dut-match-tol {args.dut_match_tol!r}: expected a positive time, s")
-    return dut_record(args.dut_port, args.dut_driver, parse_options(args.dut_option), tol)
+    return dut_record(args.dut_port, args.dut_driver, options.to_dict(), tol)
 
 
 def _sim_speed_max(url: str) -> bool:
@@ -178,19 +159,22 @@ def _sim_speed_max(url: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ventbench.bench.reliability.command import is_reliability, run_reliability
-    from ventbench.errors import ConfigError
+    from ventbench.bench.live import Live
+    from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
+    from ventbench.bench.protocol import load_protocol
+    from ventbench.bench.runner import Runner
+    from ventbench.drivers.registry import driver_options
 
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
+    refuse_reliability_options(args, args.protocol)
     protocol = load_protocol(args.protocol)
     if args.group or args.point:
         protocol = protocol.select(group=args.group, ids=args.point)
     if not protocol.points:
         raise ConfigError(f"protocol {protocol.id!r}: no points selected")
-    from ventbench.drivers.registry import driver_class
-
-    driver_class(args.driver)  # an unknown driver is a usage error before any file is written
+    # an unknown driver or a bad --option is a usage error before any file is written
+    options = driver_options(args.driver, args.option)
     dut_port = dut_port_from_args(args)
     config = analysis_config(protocol, args.limits, ambient_from_args(args), args.settle,
                              args.measure)
@@ -204,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         operator = TerminalOperator(args.operator or "unnamed operator", sys.stdin, sys.stdout)
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
-                     config=config, driver_options=parse_options(args.option), dut=dut,
+                     config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab)
     return Runner(plan, Live()).run()

@@ -18,54 +18,31 @@ import signal
 import sys
 import time
 
-from ventbench.drivers.registry import DEVICES, make_device
+from ventbench.bench.args import as_dict, duration, key_value, number, positive
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import EXIT_PASS
 
+#: ``--device`` names (drivers.registry.DEVICES; repeated so that ``--help`` imports no
+#: driver code, and checked equal by a test).
+DEVICE_NAMES = ("imt", "pirds", "rig", "tsi")
+
 HELP = "serve a simulated rig or instrument on a pseudo-terminal at PATH"
-
-
-def parse_duration_s(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"5m"``, ``"2h"``, ``"14d"`` → seconds; ConfigError otherwise."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    raw = str(text).strip().lower()
-    factor = units.get(raw[-1:], None)
-    number = raw[:-1] if factor else raw
-    try:
-        value = float(number) * (factor or 1.0)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ConfigError(f"duration {text!r}: expected a positive number with an optional "
-                          f"unit s, m, h or d (e.g. 60s, 5m, 2h, 14d)")
-    return value
-
-
-def parse_pairs(items: list[str] | None, option: str) -> dict[str, str]:
-    """``["k=v", ...]`` → dict; ConfigError naming the option and item otherwise."""
-    out: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{option} {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--link", required=True, metavar="PATH",
                         help="symlink to create to the pty (the 'port' to open)")
     parser.add_argument("--device", default="rig",
-                        help=f"simulated device: {', '.join(sorted(DEVICES))} or "
+                        help=f"simulated device: {', '.join(DEVICE_NAMES)} or "
                              f"package.module:Class (default rig)")
-    parser.add_argument("--speed", type=float, default=1.0,
+    parser.add_argument("--speed", type=positive, default=1.0,
                         help="device seconds per wall-clock second (default 1)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the device")
-    parser.add_argument("--fault", action="append", metavar="K=V",
+    parser.add_argument("--seed", type=number(integer=True), default=None, help="random seed of the device")
+    parser.add_argument("--fault", action="append", metavar="K=V", type=key_value(),
                         help="fault injection parameter (repeatable)")
-    parser.add_argument("--set", action="append", dest="settings", metavar="K=V",
+    parser.add_argument("--set", action="append", dest="settings", metavar="K=V", type=key_value(),
                         help="device / ventilator / lung setting (repeatable)")
-    parser.add_argument("--duration", default=None,
+    parser.add_argument("--duration", default=None, type=duration,
                         help="stop after this long (wall clock: 30s, 5m, 2h)")
     parser.add_argument("--sent-log", default=None, metavar="FILE",
                         help="write what the device sent (JSON) every second and at exit")
@@ -73,15 +50,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ventbench.drivers.pty_server import PtyServer
+    from ventbench.drivers.registry import device_class, make_device
+    from ventbench.drivers.sim.params import check_params
 
-    params = parse_pairs(args.settings, "--set")
-    params.update(parse_pairs(args.fault, "--fault"))
+    cls = device_class(args.device)
+    settings, faults = as_dict(args.settings), as_dict(args.fault)
+    for flag, given in (("--set", settings), ("--fault", faults)):
+        check_params(cls, given, flag)  # unknown keys listed, bad values named
+    params = {**settings, **faults}
     if args.seed is not None:
         params["seed"] = str(args.seed)
-    if not args.speed > 0:
-        raise ConfigError(f"--speed must be > 0, found {args.speed}")
-    duration_s = parse_duration_s(args.duration) if args.duration else None
-    device = make_device(args.device, params)
+    duration_s = args.duration
+    try:
+        device = make_device(args.device, params, where="--set/--fault")
+    except ConfigError as error:  # e.g. the simulator refuses vt_ml=-500
+        raise ConfigError(f"--set/--fault: {error}") from None
     server = PtyServer(device, speed=args.speed, link=args.link)
 
     def _stop(signum, frame):  # noqa: ARG001 - signal handler signature

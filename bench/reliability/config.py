@@ -9,47 +9,18 @@ reads both and applies command-line overrides (``--set``, ``--limit``, ``--drift
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.args import parse_duration_s
 from ventbench.bench.protocol import SET_KEYS, Protocol, load_protocol, parse_protocol
 from ventbench.errors import ConfigError
 
 #: Per-breath quantities judged by a reliability run (store field names).
 QUANTITIES = ("vt_ml", "peep_cmh2o", "pip_cmh2o", "rate_bpm")
-_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhd]?)")
-
-
-def parse_duration_s(text: str | float) -> float:
-    """Seconds from ``"90"``, ``"90s"``, ``"15m"``, ``"24h"``, ``"14d"`` or ``"1d12h"``.
-
-    Raises
-    ------
-    ConfigError
-        Not a positive duration; the message shows what was found.
-    """
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        total = float(text)
-    else:
-        s = str(text).strip().lower().replace(" ", "")
-        pos, total = 0, 0.0
-        while pos < len(s):
-            m = _DURATION.match(s, pos)
-            if m is None:
-                raise ConfigError(f"duration {text!r}: expected a number with s, m, h or d "
-                                  f"(e.g. 90s, 15m, 24h, 14d)")
-            total += float(m.group(1)) * _UNIT_S[m.group(2) or "s"]
-            pos = m.end()
-        if not s:
-            total = 0.0
-    if not total > 0:
-        raise ConfigError(f"duration {text!r}: expected a positive duration")
-    return total
 
 
 @dataclass(frozen=True)
@@ -128,7 +99,7 @@ def _table(protocol: Protocol) -> dict[str, Any]:
     return table
 
 
-def load_reliability(name_or_path: str | Path = "reliability", *, duration: str | None = None,
+def load_reliability(name_or_path: str | Path = "reliability", *, duration: str | float | None = None,
                      set_values: Mapping[str, Any] | None = None,
                      limits: Mapping[str, str] | None = None,
                      drift_limits: Mapping[str, Any] | None = None) -> ReliabilityConfig:
@@ -138,8 +109,9 @@ def load_reliability(name_or_path: str | Path = "reliability", *, duration: str 
     ----------
     name_or_path : str or Path
         ``"reliability"`` (built-in) or a protocol file with a ``[reliability]`` table.
-    duration : str, optional
-        ``--duration`` (default: the table's ``duration``).
+    duration : str or float, optional
+        ``--duration``, text or seconds (default: the table's ``duration``); the grammar of
+        :func:`bench.args.parse_duration_s`.
     set_values : mapping, optional
         ``--set`` values for the point (keys of :data:`bench.protocol.SET_KEYS` values).
     limits : mapping, optional

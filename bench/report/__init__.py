@@ -1,158 +1,27 @@
-"""Certification-grade PDF reports of a session (issue 5).
+"""Certification-grade PDF reports of a session: :func:`render`, :func:`build_pages`,
+:func:`embedded_results_sha256` (defined in :mod:`bench.report.pdf`).
 
-``render(session_dir)`` writes ``SESSION/report.pdf``: cover and conclusion, test set-up,
-limits, results summary, accuracy across points, one page per point, appendix (files and
-hashes, configuration, how to verify). A reliability session (``start.json`` kind
-"reliability") gets cover and conclusion, set-up, the reliability section (summary, hourly
-trends, histograms, event timeline and table) and the same appendix. A4 portrait, TrueType
-fonts embedded (text is real text), vector figures, Okabe-Ito colours with words and
-symbols for every verdict.
-
-Deterministic: the same session renders byte-identical PDFs — the creation date is the
-session's start, producer strings are fixed, nothing reads a clock. The SHA-256 of
-``results.json`` is in the PDF metadata (``/ventbench:results_sha256`` and ``Subject``) and
-in every page footer; :func:`embedded_results_sha256` reads it back for ``ventbench verify``.
+The names are loaded on first use (PEP 562), so that importing a light part of the package
+(the message catalogues' :data:`LANGUAGES` for ``ventbench report --help``) does not import
+matplotlib.
 """
 
 from __future__ import annotations
 
-import gc
-import re
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
+import importlib
+from typing import Any
 
-import matplotlib
-from matplotlib.backends.backend_pdf import PdfPages
-
-from ventbench.bench.report import (
-    appendix,
-    pages,
-    reliability_front,
-    reliability_pages,
-    results_pages,
-)
-from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
-from ventbench.bench.report.layout import RC, Document
-from ventbench.bench.report.source import ReportData, load_session
-from ventbench.errors import ConfigError
+from ventbench.bench.report.i18n import LANGUAGES
 
 __all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256", "render"]
 
-REPORT_FILE = "report.pdf"
-META_KEY = "ventbench:results_sha256"
-CREATOR = "ventbench report"
-PRODUCER = "ventbench report (matplotlib pdf backend)"
-_META_RE = re.compile(rb"/ventbench:results_sha256\s*\(([0-9a-f]{64})\)")
+_FROM_PDF = ("REPORT_FILE", "META_KEY", "CREATOR", "PRODUCER", "build_pages", "render",
+             "embedded_results_sha256")
 
 
-def build_pages(data: ReportData, msgs: Messages) -> list:
-    """Every page of the report as a matplotlib Figure, headers and footers stamped."""
-    doc = Document()
-    if data.is_reliability:
-        reliability_front.cover(doc, data, msgs)
-        reliability_front.setup(doc, data, msgs)
-        reliability_pages.section(doc, data, msgs)
-        banner = reliability_front.status_line(data, msgs)
-    else:
-        pages.cover(doc, data, msgs)
-        pages.setup(doc, data, msgs)
-        pages.limits(doc, data, msgs)
-        results_pages.summary(doc, data, msgs)
-        results_pages.accuracy(doc, data, msgs)
-        results_pages.point_pages(doc, data, msgs)
-        banner = pages.status_line(data, msgs)
-    appendix.appendix(doc, data, msgs)
-    dut = data.dut
-    device = " · ".join(str(x) for x in (dut.get("name"), dut.get("serial") and
-                                         msgs("header.serial", serial=dut["serial"])) if x)
-    left = msgs("header.left", session=data.session_id)
-    sha = data.results_sha256
-
-    return doc.finish(
-        lambda n, m: (left, device or msgs("common.device_unnamed"), banner),
-        lambda n, m: (msgs("footer.sha", sha=sha[:16]), msgs("footer.page", n=n, m=m)),
-    )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the pages are built and drawn.
-
-    Every page is kept until "page n of m" is stamped, so the heap only grows, and each
-    collection rescans all of it: about 5 % of the render for a 38-page report, for a few
-    MB of cycles left to the next collection (reference counting still frees the rest).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | Path | None = None) -> Path:
-    """Render the report of a session directory to a PDF.
-
-    Parameters
-    ----------
-    session_dir : str or Path
-        The session (``start.json`` and ``results.json`` are required).
-    lang : {"en", "id"}
-        Language of the fixed text; numbers use its decimal separator, units stay SI.
-    out : str or Path, optional
-        The PDF to write; default ``SESSION/report.pdf``.
-
-    Returns
-    -------
-    Path
-        The PDF written.
-
-    Raises
-    ------
-    ConfigError
-        Missing or malformed session files (the message names the file), unknown language.
-    """
-    msgs = Messages(lang)
-    data = load_session(session_dir)
-    target = Path(out) if out is not None else Path(session_dir) / REPORT_FILE
-    started = data.started_utc
-    metadata = {
-        "Title": f"{msgs('reliability.title' if data.is_reliability else 'cover.title')} — {data.session_id}",
-        "Author": str((data.start.get("operator") or {}).get("name") or ""),
-        "Subject": f"results.json sha256 {data.results_sha256}",
-        "Keywords": f"ventbench; {data.protocol.get('id', '')}; {data.dut.get('name', '')}; lang={lang}",
-        "Creator": CREATOR,
-        "Producer": PRODUCER,
-        "CreationDate": started,
-        "ModDate": started,
-        META_KEY: data.results_sha256,
-    }
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with matplotlib.rc_context(RC), warnings.catch_warnings(), _gc_paused():
-            warnings.filterwarnings("ignore", message="Unknown infodict keyword")
-            figures = build_pages(data, msgs)
-            with PdfPages(tmp, metadata=metadata) as pdf:
-                for figure in figures:
-                    pdf.savefig(figure)
-        tmp.replace(target)
-    except OSError as error:
-        raise ConfigError(f"{target}: cannot write the report: {error}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
-
-
-def embedded_results_sha256(pdf: str | Path) -> str | None:
-    """The results SHA-256 a ventbench report carries in its metadata, or None."""
-    try:
-        raw = Path(pdf).read_bytes()
-    except OSError as error:
-        raise ConfigError(f"{pdf}: cannot read the report: {error}") from None
-    found = _META_RE.findall(raw)
-    return found[-1].decode("ascii") if found else None
+def __getattr__(name: str) -> Any:
+    if name not in _FROM_PDF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("ventbench.bench.report.pdf"), name)
+    globals()[name] = value
+    return value

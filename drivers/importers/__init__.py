@@ -13,10 +13,12 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ventbench.analysis.trace import Trace
 from ventbench.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: importing the registry of formats loads no numpy
+    from ventbench.analysis.trace import Trace
 
 #: format name → (module, reader function). Each reader takes the path first.
 FORMATS: dict[str, tuple[str, str]] = {

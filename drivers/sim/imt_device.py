@@ -24,6 +24,7 @@ from ventbench.drivers.imt_codec import (
     encode_fast_packet,
 )
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.sim.params import ImtDeviceOptions
 from ventbench.units import HPA_PER_CMH2O
 
 #: Analyser gas standard (setting 3) → the condition the simulated flow is stated at.
@@ -33,6 +34,9 @@ _REQUEST = re.compile(rb"%(RM|RS|WS|CM|RI)#(\d+)(?:\$(-?\d+))?")
 
 class ImtDevice(SimulatedDevice):
     """Device side of the IMT RS-232 protocol with a fast stream from the truth source."""
+
+    Options = ImtDeviceOptions  #: its own parameters (typed); the simulator's keys too
+    simulates = True
 
     def __init__(self, params: dict[str, str]) -> None:
         super().__init__(params)

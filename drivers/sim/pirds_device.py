@@ -30,6 +30,7 @@ import numpy as np
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.pirds_codec import Event, encode_binary, encode_json
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.sim.params import PirdsDeviceOptions
 from ventbench.units import HPA_PER_CMH2O
 
 #: Monitoring errors of the simulated device under test (``reports=truth``), default 0.
@@ -39,6 +40,9 @@ MONITOR_ERRORS = ("dut_vt_gain_pct", "dut_vt_offset_ml", "dut_pressure_gain_pct"
 
 class PirdsDevice(SimulatedDevice):
     """Device side of a PIRDS stream; ``sent`` keeps every event before fault injection."""
+
+    Options = PirdsDeviceOptions  #: its own parameters (typed); the simulator's keys too
+    simulates = True
 
     def __init__(self, params: dict[str, str]) -> None:
         super().__init__(params)

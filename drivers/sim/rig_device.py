@@ -47,6 +47,7 @@ from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.sim.line_faults import ByteFaults, garbage_schedule
+from ventbench.drivers.sim.params import RigDeviceOptions
 from ventbench.drivers.sim.points import simulation_from_params
 from ventbench.drivers.vbr1.frames import (
     EventCode,
@@ -73,6 +74,9 @@ def _num(params: dict[str, str], key: str, default: float) -> float:
 
 class SimulatedRig(SimulatedDevice):
     """Device side of VBR/1 (see module docstring)."""
+
+    Options = RigDeviceOptions  #: its own parameters (typed); the simulator's keys too
+    simulates = True
 
     def __init__(self, params: dict[str, str]) -> None:
         super().__init__(params)

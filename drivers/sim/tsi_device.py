@@ -16,6 +16,7 @@ import numpy as np
 
 from ventbench.drivers.base import SimulatedDevice
 from ventbench.drivers.sim.instrument_source import FaultInjector, make_source, source_chunk
+from ventbench.drivers.sim.params import TsiDeviceOptions
 from ventbench.drivers.tsi_codec import StreamRequest, encode_binary_block
 
 _D = re.compile(r"D([ABC])([Fx])([Tx])([Px])(\d{4})")
@@ -27,6 +28,9 @@ def _fmt(value: float) -> str:
 
 class TsiDevice(SimulatedDevice):
     """Device side of the TSI serial protocol."""
+
+    Options = TsiDeviceOptions  #: its own parameters (typed); the simulator's keys too
+    simulates = True
 
     def __init__(self, params: dict[str, str]) -> None:
         super().__init__(params)

@@ -6,7 +6,8 @@ An in-process serial-like object (a :class:`serial.serialutil.SerialBase`, like 
 ``device.produce(device_time)``. Device time advances with the wall clock times ``speed``;
 with ``speed=max`` it advances by ``step_ms`` (default 50 ms) each time the reader finds
 nothing buffered, i.e. as fast as the reader reads. Every other query parameter (``seed``
-included) is passed to the device as a string.
+included) is passed to the device as a string; an unknown key is refused with the known
+ones (:func:`check_sim_url` checks a whole URL without opening it, for the command line).
 
 Cable pulls (reliability runs): ``unplug_at_s=T1,T2,…`` (device time, s) and ``unplug_s``
 (default 2): at each Ti a read raises ``SerialException`` and the port is gone; the device
@@ -25,7 +26,7 @@ import urllib.parse
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from ventbench.drivers.urlhandler.virtual import VirtualSerial
-from ventbench.errors import BenchError
+from ventbench.errors import BenchError, ConfigError
 
 #: Query parameters the handler itself consumes.
 HANDLER_PARAMS = ("speed", "step_ms", "unplug_at_s", "unplug_s")
@@ -47,6 +48,58 @@ def parse_speed(text: str, where: str) -> float | None:
         raise SerialException(f"{where}: speed must be a positive number or 'max', "
                               f"found {text!r}")
     return speed
+
+
+def _handler_params(query: dict[str, str], where: str) -> tuple[float | None, float, list[float], float]:
+    """speed, step (s), unplug times (s) and unplug length (s) of a query; ConfigError."""
+    try:
+        speed = parse_speed(query.get("speed", "1"), where)
+    except SerialException as error:
+        raise ConfigError(str(error)) from None
+    try:
+        step_s = float(query.get("step_ms", "50")) / 1000.0
+        unplugs = sorted(float(x) for x in query.get("unplug_at_s", "").split(",") if x)
+        unplug_s = float(query.get("unplug_s", "2"))
+    except ValueError:
+        raise ConfigError(f"{where}: step_ms, unplug_at_s and unplug_s must be numbers") from None
+    if not (step_s > 0 and unplug_s >= 0 and all(t >= 0 for t in unplugs)
+            and all(map(_finite, (step_s, unplug_s, *unplugs)))):
+        raise ConfigError(f"{where}: step_ms must be > 0, unplug_at_s and unplug_s ≥ 0 (finite)")
+    return speed, step_s, unplugs, unplug_s
+
+
+def _finite(x: float) -> bool:
+    return x == x and abs(x) != float("inf")
+
+
+def check_sim_url(url: str) -> tuple[str, dict[str, str]]:
+    """Check a ``sim://DEVICE?K=V…`` URL completely without opening it.
+
+    Returns the device name and its parameters (the query without the handler's own keys).
+
+    Raises
+    ------
+    ConfigError
+        Not a sim URL, unknown device, unknown query key (with the known ones), or a bad
+        value (named): a configuration error, exit 3.
+    """
+    from ventbench.drivers import registry
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "sim" or not parts.netloc:
+        raise ConfigError(f"expected 'sim://DEVICE[?speed=..&seed=..]', found {url!r}")
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    _handler_params(query, url)
+    params = {k: v for k, v in query.items() if k not in HANDLER_PARAMS}
+    cls = registry.device_class(parts.netloc)
+    from ventbench.drivers.sim.params import check_params, known_params
+
+    unknown = [k for k in params if k not in known_params(cls)]
+    if unknown:
+        known = ", ".join([*HANDLER_PARAMS, *known_params(cls)])
+        raise ConfigError(f"{url}: unknown query key {unknown[0]!r} (known: {known})")
+    check_params(cls, params, f"{parts.scheme}://{parts.netloc}")
+    return parts.netloc, params
 
 
 class Serial(VirtualSerial):
@@ -73,17 +126,11 @@ class Serial(VirtualSerial):
             raise SerialException(f"expected 'sim://DEVICE[?speed=..&seed=..]', found "
                                   f"{self.port!r}")
         query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
-        self.speed = parse_speed(query.get("speed", "1"), self.port)
         try:
-            self.step_s = float(query.get("step_ms", "50")) / 1000.0
-        except ValueError:
-            raise SerialException(f"{self.port}: step_ms must be a number") from None
+            self.speed, self.step_s, self._unplugs, self._unplug_s = _handler_params(query, self.port)
+        except ConfigError as error:
+            raise SerialException(str(error)) from None
         params = {k: v for k, v in query.items() if k not in HANDLER_PARAMS}
-        try:
-            self._unplugs = sorted(float(x) for x in query.get("unplug_at_s", "").split(",") if x)
-            self._unplug_s = float(query.get("unplug_s", "2"))
-        except ValueError:
-            raise SerialException(f"{self.port}: unplug_at_s / unplug_s must be numbers") from None
         self._buffer.clear()
         state = UNPLUGGED.get(self.port)
         if state is not None:  # the cable goes back in: the same device, still running

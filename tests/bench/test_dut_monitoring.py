@@ -146,7 +146,7 @@ def test_dut_port_that_cannot_be_opened_exits_4_with_stop_record(tmp_path, capsy
     (["--dut-port", "sim://pirds?speed=max", "--dut-driver", "pirds"], "speed=max"),
     (["--dut-port", DUT], "go together"),
     (["--dut-port", DUT, "--dut-driver", "rig"], "no telemetry adapter"),
-    (["--dut-port", DUT, "--dut-driver", "pirds", "--dut-match-tol", "0"], "positive time"),
+    (["--dut-port", DUT, "--dut-driver", "pirds", "--dut-match-tol", "0"], "argument --dut-match-tol"),
 ])
 def test_dut_configuration_errors_exit_3_before_any_session(tmp_path, capsys, extra, message):
     from ventbench.bench.cli import main

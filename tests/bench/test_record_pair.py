@@ -52,4 +52,5 @@ def test_second_port_usage_errors_exit_3(tmp_path, capsys):
     code = main(["record", "--port", "sim://rig?speed=max", "--driver", "rig",
                  "--port2", "sim://rig?speed=max", "--driver2", "rig", "--clock", "gps",
                  "--out", str(tmp_path / "b")])
-    assert code == 3 and "--clock 'gps'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 3 and "argument --clock: 'gps'" in err, err

@@ -17,7 +17,7 @@ import pytest
 from ventbench.bench.history import HISTORY_FILE
 from ventbench.bench.live import Live
 from ventbench.bench.reliability.analysis import drift, hourly, longest_run
-from ventbench.bench.reliability.config import load_reliability, parse_duration_s
+from ventbench.bench.reliability.config import load_reliability
 from ventbench.bench.reliability.events import EVENTS_FILE, read_events
 from ventbench.bench.reliability.replay import replay_session
 from ventbench.bench.reliability.runner import ReliabilityRun
@@ -41,17 +41,6 @@ SEED = 3
 DURATION_S = 86400
 RATE_HZ = 1000
 GAP_S = len(UNPLUG_AT_S) * UNPLUG_S + STALL_S  # unplugged and stalled: samples never sent
-
-
-def test_parse_duration():
-    assert parse_duration_s("90") == 90.0
-    assert parse_duration_s("15m") == 900.0
-    assert parse_duration_s("24h") == 86400.0
-    assert parse_duration_s("14d") == 14 * 86400.0
-    assert parse_duration_s("1d12h") == 1.5 * 86400.0
-    for bad in ("", "0s", "3w", "h", "-5m"):
-        with pytest.raises(ConfigError):
-            parse_duration_s(bad)
 
 
 def test_config_overrides_and_checks():

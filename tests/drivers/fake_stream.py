@@ -8,15 +8,25 @@ chunking), counts gaps and junk.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ventbench.drivers.base import BytePort, Driver, SampleBlock, SimulatedDevice
+from ventbench.drivers.options import Options, option
 from ventbench.errors import TransportError
 
 
+@dataclass(frozen=True)
+class FakeDeviceOptions(Options):
+    rate_hz: float = option(1000.0, "sample rate, Hz", lo=0, lo_open=True)
+    drop_every: int = option(0, "drop every N-th sample (0: none)", lo=0)
+    seed: int = option(0, "random seed")
+
+
 class FakeDevice(SimulatedDevice):
+    Options = FakeDeviceOptions
     def __init__(self, params: dict[str, str]) -> None:
         super().__init__(params)
         self.rate_hz = float(params.get("rate_hz", "1000"))
@@ -69,8 +79,8 @@ class FakeDriver(Driver):
     name: ClassVar[str] = "fake"
     serial_defaults: ClassVar[dict[str, Any]] = {"baudrate": 115200, "timeout": 0.05}
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def __init__(self, options: Any = None, /, **raw: Any) -> None:
+        super().__init__(options, **raw)
         self._buf = bytearray()
         self._last_seq: int | None = None
 

@@ -1,4 +1,5 @@
-"""Command-line part of ``ventbench run reliability`` (dispatched from ``bench/commands/run.py``).
+"""Command-line part of ``ventbench run reliability`` (dispatched from ``bench/commands/run.py``;
+not a sub-command of its own).
 
 ::
 
@@ -18,19 +19,38 @@ import sys
 import tomllib
 from pathlib import Path
 
+from ventbench.bench.args import (
+    ambient_from_args,
+    as_dict,
+    duration,
+    interval,
+    key_value,
+    number,
+    positive,
+)
 from ventbench.errors import ConfigError
+
+#: Per-breath quantities a reliability run judges (``bench.reliability.config.QUANTITIES``;
+#: repeated here so that ``--help`` loads nothing heavy, and checked equal by a test).
+QUANTITIES = ("vt_ml", "peep_cmh2o", "pip_cmh2o", "rate_bpm")
+#: Options that mean something only to a reliability run: refused on other protocols.
+RELIABILITY_ONLY = {"duration": "--duration", "set_values": "--set", "limit_values": "--limit",
+                    "drift_values": "--drift-limit", "yes": "--yes"}
 
 
 def add_reliability_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of reliability runs (ignored by other protocols)."""
+    """Options of reliability runs (refused with other protocols)."""
     group = parser.add_argument_group("reliability runs (PROTOCOL reliability)")
-    group.add_argument("--duration", default=None, metavar="D",
+    group.add_argument("--duration", default=None, metavar="D", type=duration,
                        help="run length: 90s, 15m, 24h, 14d, 1d12h (default: the protocol's)")
     group.add_argument("--set", dest="set_values", action="append", default=[], metavar="K=V",
+                       type=key_value(value=number(0.0)),
                        help="ventilator setting (vt_ml, rate_bpm, ti_s, peep_cmh2o …), repeatable")
     group.add_argument("--limit", dest="limit_values", action="append", default=[],
+                       type=key_value(QUANTITIES, interval),
                        metavar="Q=MIN:MAX", help="per-breath limit (vt_ml, peep_cmh2o, pip_cmh2o, rate_bpm)")
     group.add_argument("--drift-limit", dest="drift_values", action="append", default=[],
+                       type=key_value(QUANTITIES, positive),
                        metavar="Q=V", help="drift limit per 24 h, in the quantity's unit")
     group.add_argument("--resume", type=Path, default=None, metavar="SESSION",
                        help="continue an interrupted reliability session")
@@ -51,39 +71,33 @@ def is_reliability(args: argparse.Namespace) -> bool:
     return False
 
 
-def _pairs(values: list[str], option: str) -> dict[str, str]:
-    out = {}
-    for pair in values:
-        key, sep, value = pair.partition("=")
-        if not sep or not key or not value:
-            raise ConfigError(f"{option} {pair!r}: expected KEY=VALUE")
-        out[key] = value
-    return out
+def refuse_reliability_options(args: argparse.Namespace, protocol: str) -> None:
+    """ConfigError naming the first reliability-only option given with ``protocol``, which
+    is not a reliability protocol (it has no duration, no per-breath limits …)."""
+    for dest, flag in RELIABILITY_ONLY.items():
+        if getattr(args, dest, None):
+            raise ConfigError(f"{flag}: protocol {protocol!r} is not a reliability run; {flag} "
+                              "applies only to reliability protocols (PROTOCOL reliability)")
 
 
 def run_reliability(args: argparse.Namespace) -> int:
     """Run (or resume) a reliability session from parsed ``ventbench run`` arguments."""
-    from ventbench.bench.commands.run import ambient_from_args, parse_options
     from ventbench.bench.live import Live
     from ventbench.bench.reliability.config import load_reliability
     from ventbench.bench.reliability.runner import ReliabilityRun
-    from ventbench.drivers.registry import driver_class
+    from ventbench.drivers.registry import driver_options
 
-    driver_class(args.driver)  # unknown driver: a usage error before any file is written
+    # unknown driver or a bad --option: a usage error before any file is written
+    options = driver_options(args.driver, args.option)
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
                              render=not args.no_report, history=not args.no_history)
         return run.run()
-    sets = {}
-    for key, value in _pairs(args.set_values, "--set").items():
-        try:
-            sets[key] = float(value)
-        except ValueError:
-            raise ConfigError(f"--set {key}={value!r}: expected a number") from None
-    config = load_reliability(args.protocol, duration=args.duration, set_values=sets,
-                              limits=_pairs(args.limit_values, "--limit"),
-                              drift_limits=_pairs(args.drift_values, "--drift-limit"))
+    config = load_reliability(args.protocol, duration=args.duration,
+                              set_values=as_dict(args.set_values),
+                              limits=as_dict(args.limit_values),
+                              drift_limits=as_dict(args.drift_values))
     if not args.port.lower().startswith("sim://") and not args.yes:
         print("Set the ventilator to: " + ", ".join(f"{k} {v:g}" for k, v in config.set.items()))
         print("Test lung: " + ", ".join(f"{k} {v:g}" for k, v in config.lung.items()))
@@ -92,7 +106,7 @@ def run_reliability(args: argparse.Namespace) -> int:
         except EOFError:
             print("no answer (end of input): not started", file=sys.stderr)
             return 2
-    run = ReliabilityRun(config, args.port, args.driver, parse_options(args.option),
+    run = ReliabilityRun(config, args.port, args.driver, options.to_dict(),
                          sessions_root=args.out, live=live, ambient=ambient_from_args(args),
                          render=not args.no_report, history=not args.no_history)
     return run.run()

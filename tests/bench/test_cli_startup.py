@@ -1,0 +1,46 @@
+"""Lean start-up: ``ventbench --help`` and every ``ventbench CMD --help`` import no numpy,
+scipy or matplotlib (checked in a fresh interpreter, as a user runs it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+COMMANDS = ("demo", "run", "record", "analyze", "replay", "verify", "report", "simulate",
+            "protocols", "ports", "history")
+HEAVY = ("numpy", "scipy", "matplotlib")
+#: One fresh interpreter: ``ventbench --help``, ``--version`` and every ``CMD --help`` in
+#: turn (each exits 0), then the heavy packages that any of them imported.
+PROBE = """
+import sys
+from ventbench.bench.cli import main
+codes = [main(argv) for argv in [["--help"], ["--version"]] + [[c, "--help"] for c in COMMANDS]]
+print("HEAVY=" + ",".join(m for m in HEAVY if m in sys.modules), "CODES=" + str(set(codes)))
+""".replace("COMMANDS", repr(COMMANDS)).replace("HEAVY if", repr(HEAVY) + " if")
+
+
+def test_help_of_every_command_imports_nothing_heavy():
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY= CODES={0}", done.stderr
+
+
+def test_python_m_ventbench_help_exits_0():
+    done = subprocess.run([sys.executable, "-m", "ventbench", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "COMMAND" in done.stdout
+
+
+def test_the_cli_module_lists_every_command():
+    from ventbench.bench import cli
+
+    assert cli.COMMANDS == COMMANDS
+
+
+def test_constants_repeated_for_a_light_help_match_their_source():
+    from ventbench.bench.commands import run_reliability, simulate
+    from ventbench.bench.reliability.config import QUANTITIES
+    from ventbench.drivers.registry import DEVICES
+
+    assert run_reliability.QUANTITIES == QUANTITIES
+    assert simulate.DEVICE_NAMES == tuple(sorted(DEVICES))

@@ -94,6 +94,7 @@ class Source:
         self.blocks = 0
         self.ended = ""  #: why a not-required source stopped giving data
         self._stop: Stop | None = None
+        self._wake: threading.Event | None = None  #: the Recorder's, set by a reader-thread Stop
         self._lock = threading.Lock()
 
     @property
@@ -113,6 +114,8 @@ class Source:
                 stop = sink.write(block)
             except OSError as error:
                 return write_error(sink, error)
+            except BenchError as error:  # a sink's own error names its file
+                return Stop(WRITE_ERROR, str(error), error=error)
             if stop is not None:
                 return stop
         return None
@@ -120,6 +123,8 @@ class Source:
     def _on_block(self, block: Any) -> None:  # the reader thread
         if self._stop is None:
             self._stop = self._feed(block)
+            if self._stop is not None and self._wake is not None:
+                self._wake.set()
 
     def silence(self, now: float) -> tuple[float, float | None]:
         """(seconds without a sample, wall time of the last one or None)."""
@@ -240,12 +245,14 @@ class Recorder:
             for condition in self.conditions:
                 condition.uninstall()
             tail = self._stop_sources(started)
-            stop = stop or tail
+            if tail is not None and (stop is None or stop.status == "completed"):
+                stop = tail  # the files could not be closed whole: not a completion
         if stop is not None and stop.status == "completed" and self.require_samples:
             stop = self._no_samples() or stop
         return Result(stop, round(self.elapsed_s, 3), self.sources)
 
     def _start(self, source: Source) -> None:
+        source._wake = self._wake
         if source.in_reader:
             source.acq.on_block = source._on_block
         source.info = source.acq.start()

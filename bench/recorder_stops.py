@@ -30,6 +30,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,14 +120,15 @@ class SampleCount(Condition):
 
 
 class WallLimit(Condition):
-    """An error once ``limit_s`` of wall time passed (a device that sends too slowly)."""
+    """An error once ``limit_s`` of wall time passed (a device that sends too slowly);
+    ``reason`` is the text or a callable giving it at that moment."""
 
-    def __init__(self, limit_s: float, reason: str) -> None:
+    def __init__(self, limit_s: float, reason: str | Callable[[], str]) -> None:
         self.limit_s, self.reason = float(limit_s), reason
 
     def check(self, rec: Recorder) -> Stop | None:
         if rec.elapsed_s > self.limit_s:
-            return Stop(WALL_LIMIT, self.reason)
+            return Stop(WALL_LIMIT, self.reason() if callable(self.reason) else self.reason)
         return None
 
 

@@ -184,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.errors import ConfigError
 
     if is_reliability(args):  # a days-long run: bench/reliability/
-        return run_reliability(args)
+        from ventbench.bench.report import render  # matplotlib: only when a run needs it
+
+        return run_reliability(args, render=render)
     protocol = load_protocol(args.protocol)
     if args.group or args.point:
         protocol = protocol.select(group=args.group, ids=args.point)

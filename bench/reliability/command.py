@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ventbench.errors import ConfigError
 
@@ -61,8 +63,10 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return out
 
 
-def run_reliability(args: argparse.Namespace) -> int:
-    """Run (or resume) a reliability session from parsed ``ventbench run`` arguments."""
+def run_reliability(args: argparse.Namespace,
+                    render: Callable[[Path], Any] | None = None) -> int:
+    """Run (or resume) a reliability session from parsed ``ventbench run`` arguments;
+    ``render(session_dir)`` writes the report (unless ``--no-report``)."""
     from ventbench.bench.commands.run import ambient_from_args, parse_options
     from ventbench.bench.live import Live
     from ventbench.bench.reliability.config import load_reliability
@@ -73,7 +77,8 @@ def run_reliability(args: argparse.Namespace) -> int:
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
-                             render=not args.no_report, history=not args.no_history)
+                             render=None if args.no_report else render,
+                             history=not args.no_history)
         return run.run()
     sets = {}
     for key, value in _pairs(args.set_values, "--set").items():
@@ -94,5 +99,6 @@ def run_reliability(args: argparse.Namespace) -> int:
             return 2
     run = ReliabilityRun(config, args.port, args.driver, parse_options(args.option),
                          sessions_root=args.out, live=live, ambient=ambient_from_args(args),
-                         render=not args.no_report, history=not args.no_history)
+                         render=None if args.no_report else render,
+                             history=not args.no_history)
     return run.run()

@@ -202,6 +202,7 @@ class Recorder:
         self.on_started = on_started
         self.require_samples = require_samples
         self.t_start = time.monotonic()
+        self.t_stop: float | None = None
         self._wake = threading.Event()
 
     @property
@@ -210,8 +211,8 @@ class Recorder:
 
     @property
     def elapsed_s(self) -> float:
-        """Wall time since the sources started streaming, s."""
-        return time.monotonic() - self.t_start
+        """Wall time since the sources started streaming, s (until the stop, once stopped)."""
+        return (self.t_stop if self.t_stop is not None else time.monotonic()) - self.t_start
 
     @property
     def samples(self) -> int:
@@ -242,6 +243,7 @@ class Recorder:
                 if stop is None and self.on_tick is not None:
                     self.on_tick(self)
         finally:
+            self.t_stop = time.monotonic()
             for condition in self.conditions:
                 condition.uninstall()
             tail = self._stop_sources(started)

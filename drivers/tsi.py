@@ -6,7 +6,12 @@ sample ("no airway pressure from this source; combine with a second source"); ab
 pressure and temperature are the channels ``p_abs_kpa`` and ``t_gas_degc``.
 
 Streaming is block-wise: each ``DmFTPnnnn`` request returns ``nnnn`` samples and
-:meth:`TsiDriver.poll` requests the next block when one completes. Time base: sample index
+:meth:`TsiDriver.poll` requests the next block when one completes. The meter may send the
+samples as they are measured or the whole block at its end (the manual allows 1000
+samples a request: 10 s at 10 ms); both decode the same. Default blocks are short
+(:data:`DEFAULT_BLOCK_S` of samples) so the first data arrives within a second, and
+:meth:`TsiDriver.expected_silence_s` tells the recorder how long a block may keep the
+line silent, so its no-data limit is never shorter than what was requested. Time base: sample index
 × sample interval (the meter sends no time stamps; see docs/drivers/tsi.md for the dead
 time between blocks).
 """
@@ -27,6 +32,10 @@ from ventbench.errors import ConfigError, TransportError
 
 GASES = {"air": 0, "o2": 1}
 CHANNELS = ("p_abs_kpa", "t_gas_degc")
+#: Default block length, s of samples (``block_samples`` = this / ``interval_ms``, ≥ 1).
+DEFAULT_BLOCK_S = 0.5
+#: Allowance, s, for the request round trip and the host's poll period.
+ROUND_TRIP_S = 0.5
 
 
 class TsiDriver(Driver):
@@ -45,8 +54,9 @@ class TsiDriver(Driver):
         Data format of the stream.
     fields : str, default "FTP"
         Quantities streamed (F must be among them).
-    block_samples : int, default 1000
-        Samples per ``D`` request.
+    block_samples : int, default 0.5 s of samples (50 at 10 ms)
+        Samples per ``D`` request, 1–9999. Longer blocks mean fewer requests (less dead
+        time between blocks) but later first data and a longer no-data limit.
     """
 
     name: ClassVar[str] = "tsi"
@@ -69,11 +79,11 @@ class TsiDriver(Driver):
         self.flow_condition = GasCondition.STP21 if self.units == "S" else GasCondition.ATPD
         self.request = StreamRequest(str(options.get("mode", "B")).upper(),
                                      str(options.get("fields", "FTP")).upper(),
-                                     int(options.get("block_samples", 1000)))
+                                     int(options.get("block_samples", max(
+                                         1, round(DEFAULT_BLOCK_S * 1000 / self.interval_ms)))))
         if "F" not in self.request.fields:
             raise ConfigError("tsi: fields must include F (flow)")
-        self.block_timeout_s = float(options.get(
-            "block_timeout_s", self.request.n * self.interval_ms / 1000.0 * 1.5 + 1.0))
+        self.block_timeout_s = float(options.get("block_timeout_s", self.block_s() * 1.5 + 1.0))
         self.framer = TsiBlockFramer()
         self.streaming = False
         self._index = 0
@@ -81,6 +91,19 @@ class TsiDriver(Driver):
         self._requested = 0
         self._completed = 0
         self._requested_at = 0.0
+
+    def block_s(self) -> float:
+        """Longest time, s, from a request to the end of its answer: the block's samples
+        at the interval plus the bytes at 38 400 baud (10 bits a byte) — a meter that sends
+        whole blocks is silent that long."""
+        values = self.request.n * len(self.request.fields)
+        n_bytes = 3 + 2 * values if self.request.mode == "B" else 9 * values
+        baud = float(self.serial_defaults["baudrate"])
+        return self.request.n * self.interval_ms / 1000.0 + n_bytes * 10.0 / baud
+
+    def expected_silence_s(self) -> float:
+        """One block and a round trip, s (see :meth:`block_s`)."""
+        return self.block_s() + ROUND_TRIP_S
 
     # ------------------------------------------------------------------ commands
     def send_command(self, port: BytePort, command: str) -> None:

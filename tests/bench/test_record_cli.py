@@ -305,3 +305,53 @@ def test_a_lost_terminal_and_sighup_do_not_stop_a_record(tmp_path):
     assert "the terminal is gone (BrokenPipeError" in log
     assert "/s  flow" in log  # the progress line that met the closed pipe
     assert "ventbench record: completed (duration reached)" in log
+
+
+def test_tsi_answering_in_whole_blocks_is_recorded_not_given_up(tmp_path, capsys):
+    """sim://tsi sends each binary block only when it is complete: 500 samples at 10 ms
+    keep the line silent for 5 s. The no-data limit follows what was requested (the
+    driver's expected silence), so a 2 s --no-data-timeout does not end the record."""
+    out = tmp_path / "t"
+    code = main(["record", "--port", "sim://tsi?speed=1&seed=4", "--driver", "tsi",
+                 "--option", "block_samples=500", "--no-data-timeout", "2",
+                 "--duration", "6.5s", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "completed" and doc["samples"] == 500 and doc["lost_samples"] == 0
+    assert len(read_trace_csv(out / "trace.csv")) == 500
+
+
+def test_a_record_with_no_sample_exits_4_with_a_clear_line(tmp_path, capsys):
+    out = tmp_path / "z"
+    code = main(["record", "--port", "sim://tsi?speed=1", "--driver", "tsi",
+                 "--option", "block_samples=500", "--duration", "2s", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "error (no samples from sim://tsi?speed=1 in 2.0 s (tsi driver:" in err, err
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "error" and doc["samples"] == 0 and doc["stop"] == "no_data"
+
+
+def test_tsi_default_blocks_give_first_data_within_1_s(tmp_path):
+    from ventbench.bench.recorder import Recorder, Source
+    from ventbench.bench.recorder_stops import SampleCount
+    from ventbench.drivers.transport import Acquisition
+
+    first = []
+
+    class FirstBlock:
+        def open(self, info):
+            pass
+
+        def write(self, block):
+            first.append(time.monotonic())
+
+        def close(self):
+            pass
+
+    driver = registry.make_driver("tsi")
+    recorder = Recorder([Source(Acquisition("sim://tsi?speed=1", driver, tmp_path / "t.vbcap"),
+                                [FirstBlock()], no_data_s=5.0)], [SampleCount(100)])
+    result = recorder.run()
+    assert result.stop.kind == "samples" and driver.request.n == 50
+    assert first[0] - recorder.t_start < 1.0

@@ -69,15 +69,16 @@ class SecondSource:
     """The second port: a Recorder :class:`~ventbench.bench.recorder.Source` with its live
     ``trace2.csv``, its counts for ``record.json`` and the combined trace at the end."""
 
-    def __init__(self, args: argparse.Namespace, out: Path) -> None:
-        from ventbench.bench.commands.simulate import parse_pairs
+    def __init__(self, args: argparse.Namespace, out: Path, options: dict[str, Any]) -> None:
+        """``options``: the second driver's options, parsed from ``--option2`` by the
+        command (so this library module does not import the command line)."""
         from ventbench.drivers.registry import make_driver
         from ventbench.drivers.transport import Acquisition
 
         if not args.driver2:
             raise ConfigError("--port2 needs --driver2 NAME (the second port's driver)")
         self.url, self.name, self.out = args.port2, args.driver2, out
-        self.options = parse_pairs(args.option2, "--option2")
+        self.options = dict(options)
         self.take = tuple(t.strip() for t in args.take2.split(",") if t.strip())
         self.clock = parse_clock(args.clock)
         self.method, self.max_staleness_s = args.interp, args.max_staleness

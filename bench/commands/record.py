@@ -146,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     if (out / "capture.vbcap").exists():
         raise ConfigError(f"--out {out}: already holds a capture.vbcap; choose another DIR")
     overrides = {"baudrate": args.baud, "parity": args.parity}
-    second = record_pair.SecondSource(args, out) if args.port2 else None
+    second = (record_pair.SecondSource(args, out, parse_pairs(args.option2, "--option2"))
+              if args.port2 else None)
     trace_name = record_pair.TRACE1 if second else "trace.csv"  # two ports: combined at the end
     console = Console(sys.stderr, out / LOG_FILE)
     doc: dict[str, Any] = {

@@ -83,10 +83,10 @@ class Source:
         self.label = label or acquisition.url
         self.required = required
         self.in_reader = in_reader
-        driver_silence = float(getattr(acquisition.driver, "expected_silence_s", lambda: 0.0)())
-        self.no_data_s = (None if no_data_s is None else
-                          max(no_data_s, driver_silence * SILENCE_MARGIN + 1.0)
-                          if driver_silence > 0 else no_data_s)
+        silence_s = float(acquisition.driver.expected_silence_s())
+        self.no_data_s = no_data_s
+        if no_data_s is not None and silence_s > 0:  # never shorter than what was asked for
+            self.no_data_s = max(no_data_s, silence_s * SILENCE_MARGIN + 1.0)
         self.info: dict[str, Any] = {}
         self.started_wall: float | None = None
         self.last_data_wall: float | None = None

@@ -186,7 +186,8 @@ def run(args: argparse.Namespace) -> int:
     if is_reliability(args):  # a days-long run: bench/reliability/
         from ventbench.bench.report import render  # matplotlib: only when a run needs it
 
-        return run_reliability(args, render=render)
+        return run_reliability(args, options=parse_options(args.option),
+                               ambient=ambient_from_args(args), render=render)
     protocol = load_protocol(args.protocol)
     if args.group or args.point:
         protocol = protocol.select(group=args.group, ids=args.point)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ventbench.analysis.gas import Ambient
+
 from ventbench.errors import ConfigError
 
 
@@ -63,11 +65,14 @@ def _pairs(values: list[str], option: str) -> dict[str, str]:
     return out
 
 
-def run_reliability(args: argparse.Namespace,
+def run_reliability(args: argparse.Namespace, *, options: dict[str, Any], ambient: Ambient,
                     render: Callable[[Path], Any] | None = None) -> int:
-    """Run (or resume) a reliability session from parsed ``ventbench run`` arguments;
-    ``render(session_dir)`` writes the report (unless ``--no-report``)."""
-    from ventbench.bench.commands.run import ambient_from_args, parse_options
+    """Run (or resume) a reliability session from parsed ``ventbench run`` arguments.
+
+    ``options`` (the driver's, from ``--option``) and ``ambient`` are parsed by the ``run``
+    command; ``render(session_dir)`` writes the report (unless ``--no-report``). They are
+    passed in so that this package imports neither the command line nor the report.
+    """
     from ventbench.bench.live import Live
     from ventbench.bench.reliability.config import load_reliability
     from ventbench.bench.reliability.runner import ReliabilityRun
@@ -97,8 +102,8 @@ def run_reliability(args: argparse.Namespace,
         except EOFError:
             print("no answer (end of input): not started", file=sys.stderr)
             return 2
-    run = ReliabilityRun(config, args.port, args.driver, parse_options(args.option),
-                         sessions_root=args.out, live=live, ambient=ambient_from_args(args),
+    run = ReliabilityRun(config, args.port, args.driver, options,
+                         sessions_root=args.out, live=live, ambient=ambient,
                          render=None if args.no_report else render,
                              history=not args.no_history)
     return run.run()

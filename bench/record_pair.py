@@ -3,7 +3,9 @@ combined trace.
 
 ``ventbench record`` with ``--port2 URL --driver2 NAME`` records two ports at once. Each is
 captured before it is decoded (``capture.vbcap``, ``capture2.vbcap``) and streamed live
-to its own Trace CSV (``trace1.csv``, ``trace2.csv``), so a crash loses nothing. When the
+to its own Trace CSV (``trace1.csv``, ``trace2.csv``), so a crash loses nothing; both are
+sources of the one :class:`~ventbench.bench.recorder.Recorder` (its no-data limit, port
+errors and stop reasons apply to either). When the
 recording ends, both captures are decoded again through the ``.vbcap`` importer (the
 path ``ventbench analyze capture.vbcap`` takes, with host arrival times) and
 :func:`drivers.combine.combine` puts the ``--take2`` channels of the second source onto
@@ -14,7 +16,6 @@ and in ``record.json``.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from ventbench.analysis.trace import Trace
-from ventbench.drivers.importers.trace_csv import TraceCsvStream, write_trace_csv
-from ventbench.drivers.timebase import ContinuousTime
+from ventbench.bench.recorder import Source
+from ventbench.bench.recorder_sinks import TraceSink
+from ventbench.drivers.importers.trace_csv import write_trace_csv
 from ventbench.errors import ConfigError, TransportError
 
 CAPTURE2 = "capture2.vbcap"
@@ -31,7 +33,8 @@ TRACE1, TRACE2 = "trace1.csv", "trace2.csv"
 
 
 class SecondSource:
-    """The second port: acquisition, live ``trace2.csv``, its counts for ``record.json``."""
+    """The second port: a Recorder :class:`~ventbench.bench.recorder.Source` with its live
+    ``trace2.csv``, its counts for ``record.json`` and the combined trace at the end."""
 
     def __init__(self, args: argparse.Namespace, out: Path) -> None:
         from ventbench.drivers.registry import driver_options, make_driver
@@ -50,48 +53,21 @@ class SecondSource:
                                metadata={"command": "record", "out": str(out), "role": "second",
                                          "driver_options": self.options},
                                reconnect=not args.no_reconnect)
-        self.timebase = ContinuousTime()
-        self.trace: TraceCsvStream | None = None
-        self.last_paw_cmh2o = math.nan
+        self.sink = TraceSink(out / TRACE2, self.driver,
+                              {"driver": self.name, "url": self.url, "capture": CAPTURE2})
+        self.source = Source(self.acq, [self.sink], label=f"--port2 {self.url}",
+                             no_data_s=args.no_data_timeout)
 
-    def start(self) -> dict[str, Any]:
-        """Open, handshake, stream; the instrument's info."""
-        info = self.acq.start()
-        meta = {"driver": self.name, "url": self.url, "capture": CAPTURE2, "instrument": info}
-        self.trace = TraceCsvStream(self.out / TRACE2, self.driver.flow_condition, meta)
-        return info
-
-    def pump(self, elapsed_s: float, no_data_timeout_s: float) -> None:
-        """Write what arrived; raise the reader's error or a silent port's."""
-        while (block := self.acq.get(timeout=0)) is not None:
-            self.trace.append(self.timebase.apply(block))
-            self.last_paw_cmh2o = float(block.paw_cmh2o[-1])
-        if self.acq.finished.is_set() and self.acq.error is not None:
-            raise self.acq.error
-        if self.driver.counters.samples == 0 and elapsed_s > no_data_timeout_s:
-            c = self.driver.counters
-            raise TransportError(
-                f"nothing intelligible from --port2 {self.url} in {no_data_timeout_s:g} s "
-                f"({self.name} driver): {self.acq.rx_bytes} bytes received, "
-                f"{c.rejected_frames} frames rejected, {c.discarded_bytes} bytes discarded")
-
-    def stop(self) -> None:
-        """Stop the port, write the tail, close the trace (safe to call after a failure)."""
-        try:
-            self.acq.stop()
-        finally:
-            while (block := self.acq.get(timeout=0)) is not None and self.trace is not None:
-                self.trace.append(self.timebase.apply(block))
-            if self.trace is not None:
-                self.trace.close()
+    @property
+    def last_paw_cmh2o(self) -> float:
+        return self.sink.last_paw_cmh2o
 
     def summary(self) -> dict[str, Any]:
         """The second source's part of ``record.json``."""
         return {"url": self.url, "driver": self.name, "options": self.options,
                 "instrument": self.driver.info, **self.driver.counters.to_json(),
                 "disconnects": self.acq.disconnects, "rx_bytes": self.acq.rx_bytes,
-                "trace_rows": self.trace.rows if self.trace else 0,
-                "time_shifts": self.timebase.shifts}
+                "trace_rows": self.sink.rows, "time_shifts": self.sink.timebase.shifts}
 
     def combine(self, meta: dict[str, Any]) -> dict[str, Any]:
         """Decode both captures again, combine, write ``trace.csv``; the alignment record."""

@@ -1,9 +1,11 @@
 """Record one point live: capture every byte, show every breath, stop when enough are in.
 
-:func:`record_point` opens the port through the transport's :class:`Acquisition` (so every
-byte is in the capture before anybody decodes it), streams the samples into an
-:class:`~analysis.stream.BreathStream` for the live lines, and stops after the settle +
-measure breaths (plus a margin), after too long, or when the port stops giving data. It
+:func:`record_point` records the port with the :class:`~ventbench.bench.recorder.Recorder`
+(the transport's :class:`Acquisition`: every byte is in the capture before anybody decodes
+it); its sink :class:`BreathSink` streams the samples into an
+:class:`~analysis.stream.BreathStream` for the live lines and stops after the settle +
+measure breaths (plus a margin) or after too long. A port that gives no data for the
+no-data limit, or fails for good, ends the point — and the session — with exit 4. It
 computes no verdict: the point's numbers come from the capture read back afterwards
 (:mod:`bench.reanalysis`), exactly as ``ventbench replay`` would compute them.
 """
@@ -11,7 +13,7 @@ computes no verdict: the point's numbers come from the capture read back afterwa
 from __future__ import annotations
 
 import math
-import time
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,12 @@ from ventbench.analysis.checks import QUANTITY_FIELDS, derive_set_values
 from ventbench.analysis.gas import conversion_factor
 from ventbench.analysis.limits import LimitSet
 from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.console import Console
 from ventbench.bench.live import Cell, Live
+from ventbench.bench.recorder import Recorder, Source
+from ventbench.bench.recorder_stops import ERROR, SIGNAL, SINK, Signals, Stop
 from ventbench.drivers.timebase import ContinuousTime
-from ventbench.errors import AnalysisError
+from ventbench.errors import AnalysisError, BenchError, TransportError
 
 #: Quantities shown on the live line, in order: (quantity, label, digits).
 LIVE_QUANTITIES = (("vt", "VT", 1), ("peep", "PEEP", 2), ("pip", "PIP", 1),
@@ -36,7 +41,7 @@ class Limits:
 
     extra_breaths: int = 1  #: recorded beyond settle + measure (a margin for boundaries)
     max_point_factor: float = 2.0  #: give up after this × the expected breaths' device time
-    no_data_timeout_s: float = 10.0  #: wall time without a sample that ends a point
+    no_data_timeout_s: float = 10.0  #: wall time without a sample that ends a point (exit 4)
 
 
 @dataclass
@@ -96,6 +101,65 @@ def live_cells(breath: Any, sets: dict[str, float], point: dict[str, Any],
     return cells
 
 
+class BreathSink:
+    """The Recorder sink of a run point: breaths live, a stop when enough are in.
+
+    Stops (kind ``sink``) after settle + measure + ``limits.extra_breaths`` breaths, or
+    when the device time exceeds ``limits.max_point_factor`` × the expected breaths' time.
+    """
+
+    def __init__(self, point: dict[str, Any], config: AnalysisConfig, live: Live,
+                 limits: Limits, driver: Any, out: Recording) -> None:
+        from ventbench.analysis.stream import BreathStream
+
+        self.point, self.config, self.live, self.out = point, config, live, out
+        rule = config.rule
+        self.settle, self.measure = rule.settle_breaths, rule.measure_breaths
+        self.need = rule.settle_breaths + rule.measure_breaths + limits.extra_breaths
+        self.limit_s = limits.max_point_factor * (self.need + 2) * expected_breath_s(point)
+        self.driver = driver
+        self.stream = BreathStream(config.segmentation_for(point.get("group")))
+        self.clock = ContinuousTime()  # device resets: the same time base as the re-analysis
+        self.sets = derive_set_values(point["set"], point["mode"])
+        self.factor = 1.0
+        self.t_first: float | None = None
+
+    def open(self, info: dict[str, Any]) -> None:  # noqa: ARG002 - sink interface
+        self.factor = conversion_factor(self.driver.flow_condition, self.config.condition,
+                                        self.config.ambient)
+
+    def write(self, block: Any) -> Stop | None:
+        out = self.out
+        t_s, flags = self.clock(block.t_s, block.flags)
+        self.t_first = float(t_s[0]) if self.t_first is None else self.t_first
+        try:
+            new = self.stream.feed(t_s, block.flow_lpm * self.factor, block.paw_cmh2o, flags)
+        except AnalysisError as error:  # the live view failed; the recording goes on
+            if not out.live_view_error:
+                out.live_view_error = str(error)
+                self.live.line(f"  live view stopped ({error}); still recording")
+            new = []
+        for breath in new:
+            out.live_breaths += 1
+            n = out.live_breaths
+            phase = ("settle" if n <= self.settle else
+                     "measure" if n <= self.settle + self.measure else "extra")
+            self.live.breath(n, phase, live_cells(breath, self.sets, self.point,
+                                                  self.config.limits))
+        if out.live_breaths >= self.need:
+            return Stop(SINK, f"{out.live_breaths} breaths recorded")
+        elapsed = float(t_s[-1]) - self.t_first
+        if elapsed > self.limit_s:
+            return Stop(SINK, f"only {out.live_breaths} of {self.need} breaths in "
+                              f"{elapsed:.0f} s of device time")
+        self.live.progress(f"  {self.point['id']}: {out.live_breaths}/{self.need} breaths, "
+                           f"{elapsed:.0f} s device time")
+        return None
+
+    def close(self) -> None:
+        """Nothing to close: the point's numbers come from the capture afterwards."""
+
+
 def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
                  config: AnalysisConfig, live: Live, *, limits: Limits | None = None,
                  metadata: dict[str, Any] | None = None,
@@ -108,94 +172,57 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
     reference recording stops; its values are compared afterwards
     (:mod:`bench.monitoring`). A DUT port that dies later is noted in ``Recording.dut``.
 
-    Raises what the transport raises when a port (reference or DUT) cannot be opened or
-    the device does not answer (the capture then holds the failure); a reference port
-    that dies later ends the point.
+    The acquisition is the :class:`~ventbench.bench.recorder.Recorder`'s. Raises what the
+    transport raises when a port (reference or DUT) cannot be opened or the device does not
+    answer (the capture then holds the failure); :class:`TransportError` "no data from
+    PORT since TIME" when the reference gives no sample for ``limits.no_data_timeout_s``
+    (never shorter than the driver's expected silence) or its port fails for good — also
+    written to stderr; ``KeyboardInterrupt`` on Ctrl-C or SIGTERM. Whatever arrived is in
+    the capture.
     """
-    from ventbench.analysis.stream import BreathStream
     from ventbench.drivers.transport import Acquisition
 
     limits = limits or Limits()
-    rule = config.rule
-    need = rule.settle_breaths + rule.measure_breaths + limits.extra_breaths
-    limit_s = limits.max_point_factor * (need + 2) * expected_breath_s(point)
     out = Recording()
-    t_wall0 = time.monotonic()
     acquisition = Acquisition(url, driver, capture, reconnect=True, metadata=metadata)
+    sources = [Source(acquisition, [BreathSink(point, config, live, limits, driver, out)],
+                      no_data_s=limits.no_data_timeout_s)]
     dut_acq = None
+    if dut is not None:
+        dut_acq = Acquisition(dut.url, dut.driver, dut.capture, reconnect=True,
+                              metadata={**(metadata or {}), "role": "device under test"})
+        # its samples are not needed live: the DUT capture is analysed afterwards
+        sources.append(Source(dut_acq, (), label=f"DUT port {dut.url}", required=False,
+                              in_reader=True))
+
+    def started(source: Source) -> None:
+        if source is sources[0] and on_info is not None:
+            on_info(source.info)
+
+    console = live.stream if isinstance(live.stream, Console) else None
+    recorder = Recorder(sources, [Signals(console.note if console else None)],
+                        on_started=started)
     try:
-        info = acquisition.start()
-        if on_info is not None:
-            on_info(info)
-        if dut is not None:
-            dut_acq = Acquisition(dut.url, dut.driver, dut.capture, reconnect=True,
-                                  metadata={**(metadata or {}), "role": "device under test"},
-                                  on_block=_discard)
-            dut_acq.start()
-        factor = conversion_factor(driver.flow_condition, config.condition, config.ambient)
-        stream = BreathStream(config.segmentation_for(point.get("group")))
-        clock = ContinuousTime()  # device resets: the same time base as the re-analysis
-        sets = derive_set_values(point["set"], point["mode"])
-        t_first = None
-        last_data = time.monotonic()
-        while True:
-            block = acquisition.get(timeout=0.2)
-            if block is None:
-                if acquisition.finished.is_set():
-                    out.stop_reason = "the port stopped giving data"
-                    if acquisition.error is not None:
-                        raise acquisition.error
-                    break
-                if time.monotonic() - last_data > limits.no_data_timeout_s:
-                    out.stop_reason = f"no samples for {limits.no_data_timeout_s:g} s"
-                    break
-                continue
-            if not len(block):
-                continue
-            last_data = time.monotonic()
-            t_s, flags = clock(block.t_s, block.flags)
-            t_first = float(t_s[0]) if t_first is None else t_first
-            try:
-                new = stream.feed(t_s, block.flow_lpm * factor, block.paw_cmh2o, flags)
-            except AnalysisError as error:  # the live view failed; the recording goes on
-                if not out.live_view_error:
-                    out.live_view_error = str(error)
-                    live.line(f"  live view stopped ({error}); still recording")
-                new = []
-            for breath in new:
-                out.live_breaths += 1
-                n = out.live_breaths
-                phase = ("settle" if n <= rule.settle_breaths else
-                         "measure" if n <= rule.settle_breaths + rule.measure_breaths else "extra")
-                live.breath(n, phase, live_cells(breath, sets, point, config.limits))
-            if out.live_breaths >= need:
-                out.stop_reason = f"{out.live_breaths} breaths recorded"
-                break
-            elapsed = float(t_s[-1]) - t_first
-            if elapsed > limit_s:
-                out.stop_reason = (f"only {out.live_breaths} of {need} breaths in "
-                                   f"{elapsed:.0f} s of device time")
-                break
-            live.progress(f"  {point['id']}: {out.live_breaths}/{need} breaths, "
-                          f"{elapsed:.0f} s device time")
+        result = recorder.run()
     finally:
-        if dut_acq is not None:
-            dut_acq.stop()
-            out.dut = {"url": dut.url, "error": str(dut_acq.error or ""),
+        out.wall_s = round(recorder.elapsed_s, 3)
+        out.disconnects = list(acquisition.disconnects)
+        out.counters = driver.counters.to_json()
+        if dut_acq is not None and dut_acq.capture is not None:
+            out.dut = {"url": dut.url, "error": str(dut_acq.error or sources[1].ended or ""),
                        "disconnects": list(dut_acq.disconnects),
                        "counters": {k: v for k, v in dut.driver.counters.to_json().items()
                                     if k != "events"},
                        "events": len(dut.driver.counters.events)}
             live.line(f"  DUT telemetry: {out.dut['events']} events from {dut.url}"
-                      + (f" (port error: {dut_acq.error})" if dut_acq.error else ""))
-        acquisition.stop()
-        if acquisition.error is not None and not out.stop_reason:
-            out.stop_reason = f"port error: {acquisition.error}"
-        out.wall_s = round(time.monotonic() - t_wall0, 3)
-        out.disconnects = list(acquisition.disconnects)
-        out.counters = driver.counters.to_json()
+                      + (f" (port error: {out.dut['error']})" if out.dut["error"] else ""))
+    stop = result.stop
+    out.stop_reason = stop.reason
+    if stop.kind == SIGNAL:
+        raise KeyboardInterrupt
+    if stop.status == ERROR:
+        Console(sys.stderr).line(f"ventbench run: point {point['id']}: {stop.reason}")
+        if isinstance(stop.error, BenchError | OSError):
+            raise stop.error
+        raise TransportError(stop.reason)
     return out
-
-
-def _discard(block: Any) -> None:
-    """The DUT's samples are not needed live: its capture is analysed afterwards."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from ventbench.analysis.results import results_document
 from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.console import LOG_FILE, Console
 from ventbench.bench.history import history_path, index_session
 from ventbench.bench.junit import write_junit
 from ventbench.bench.live import Live
@@ -130,6 +131,11 @@ class Runner:
         p = self.plan
         self.session = Session.create(p.sessions_root, p.protocol["id"])
         self.session.write_start(self.start_record())
+        # every line also in SESSION/console.log; a lost terminal never stops the session
+        console = self.live.stream
+        if not isinstance(console, Console):
+            console = self.live.stream = Console(self.live.stream)
+        console.attach(self.session.root / LOG_FILE)
         points = p.protocol["points"]
         self.live.session_header(self.session.session_id, p.protocol["id"], len(points),
                                  str(self.session.root))
@@ -157,6 +163,7 @@ class Runner:
             exit_code = self._finish(status, reason, exit_code)
             if previous_term is not None:
                 signal.signal(signal.SIGTERM, previous_term)
+            console.close()
         return exit_code
 
     def _loop(self, points: list[dict[str, Any]]) -> None:

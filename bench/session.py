@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.console import LOG_FILE
 from ventbench.errors import ConfigError
 
 START_SCHEMA = "ventbench.session-start/1"
@@ -148,9 +149,10 @@ def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE,)) -> list[str]:
+def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE, LOG_FILE)) -> list[str]:
     """Every regular file under ``root`` as sorted POSIX relative paths (hidden temp files
-    and ``exclude`` left out)."""
+    and ``exclude`` left out: by default the stop record and ``console.log``, which is
+    written until the process ends)."""
     root = Path(root)
     skip = set(exclude)
     out = []

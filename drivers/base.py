@@ -167,6 +167,12 @@ class Driver(ABC):
     def poll(self, port: BytePort) -> None:  # noqa: B027 - optional hook
         """Called periodically while streaming, for drivers that must send requests."""
 
+    def expected_silence_s(self) -> float:
+        """The longest time, s, this device may send no sample while working normally
+        (0: it streams). An instrument that answers in blocks says how long a block
+        takes, so a no-data limit is never shorter than what was asked for."""
+        return 0.0
+
 
 class SimulatedDevice(ABC):
     """Device side of a protocol for ``sim://`` and ``ventbench simulate``.

@@ -189,6 +189,8 @@ class Acquisition:
         self.capture: CaptureWriter | None = None
         self.port: CapturedPort | None = None
         self.disconnects: list[dict[str, Any]] = []
+        self.reconnect_attempts = 0  #: every reopen tried, successful or not
+        self.lost_error = ""  #: while the port is lost: why ("" when connected)
         self.rx_bytes = 0
         self.reads = 0  #: non-empty reads of the reader thread
         self.error: BaseException | None = None
@@ -345,12 +347,14 @@ class Acquisition:
         self.capture.event("disconnect", port=self.url, error=str(error),
                            samples_before=self.driver.counters.samples)
         self._close_port()
+        self.lost_error = str(error)
         delay = self.backoff_s
         attempt = 0
         while not self._stop.is_set():
             if self._stop.wait(delay):
                 break
             attempt += 1
+            self.reconnect_attempts += 1
             try:
                 self._connect()
             except CaptureError:
@@ -364,6 +368,7 @@ class Acquisition:
                                      "attempts": attempt,
                                      "samples_before": self.driver.counters.samples})
             self._mark_gap = True
+            self.lost_error = ""
             return True
         self.disconnects.append({"error": str(error), "down_s": None, "attempts": attempt,
                                  "samples_before": self.driver.counters.samples})

@@ -6,7 +6,12 @@ sample ("no airway pressure from this source; combine with a second source"); ab
 pressure and temperature are the channels ``p_abs_kpa`` and ``t_gas_degc``.
 
 Streaming is block-wise: each ``DmFTPnnnn`` request returns ``nnnn`` samples and
-:meth:`TsiDriver.poll` requests the next block when one completes. Time base: sample index
+:meth:`TsiDriver.poll` requests the next block when one completes. The meter may send the
+samples as they are measured or the whole block at its end (the manual allows 1000
+samples a request: 10 s at 10 ms); both decode the same. Default blocks are short
+(:data:`DEFAULT_BLOCK_S` of samples) so the first data arrives within a second, and
+:meth:`TsiDriver.expected_silence_s` tells the recorder how long a block may keep the
+line silent, so its no-data limit is never shorter than what was requested. Time base: sample index
 × sample interval (the meter sends no time stamps; see docs/drivers/tsi.md for the dead
 time between blocks).
 """
@@ -29,6 +34,10 @@ from ventbench.errors import ConfigError, TransportError
 
 GASES = {"air": 0, "o2": 1}
 CHANNELS = ("p_abs_kpa", "t_gas_degc")
+#: Default block length, s of samples (``block_samples`` = this / ``interval_ms``, ≥ 1).
+DEFAULT_BLOCK_S = 0.5
+#: Allowance, s, for the request round trip and the host's poll period.
+ROUND_TRIP_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,9 @@ class TsiOptions(Options):
         Data format of the stream.
     fields : str, default "FTP"
         Quantities streamed (F must be among them).
-    block_samples : int, default 1000
-        Samples per ``D`` request, 1 … 1000.
+    block_samples : int, default 0.5 s of samples (50 at 10 ms)
+        Samples per ``D`` request, 1–9999. Longer blocks mean fewer requests (less dead
+        time between blocks) but later first data and a longer no-data limit.
     block_timeout_s : float, optional
         How long a requested block may take, s (default: 1.5 × its duration + 1 s).
     """
@@ -59,7 +69,7 @@ class TsiOptions(Options):
     units: str = option("S", "S standard or V volumetric flow")
     mode: str = option("B", "data format of the stream: B, C or A")
     fields: str = option("FTP", "quantities streamed (F required)")
-    block_samples: int = option(1000, "samples per D request", lo=1, hi=1000)
+    block_samples: int | None = option(None, "samples per D request (default 0.5 s of samples)", lo=1, hi=9999)
     block_timeout_s: float | None = option(None, "wait for one block, s", lo=0, lo_open=True)
 
     def __post_init__(self) -> None:
@@ -90,8 +100,9 @@ class TsiDriver(Driver):
         self.gas = self.opts.gas
         self.units = self.opts.units
         self.flow_condition = GasCondition.STP21 if self.units == "S" else GasCondition.ATPD
-        self.request = StreamRequest(self.opts.mode, self.opts.fields, self.opts.block_samples)
-        self.block_timeout_s = (self.request.n * self.interval_ms / 1000.0 * 1.5 + 1.0
+        self.request = StreamRequest(self.opts.mode, self.opts.fields, self.opts.block_samples
+                                     or max(1, round(DEFAULT_BLOCK_S * 1000 / self.interval_ms)))
+        self.block_timeout_s = (self.block_s() * 1.5 + 1.0
                                 if self.opts.block_timeout_s is None else self.opts.block_timeout_s)
         self.framer = TsiBlockFramer()
         self.streaming = False
@@ -100,6 +111,19 @@ class TsiDriver(Driver):
         self._requested = 0
         self._completed = 0
         self._requested_at = 0.0
+
+    def block_s(self) -> float:
+        """Longest time, s, from a request to the end of its answer: the block's samples
+        at the interval plus the bytes at 38 400 baud (10 bits a byte) — a meter that sends
+        whole blocks is silent that long."""
+        values = self.request.n * len(self.request.fields)
+        n_bytes = 3 + 2 * values if self.request.mode == "B" else 9 * values
+        baud = float(self.serial_defaults["baudrate"])
+        return self.request.n * self.interval_ms / 1000.0 + n_bytes * 10.0 / baud
+
+    def expected_silence_s(self) -> float:
+        """One block and a round trip, s (see :meth:`block_s`)."""
+        return self.block_s() + ROUND_TRIP_S
 
     # ------------------------------------------------------------------ commands
     def send_command(self, port: BytePort, command: str) -> None:

@@ -6,8 +6,11 @@ Writes, in OUT (default ``./records/<UTC timestamp>``):
 - ``trace.csv`` — the decoded samples as the contract's Trace CSV, streamed in chunks;
 - ``record.json`` — written at the start (status "running", bluesky-style start record) and
   rewritten in ``finally`` with the counts (``samples``, ``lost_samples``,
-  ``rejected_frames``, ``discarded_bytes``, ``gaps``, ``resets``), disconnects, the
-  instrument's metadata, start/stop UTC and the status.
+  ``rejected_frames``, ``discarded_bytes``, ``gaps``, ``resets``), disconnects and
+  ``reconnect_attempts``, the instrument's metadata, start/stop UTC, the status and the
+  stop (``stop``: its kind, ``reason``);
+- ``console.log`` — every line shown on stderr, time-stamped; it goes on when the terminal
+  is lost (a closed pipe or SIGHUP never stops a recording).
 
 Device times are made continuous across device resets and reconnects by
 :class:`drivers.timebase.ContinuousTime` (the shifts are ``time_shifts`` in record.json) —
@@ -16,26 +19,30 @@ the samples of ``trace.csv``. With ``--port2 URL --driver2 NAME`` a second port 
 too (``capture2.vbcap``, live ``trace1.csv`` / ``trace2.csv``) and ``trace.csv`` is the
 combined trace (see :mod:`bench.record_pair` and ``docs/drivers/combining.md``).
 
-Stops at ``--duration`` (s/m/h/d) or after ``--samples N``, on Ctrl-C / SIGTERM (exit 2: aborted, files complete) or
-when the port ends (a replay). Exit 4 when the port cannot be opened, the device does not
-answer, or nothing intelligible arrives within ``--no-data-timeout``.
+The acquisition is :class:`bench.recorder.Recorder`; its stop kinds decide status and exit:
+``--duration`` (s/m/h/d), ``--samples N`` or the end of a replay → exit 0; Ctrl-C / SIGTERM
+→ exit 2 (aborted, files complete); exit 4 when the port cannot be opened, the device does
+not answer, no sample arrives for ``--no-data-timeout`` (never shorter than what the
+driver asked the device for: "no data from PORT since TIME"; reconnection attempts go on
+meanwhile and are counted), no sample arrived at all, or a file cannot be written.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
-import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ventbench.bench.args import clock, count, duration, key_value, port_url, positive
 from ventbench.errors import BenchError, ConfigError, TransportError
-from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_PASS
+from ventbench.exit_codes import EXIT_PASS
+
+if TYPE_CHECKING:  # annotations only: --help imports no numpy
+    from ventbench.bench.console import Console
 
 HELP = "capture a port with no protocol: capture.vbcap, trace.csv and record.json"
 
@@ -54,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=count, default=None, metavar="N",
                         help="stop once N samples arrived (or at --duration, if sooner)")
     parser.add_argument("--no-data-timeout", type=positive, default=5.0, metavar="S",
-                        help="give up (exit 4) when no sample arrived after S seconds")
+                        help="give up (exit 4) when no sample arrived for S seconds")
     parser.add_argument("--no-reconnect", action="store_true",
                         help="end on a vanished port instead of reopening it")
     # the second source: bench/record_pair.py
@@ -92,11 +99,14 @@ def _first_rx_bytes(path: Path, n: int) -> bytes:
     from ventbench.drivers.capture import CaptureReader
 
     out = b""
-    for rec in CaptureReader(path):
-        if rec.kind == "rx":
-            out += rec.data
-            if len(out) >= n:
-                break
+    try:
+        for rec in CaptureReader(path):
+            if rec.kind == "rx":
+                out += rec.data
+                if len(out) >= n:
+                    break
+    except (BenchError, OSError):
+        pass
     return out[:n]
 
 
@@ -113,8 +123,9 @@ def _write_json(path: Path, doc: dict[str, Any]) -> None:
 class _Live:
     """The live line: on a TTY redrawn in place, else a plain line every ``period_s``."""
 
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.tty = console.isatty()
         self.period_s = 0.5 if self.tty else 5.0
         self._t = time.monotonic()
         self._n = 0
@@ -129,21 +140,32 @@ class _Live:
                 f"paw {paw:6.2f} cmH2O  lost {counters.lost_samples}  "
                 f"rejected {counters.rejected_frames}  resets {counters.resets}")
         if self.tty:
-            print("\r" + line + "\x1b[K", end="", file=sys.stderr, flush=True)
+            self.console.write("\r" + line + "\x1b[K")
+            self.console.flush()
         else:
-            print(line, file=sys.stderr, flush=True)
+            self.console.line(line)
 
     def done(self) -> None:
         if self.tty:
-            print(file=sys.stderr)
+            self.console.line("")
 
 
 def run(args: argparse.Namespace) -> int:
     from ventbench import __version__
     from ventbench.bench import record_pair
-    from ventbench.drivers.importers.trace_csv import TraceCsvStream
+    from ventbench.bench.console import LOG_FILE, Console
+    from ventbench.bench.recorder import Recorder, Source
+    from ventbench.bench.recorder_sinks import TraceSink
+    from ventbench.bench.recorder_stops import (
+        ERROR,
+        NO_DATA,
+        DiskSpace,
+        Duration,
+        SampleCount,
+        Signals,
+        Stop,
+    )
     from ventbench.drivers.registry import driver_options, make_driver
-    from ventbench.drivers.timebase import ContinuousTime
     from ventbench.drivers.transport import Acquisition
 
     check_second_source(args)
@@ -156,122 +178,86 @@ def run(args: argparse.Namespace) -> int:
     if (out / "capture.vbcap").exists():
         raise ConfigError(f"--out {out}: already holds a capture.vbcap; choose another DIR")
     overrides = {"baudrate": args.baud, "parity": args.parity}
-    second = record_pair.SecondSource(args, out) if args.port2 else None
+    second = (record_pair.SecondSource(args, out)
+              if args.port2 else None)
     trace_name = record_pair.TRACE1 if second else "trace.csv"  # two ports: combined at the end
+    console = Console(sys.stderr, out / LOG_FILE)
     doc: dict[str, Any] = {
         "schema": "ventbench.record/1", "status": "running", "url": args.port,
         "driver": args.driver, "options": options, "duration_s": duration_s,
         "start_utc": _utc(), "software": {"name": "ventbench", "version": __version__},
-        "files": {"capture": "capture.vbcap", "trace": "trace.csv"},
+        "files": {"capture": "capture.vbcap", "trace": "trace.csv", "log": LOG_FILE},
     }
     if second:
         doc["files"].update(capture2=record_pair.CAPTURE2, trace1=record_pair.TRACE1,
                             trace2=record_pair.TRACE2)
     _write_json(out / "record.json", doc)  # start record, before the port is touched
 
-    stop = {"why": None}
-
-    def _signal(signum, frame):  # noqa: ARG001
-        stop["why"] = "interrupted (SIGINT)" if signum == signal.SIGINT else "terminated (SIGTERM)"
-
-    old = {s: signal.signal(s, _signal) for s in (signal.SIGINT, signal.SIGTERM)}
     acq = Acquisition(args.port, driver, out / "capture.vbcap",
                       serial_overrides={k: v for k, v in overrides.items() if v is not None},
                       metadata={"command": "record", "out": str(out), "driver_options": options},
                       reconnect=not args.no_reconnect)
-    trace: TraceCsvStream | None = None
-    timebase = ContinuousTime()  # device resets and reconnects: see drivers/timebase.py
-    live = _Live()
-    t_start = time.monotonic()
-    code = EXIT_PASS
+    trace = TraceSink(out / trace_name, driver,
+                      {"driver": args.driver, "url": args.port, "capture": "capture.vbcap"})
+    sources = [Source(acq, [trace], no_data_s=args.no_data_timeout)]
+    if second:
+        sources.append(second.source)
+    conditions = [Duration(duration_s), DiskSpace(out), Signals(console.note)]
+    if args.samples is not None:
+        conditions.append(SampleCount(args.samples))
+    live = _Live(console)
+
+    def status(_rec) -> None:
+        paw = trace.last_paw_cmh2o
+        if second and "paw_cmh2o" in second.take:
+            paw = second.last_paw_cmh2o
+        live.update(driver.counters, trace.last_flow_lpm, paw)
+
+    recorder = Recorder(sources, conditions, on_tick=status)
+    result = None
     try:
-        info = acq.start()
-        doc["instrument"] = info
-        meta = {"driver": args.driver, "url": args.port, "capture": "capture.vbcap",
-                "instrument": info}
-        trace = TraceCsvStream(out / trace_name, driver.flow_condition, meta)
-        if second:
-            second.start()  # its info goes to record.json as source2.instrument
-        t_start = time.monotonic()
-        flow = paw = math.nan
-        while True:
-            elapsed = time.monotonic() - t_start
-            if stop["why"]:
-                doc["status"], doc["reason"], code = "aborted", stop["why"], EXIT_INCONCLUSIVE
-                break
-            if elapsed >= duration_s:
-                doc["status"], doc["reason"] = "completed", "duration reached"
-                break
-            if args.samples is not None and driver.counters.samples >= args.samples:
-                doc["status"], doc["reason"] = "completed", f"{args.samples} samples reached"
-                break
-            block = acq.get(timeout=min(0.2, max(duration_s - elapsed, 0.001)))
-            if block is not None:
-                trace.append(timebase.apply(block))
-                flow, paw = float(block.flow_lpm[-1]), float(block.paw_cmh2o[-1])
-            if second:
-                second.pump(elapsed, args.no_data_timeout)
-                paw = second.last_paw_cmh2o if "paw_cmh2o" in second.take else paw
-            elif acq.finished.is_set() and acq.blocks.empty():
-                if acq.error is not None:
-                    raise acq.error
-                doc["status"], doc["reason"] = "completed", "port ended"
-                break
-            if driver.counters.samples == 0 and elapsed > args.no_data_timeout:
-                acq.capture.flush()
-                first = _first_rx_bytes(out / "capture.vbcap", 24)
-                raise TransportError(
-                    f"nothing intelligible from {args.port} in {args.no_data_timeout:g} s "
-                    f"({args.driver} driver): {acq.rx_bytes} bytes received, "
-                    f"{driver.counters.rejected_frames} frames rejected, "
-                    f"{driver.counters.discarded_bytes} bytes discarded"
-                    + (f"; first bytes {first.hex(' ')}" if first else ""))
-            live.update(driver.counters, flow, paw)
-        live.update(driver.counters, flow, paw, force=True)
-    except BenchError as error:
+        result = recorder.run()
+        status(None)
+        stop = result.stop
+        if stop.kind == NO_DATA and driver.counters.samples == 0:
+            first = _first_rx_bytes(out / "capture.vbcap", 24)
+            if first:
+                stop = Stop(stop.kind, f"{stop.reason}; first bytes {first.hex(' ')}")
+        doc.update(status=stop.status, reason=stop.reason, stop=stop.kind)
+    except (BenchError, OSError) as error:
         doc["status"], doc["reason"] = "error", str(error)
+        console.close()
         raise
-    except OSError as error:
-        doc["status"], doc["reason"] = "error", str(error)
-        raise
-    except Exception as error:  # a bug in a driver: evidence first, then a clear message
+    except Exception as error:  # a bug in a sink: evidence first, then a clear message
         doc["status"], doc["reason"] = "error", f"{type(error).__name__}: {error}"
+        console.close()
         raise TransportError(f"recording {args.port} failed: {doc['reason']}") from error
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        live.done()
+        if sources[0].info:
+            doc["instrument"] = sources[0].info
+        doc.update(driver.counters.to_json())
+        doc.update(
+            stop_utc=_utc(), elapsed_s=result.elapsed_s if result else 0.0,
+            disconnects=acq.disconnects, reconnect_attempts=acq.reconnect_attempts,
+            rx_bytes=acq.rx_bytes, trace_rows=trace.rows, time_shifts=trace.timebase.shifts,
+        )
+        if second:
+            doc["source2"] = second.summary()
+        _write_json(out / "record.json", doc)
+    if second and stop.status != ERROR:
         try:
-            acq.stop()
-        finally:
-            try:
-                if second:
-                    second.stop()
-            finally:
-                while (block := acq.get(timeout=0)) is not None and trace is not None:
-                    trace.append(timebase.apply(block))  # the tail read while stopping
-                if trace is not None:
-                    trace.close()
-                live.done()
-                doc.update(driver.counters.to_json())
-                doc.update(
-                    stop_utc=_utc(), elapsed_s=round(time.monotonic() - t_start, 3),
-                    disconnects=acq.disconnects, rx_bytes=acq.rx_bytes,
-                    trace_rows=trace.rows if trace else 0,
-                    time_shifts=timebase.shifts,
-                )
-                if second:
-                    doc["source2"] = second.summary()
-                _write_json(out / "record.json", doc)
-    if second:
-        try:
-            doc["alignment"] = second.combine(meta)
+            doc["alignment"] = second.combine(trace.meta)
         except BenchError as error:
             doc["status"], doc["reason"] = "error", f"combining the two sources: {error}"
+            console.close()
             raise
         finally:
             _write_json(out / "record.json", doc)
     c = driver.counters
-    print(f"ventbench record: {doc['status']} ({doc.get('reason')}): {c.samples} samples, "
-          f"{c.lost_samples} lost, {c.rejected_frames} rejected frames, {len(c.gaps)} gaps, "
-          f"{c.resets} resets, {len(acq.disconnects)} disconnects → {out}", file=sys.stderr)
-    return code
+    console.line(f"ventbench record: {doc['status']} ({doc.get('reason')}): {c.samples} samples, "
+                 f"{c.lost_samples} lost, {c.rejected_frames} rejected frames, {len(c.gaps)} gaps, "
+                 f"{c.resets} resets, {len(acq.disconnects)} disconnects, "
+                 f"{acq.reconnect_attempts} reconnection attempts → {out}")
+    console.close()
+    return stop.exit_code if stop.exit_code is not None else EXIT_PASS

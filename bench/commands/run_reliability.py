@@ -87,12 +87,16 @@ def run_reliability(args: argparse.Namespace) -> int:
     from ventbench.bench.reliability.runner import ReliabilityRun
     from ventbench.drivers.registry import driver_options
 
+    render = None
+    if not args.no_report:
+        from ventbench.bench.report import render  # matplotlib: only when a run needs it
     # unknown driver or a bad --option: a usage error before any file is written
     options = driver_options(args.driver, args.option)
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
-                             render=not args.no_report, history=not args.no_history)
+                             render=render,
+                             history=not args.no_history)
         return run.run()
     config = load_reliability(args.protocol, duration=args.duration,
                               set_values=as_dict(args.set_values),
@@ -108,5 +112,5 @@ def run_reliability(args: argparse.Namespace) -> int:
             return 2
     run = ReliabilityRun(config, args.port, args.driver, options.to_dict(),
                          sessions_root=args.out, live=live, ambient=ambient_from_args(args),
-                         render=not args.no_report, history=not args.no_history)
+                         render=render, history=not args.no_history)
     return run.run()

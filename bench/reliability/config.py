@@ -2,7 +2,7 @@
 
 The built-in ``bench/protocols/reliability.toml`` is an ordinary protocol (one point: the
 setting held for the whole run) plus a ``[reliability]`` table: default duration, the
-missed-breath factor, apnoea and stall thresholds, out-of-limit runs, capture rotation,
+missed-breath factor, apnoea and stall thresholds, the no-data limit (``no_data_s``), out-of-limit runs, capture rotation,
 per-breath limits ``[min, max]`` and drift limits per 24 h. :func:`load_reliability`
 reads both and applies command-line overrides (``--set``, ``--limit``, ``--drift-limit``).
 """
@@ -49,6 +49,8 @@ class ReliabilityConfig:
     missed_factor: float = 1.5
     apnoea_s: float = 20.0
     stall_s: float = 0.5
+    #: no sample for this long (wall time) ends the run with exit 4 (``--resume`` continues)
+    no_data_s: float = 300.0
     run_breaths: int = 3
     capture_rotate_mib: float = 256.0
     status_interval_s: float = 1.0
@@ -153,7 +155,7 @@ def load_reliability(name_or_path: str | Path = "reliability", *, duration: str 
         if key in sets and not lo <= sets[key] <= hi:
             raise ConfigError(f"{where}.limits: {key} = [{lo:g}, {hi:g}] does not contain the set "
                               f"value {sets[key]:g}: give --limit {key}=MIN:MAX with --set")
-    known = {"duration", "missed_factor", "apnoea_s", "stall_s", "run_breaths",
+    known = {"duration", "missed_factor", "apnoea_s", "stall_s", "no_data_s", "run_breaths",
              "capture_rotate_mib", "status_interval_s", "limits", "drift_limit_per_24h"}
     unknown = sorted(set(table) - known)
     if unknown:
@@ -162,12 +164,18 @@ def load_reliability(name_or_path: str | Path = "reliability", *, duration: str 
     check = {"protocol": {"id": "check"}, "points": [{"id": point.id, "mode": point.mode,
                                                       "set": sets, "lung": dict(point.lung)}]}
     _validate_point(check, where)
+    try:
+        no_data_s = float(table.get("no_data_s", 300.0))
+    except (TypeError, ValueError):
+        no_data_s = float("nan")
+    if not 0 < no_data_s < float("inf"):
+        raise ConfigError(f"{where}.no_data_s: {no_data_s!r}: expected a positive time, s")
     return ReliabilityConfig(
         protocol_id=protocol.id, mode=point.mode, set=sets, lung=dict(point.lung), limits=lims,
         drift_limit_per_24h=drift,
         duration_s=parse_duration_s(duration if duration is not None else table.get("duration", "14d")),
         missed_factor=float(table.get("missed_factor", 1.5)), apnoea_s=float(table.get("apnoea_s", 20.0)),
-        stall_s=float(table.get("stall_s", 0.5)), run_breaths=int(table.get("run_breaths", 3)),
+        stall_s=float(table.get("stall_s", 0.5)), no_data_s=no_data_s, run_breaths=int(table.get("run_breaths", 3)),
         capture_rotate_mib=float(table.get("capture_rotate_mib", 256.0)),
         status_interval_s=float(table.get("status_interval_s", 1.0)), protocol_sha256=protocol.sha256)
 

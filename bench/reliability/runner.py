@@ -8,10 +8,15 @@ Session layout (on top of the contract's ``start.json`` / ``stop.json`` / ``resu
     SESSION/report.pdf                                 the report (bench/report, its reliability section)
     SESSION/stop-SS.json                               the stop record of an earlier segment
 
-The samples are processed in the acquisition's reader thread (``on_block``), so a port that
-gives data faster than we analyse it (``sim://…?speed=max``) is slowed down instead of
-queueing without bound. The main thread only refreshes the status line and watches for the
-end. ``--resume SESSION`` starts a new segment of the same session: the run time continues
+The acquisition is the :class:`~ventbench.bench.recorder.Recorder` (its stop kinds: the
+duration of device time reached, Ctrl-C/SIGTERM → ``interrupted``, no sample for
+``no_data_s`` → ``failed`` exit 4 "no data from PORT since TIME", a full disk, a device
+too slow for the wall clock). The samples are processed in the acquisition's reader
+thread (:class:`PipelineSink`), so a port that gives data faster than we analyse it
+(``sim://…?speed=max``) is slowed down instead of queueing without bound. The main thread
+only refreshes the status line and watches for the end. Every line shown also goes to
+``SESSION/console.log``, and a lost terminal (EPIPE, SIGHUP) never ends the run.
+``--resume SESSION`` starts a new segment of the same session: the run time continues
 from the last breath or event on disk plus the wall time of the interruption (the
 interruption is an event with its cause: the earlier ``stop.json`` status, or "killed: no
 stop record"). A full disk raises from the store, the event log or the capture writer; the
@@ -21,15 +26,17 @@ session is then closed with status ``failed`` and everything written so far inta
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ventbench.analysis.gas import Ambient
+from ventbench.bench.console import LOG_FILE, Console
 from ventbench.bench.live import Live
+from ventbench.bench.recorder import Recorder, Source
+from ventbench.bench.recorder_stops import SINK, DiskSpace, Signals, Stop, WallLimit
 from ventbench.bench.reliability.capture_parts import part_path, rotate, segment_parts
 from ventbench.bench.reliability.config import ReliabilityConfig
 from ventbench.bench.reliability.events import EVENTS_FILE, EventDetector, EventLog, read_events
@@ -44,6 +51,7 @@ from ventbench.bench.session import (
     write_json_atomic,
 )
 from ventbench.errors import BenchError, ConfigError
+from ventbench.exit_codes import EXIT_DEVICE
 
 POINT_ID = "reliability"
 DATA_DIR = "reliability"
@@ -72,8 +80,9 @@ def sim_url(url: str, config: ReliabilityConfig) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def _sigterm_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise KeyboardInterrupt
+#: Recorder stop status → session status.
+STOP_STATUS = {"completed": STATUS_COMPLETED, "aborted": STATUS_INTERRUPTED,
+               "error": STATUS_FAILED}
 
 
 def _fmt_s(seconds: float) -> str:
@@ -109,8 +118,10 @@ class ReliabilityRun:
         An existing reliability session to continue.
     live : Live, optional
     ambient : Ambient, optional
-    render : bool
-        Render ``report.pdf`` at the end.
+    render : callable, optional
+        ``render(session_dir)`` writes ``report.pdf`` at the end (the command passes
+        ``bench.report.render``; reliability does not import the report package, which
+        imports reliability). None: no report.
     history : bool
         Index the session in the history (``ventbench-history.sqlite`` of the sessions root).
     """
@@ -118,9 +129,10 @@ class ReliabilityRun:
     def __init__(self, config: ReliabilityConfig | None, port: str, driver_name: str,
                  driver_options: dict[str, Any] | None = None, sessions_root: Path | None = None,
                  resume: Path | None = None, live: Live | None = None,
-                 ambient: Ambient | None = None, render: bool = True, history: bool = True) -> None:
+                 ambient: Ambient | None = None,
+                 render: Callable[[Path], Any] | None = None, history: bool = True) -> None:
         self.live = live or Live()
-        self.render = render
+        self.render = render if callable(render) else None
         self.history = history
         self.ambient = ambient or Ambient()
         if resume is not None:
@@ -142,6 +154,11 @@ class ReliabilityRun:
                 "kind": "reliability", "protocol": {"id": config.protocol_id},
                 "reliability": config.to_json(), "port": self.port, "driver": self.driver_name,
                 "driver_options": self.driver_options, "ambient": vars(self.ambient).copy()})
+        # every live line also in SESSION/console.log: a lost terminal never ends the run
+        self.console = self.live.stream
+        if not isinstance(self.console, Console):
+            self.console = self.live.stream = Console(self.live.stream)
+        self.console.attach(self.session.root / LOG_FILE)
 
     def _init_resume(self, root: Path) -> None:
         start = read_json(root / "start.json", "session start record")
@@ -196,63 +213,41 @@ class ReliabilityRun:
             detector.gap(self.last_t, self.base_s - self.last_t)
         pipeline = Pipeline(self.config, store, detector, self.segment, self.base_s, self.ambient)
         driver = make_driver(self.driver_name, **self.driver_options)
-        done = threading.Event()
-        state = {"seen": 0, "part": 0}
-        rotate_bytes = int(self.config.capture_rotate_mib * 1024 * 1024)
         fast = "speed=max" in self.port.lower()
-        acq: Acquisition
-
-        def on_block(block) -> None:
-            state["last_wall"] = time.monotonic()
-            for d in acq.disconnects[state["seen"]:]:
-                detector.disconnect(d["error"], d["down_s"], d["attempts"])
-            state["seen"] = len(acq.disconnects)
-            if not pipeline.feed(block, driver):
-                done.set()
-            if acq.capture.bytes_written >= rotate_bytes:
-                state["part"] += 1
-                rotate(acq, cap_dir, self.segment, state["part"])
-
-        acq = Acquisition(self.port, driver, part_path(cap_dir, self.segment, 0), on_block=on_block,
-                          reconnect=True, batch_s=0.0 if fast else 0.02,
+        acq = Acquisition(self.port, driver, part_path(cap_dir, self.segment, 0), reconnect=True,
+                          batch_s=0.0 if fast else 0.02,
                           chunk_bytes=FAST_CHUNK_BYTES if fast else 65536,
                           metadata={"session": self.session.session_id, "segment": self.segment})
-        status, reason, code = STATUS_FAILED, "", 4
+        sink = PipelineSink(pipeline, driver, detector, acq, cap_dir, self.segment,
+                            int(self.config.capture_rotate_mib * 1024 * 1024))
+        # samples are processed in the reader thread: a port faster than the analysis
+        # (speed=max) is slowed down instead of queueing without bound
+        source = Source(acq, [sink], no_data_s=self.config.no_data_s, in_reader=True)
+        conditions: list[Any] = [DiskSpace(self.session.root), Signals(self.console.note)]
+        if not fast:  # a device that sends too slowly must not keep a real-time run open forever
+            conditions.append(WallLimit(
+                self.config.duration_s - self.base_s + 60.0,
+                lambda: f"{self.port}: the run's duration has passed in wall time but the "
+                        f"device sent only {pipeline.rolling.t_run_s:.0f} s of data"))
+
+        def status(rec: Recorder) -> None:
+            silent_s, _ = source.silence(time.monotonic())
+            quiet = (f"  NO DATA for {silent_s:.0f} s"
+                     if silent_s > max(2.0, self.config.stall_s) else "")
+            self.live.progress(status_line(pipeline, self.config) + quiet)
+
+        recorder = Recorder([source], conditions, tick_s=self.config.status_interval_s,
+                            on_tick=status)
         self.live.line(f"reliability session {self.session.session_id} segment {self.segment}: "
                        f"{_fmt_s(self.config.duration_s - self.base_s)} to go -> {self.session.root}")
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        status_word, reason, code = STATUS_FAILED, "", EXIT_DEVICE
         try:
-            acq.start()
-            t_wall0 = state["last_wall"] = time.monotonic()
-            # a device that falls silent for good must not keep a real-time run open forever
-            wall_limit_s = math.inf if fast else self.config.duration_s - self.base_s + 60.0
-            while not done.is_set() and not acq.finished.is_set():
-                done.wait(self.config.status_interval_s)
-                silent_s = time.monotonic() - state["last_wall"]
-                quiet = f"  NO DATA for {silent_s:.0f} s" if silent_s > max(2.0, self.config.stall_s) else ""
-                self.live.progress(status_line(pipeline, self.config) + quiet)
-                if time.monotonic() - t_wall0 > wall_limit_s:
-                    raise TimeoutError(f"{self.port}: the run's duration has passed in wall time "
-                                       f"but the device sent only {pipeline.rolling.t_run_s:.0f} s of data")
-            if acq.error is not None:
-                raise acq.error
-            status, reason = STATUS_COMPLETED, "duration reached" if done.is_set() else "port ended"
-        except KeyboardInterrupt:
-            status, reason, code = STATUS_INTERRUPTED, "interrupted (Ctrl-C or SIGTERM)", 2
-        except (BenchError, OSError) as error:
-            status, reason, code = STATUS_FAILED, str(error), 4
+            stop = recorder.run().stop
+            status_word, reason = STOP_STATUS[stop.status], stop.reason
+            code = stop.exit_code if stop.exit_code is not None else EXIT_DEVICE
+        except (BenchError, OSError) as error:  # the port cannot be opened, the device is mute
+            reason = str(error)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-            try:
-                acq.stop(drain_s=0.0)
-            except (BenchError, OSError) as error:  # e.g. the capture's disk is full
-                if status == STATUS_COMPLETED:
-                    status, reason, code = STATUS_FAILED, str(error), 4
-            if acq.error is not None and status == STATUS_COMPLETED:
-                status, reason, code = STATUS_FAILED, str(acq.error), 4
             try:
                 pipeline.finish()
                 detector.emit("segment_end", pipeline.rolling.t_run_s, samples=pipeline.rolling.samples)
@@ -261,7 +256,7 @@ class ReliabilityRun:
             store.close()
             log.close()
             self.live.line(status_line(pipeline, self.config))
-            code = self._close(status, reason, code)
+            code = self._close(status_word, reason, code)
         return code
 
     def _close(self, status: str, reason: str, code: int) -> int:
@@ -279,7 +274,7 @@ class ReliabilityRun:
 
         root = self.session.root
         extra: dict[str, Any] = {"report": "not rendered: " + ("no results" if self.render
-                                                               else "--no-report")}
+                                                               is not None else "--no-report")}
         results = None
         try:
             results = session_results(root)
@@ -291,11 +286,9 @@ class ReliabilityRun:
         except (BenchError, OSError, ValueError) as error:
             extra["analysis_error"] = str(error)
             self.live.line(f"warning: reliability analysis failed: {error}")
-        if self.render and results is not None:
-            from ventbench.bench.report import render
-
+        if self.render is not None and results is not None:
             try:
-                render(root)
+                self.render(root)
                 extra["report"] = "rendered"
             except Exception as error:  # noqa: BLE001 - a report failure must not lose the session
                 extra["report"] = f"failed: {error}"
@@ -309,4 +302,35 @@ class ReliabilityRun:
             except (BenchError, OSError, sqlite3.Error) as error:  # the session is whole without it
                 self.live.line(f"warning: history not updated: {error}")
         self.live.line(f"session {status}: {reason} (exit {code}); {root}")
+        self.console.close()
         return code
+
+
+class PipelineSink:
+    """The Recorder sink of a reliability run (fed in the reader thread): disconnects become
+    events, samples go through the :class:`Pipeline` (a Stop once the run's duration of
+    device time is in), and the capture is rotated every ``rotate_bytes``."""
+
+    def __init__(self, pipeline: Pipeline, driver: Any, detector: EventDetector, acq: Any,
+                 cap_dir: Path, segment: int, rotate_bytes: int) -> None:
+        self.pipeline, self.driver, self.detector, self.acq = pipeline, driver, detector, acq
+        self.cap_dir, self.segment, self.rotate_bytes = cap_dir, segment, rotate_bytes
+        self.path = cap_dir  #: named when a write fails (the store names its own files)
+        self._seen = 0
+        self._part = 0
+
+    def open(self, info: dict[str, Any]) -> None:
+        """Nothing to open: the store and the event log exist before the port."""
+
+    def write(self, block: Any) -> Stop | None:
+        for d in self.acq.disconnects[self._seen:]:
+            self.detector.disconnect(d["error"], d["down_s"], d["attempts"])
+        self._seen = len(self.acq.disconnects)
+        done = not self.pipeline.feed(block, self.driver)
+        if self.acq.capture.bytes_written >= self.rotate_bytes:
+            self._part += 1
+            rotate(self.acq, self.cap_dir, self.segment, self._part)
+        return Stop(SINK, "duration reached") if done else None
+
+    def close(self) -> None:
+        """The pipeline is finished by the run (after the port has stopped)."""

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.console import LOG_FILE
 from ventbench.bench.session import safe_name, sha256_file
 from ventbench.errors import ConfigError
 
@@ -119,13 +120,14 @@ def _read_json(path: Path, what: str, required: bool = True) -> dict[str, Any] |
 
 def session_files(root: Path) -> list[SessionFile]:
     """Every file of the session the report vouches for, sorted: all but hidden files,
-    ``stop.json`` and PDFs in the session's top directory."""
+    ``stop.json``, ``console.log`` (written until the process ends) and PDFs in the
+    session's top directory."""
     out = []
     for path in sorted(root.rglob("*"), key=lambda p: p.relative_to(root).as_posix()):
         rel = path.relative_to(root).as_posix()
         if not path.is_file() or any(part.startswith(".") for part in Path(rel).parts):
             continue
-        if rel == STOP_FILE or ("/" not in rel and rel.lower().endswith(".pdf")):
+        if rel in (STOP_FILE, LOG_FILE) or ("/" not in rel and rel.lower().endswith(".pdf")):
             continue
         out.append(SessionFile(rel, sha256_file(path), path.stat().st_size))
     return out

@@ -239,3 +239,120 @@ def test_ports_lists_simulated_devices(capsys):
     listed = json.loads(capsys.readouterr().out)
     sim = {p["port"]: p["problem"] for p in listed["simulated"]}
     assert sim["sim://rig"] is None and set(sim) >= {"sim://imt", "sim://tsi", "sim://pirds"}
+
+
+@pytest.mark.slow
+def test_a_dead_port_ends_the_record_with_exit_4_and_keeps_what_arrived(tmp_path):
+    """Kill the device 2 s into a 30 s record: before the Recorder this printed
+    "completed (duration reached)" after 30 s and exited 0."""
+    link = tmp_path / "rig"
+    device = Simulator(link, "--speed", "1")
+    out = tmp_path / "r"
+    proc = bench("record", "--driver", "rig", "--port", str(link), "--duration", "30s",
+                 "--no-data-timeout", "2", "--out", str(out))
+    try:
+        deadline = time.monotonic() + 30
+        while not (out / "trace.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(2.0)
+        device.proc.kill()  # the device dies: no stop, no goodbye
+        device.proc.communicate(timeout=10)
+        t_killed = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - t_killed < 15  # not the 30 s of the duration
+    assert proc.returncode == 4, err
+    assert f"no data from {link} since " in err, err
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "error" and doc["stop"] == "no_data"
+    assert doc["reason"].startswith(f"no data from {link} since ")
+    assert doc["reconnect_attempts"] >= 1 and doc["disconnects"][0]["down_s"] is None
+    # everything received is on disk: the trace holds every decoded sample, the capture
+    # is closed cleanly and the same samples come out of it again
+    trace = read_trace_csv(out / "trace.csv")
+    assert len(trace) == doc["samples"] == doc["trace_rows"] > 500
+    _, recs, report = read_capture(out / "capture.vbcap")
+    assert report.clean and recs[-1].event()["event"] == "close"
+    assert "no data from" in (out / "console.log").read_text()
+
+
+@pytest.mark.slow
+def test_a_lost_terminal_and_sighup_do_not_stop_a_record(tmp_path):
+    """stderr into a pipe that closes and a SIGHUP (a dropped SSH session): the record
+    runs to its duration, exits 0, and the lines go on in console.log."""
+    out = tmp_path / "r"
+    proc = bench("record", "--driver", "rig", "--port", "sim://rig?speed=1", "--duration",
+                 "6s", "--out", str(out))
+    try:
+        deadline = time.monotonic() + 30
+        while not (out / "trace.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.stderr.close()  # the reader of stderr is gone: the next line meets EPIPE
+        proc.stdout.close()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGHUP)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "completed" and doc["reason"] == "duration reached", doc
+    assert doc["elapsed_s"] >= 6.0 and doc["samples"] > 5000
+    log = (out / "console.log").read_text()
+    assert "SIGHUP: the terminal hung up" in log
+    assert "the terminal is gone (BrokenPipeError" in log
+    assert "/s  flow" in log  # the progress line that met the closed pipe
+    assert "ventbench record: completed (duration reached)" in log
+
+
+def test_tsi_answering_in_whole_blocks_is_recorded_not_given_up(tmp_path, capsys):
+    """sim://tsi sends each binary block only when it is complete: 500 samples at 10 ms
+    keep the line silent for 5 s. The no-data limit follows what was requested (the
+    driver's expected silence), so a 2 s --no-data-timeout does not end the record."""
+    out = tmp_path / "t"
+    code = main(["record", "--port", "sim://tsi?speed=1&seed=4", "--driver", "tsi",
+                 "--option", "block_samples=500", "--no-data-timeout", "2",
+                 "--duration", "6.5s", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "completed" and doc["samples"] == 500 and doc["lost_samples"] == 0
+    assert len(read_trace_csv(out / "trace.csv")) == 500
+
+
+def test_a_record_with_no_sample_exits_4_with_a_clear_line(tmp_path, capsys):
+    out = tmp_path / "z"
+    code = main(["record", "--port", "sim://tsi?speed=1", "--driver", "tsi",
+                 "--option", "block_samples=500", "--duration", "2s", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 4
+    assert "error (no samples from sim://tsi?speed=1 in 2.0 s (tsi driver:" in err, err
+    doc = json.loads((out / "record.json").read_text())
+    assert doc["status"] == "error" and doc["samples"] == 0 and doc["stop"] == "no_data"
+
+
+def test_tsi_default_blocks_give_first_data_within_1_s(tmp_path):
+    from ventbench.bench.recorder import Recorder, Source
+    from ventbench.bench.recorder_stops import SampleCount
+    from ventbench.drivers.transport import Acquisition
+
+    first = []
+
+    class FirstBlock:
+        def open(self, info):
+            pass
+
+        def write(self, block):
+            first.append(time.monotonic())
+
+        def close(self):
+            pass
+
+    driver = registry.make_driver("tsi")
+    recorder = Recorder([Source(Acquisition("sim://tsi?speed=1", driver, tmp_path / "t.vbcap"),
+                                [FirstBlock()], no_data_s=5.0)], [SampleCount(100)])
+    result = recorder.run()
+    assert result.stop.kind == "samples" and driver.request.n == 50
+    assert first[0] - recorder.t_start < 1.0

@@ -362,3 +362,25 @@ def test_disk_full_closes_the_session_cleanly(tmp_path, monkeypatch):
     assert "breaths-000000.bin" in stop["reason"]
     rec, report = read_breaths(run.session.root / "reliability")
     assert len(rec) == 39 and report.dropped_bytes == 0
+
+
+def test_a_silent_device_ends_the_run_with_exit_4_and_a_resumable_session(tmp_path):
+    """The rig stops sending 2 s into a real-time run: after the no-data limit the run
+    ends failed (exit 4) with the port and the time of the last sample, not at its
+    duration; the console lines are in the session's console.log."""
+    import dataclasses
+
+    config = dataclasses.replace(load_reliability(duration="1h"), no_data_s=1.5,
+                                 status_interval_s=0.2)
+    run = ReliabilityRun(config, "sim://rig?speed=1&rate_hz=100&stall_at_s=2&stall_s=10000",
+                         "rig", sessions_root=tmp_path, live=Live(tty=False), render=False,
+                         history=False)
+    t0 = time.monotonic()
+    assert run.run() == 4
+    assert time.monotonic() - t0 < 20
+    root = run.session.root
+    stop = json.loads((root / "stop.json").read_text())
+    assert stop["status"] == "failed" and stop["exit_status"] == 4
+    assert stop["reason"].startswith("no data from sim://rig?") and " since " in stop["reason"]
+    assert "console.log" not in stop["files"]
+    assert "session failed: no data from" in (root / "console.log").read_text()

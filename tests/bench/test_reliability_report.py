@@ -16,6 +16,7 @@ from ventbench.bench.history import HISTORY_FILE, RELIABILITY_POINT
 from ventbench.bench.live import Live
 from ventbench.bench.reliability.config import load_reliability
 from ventbench.bench.reliability.runner import ReliabilityRun
+from ventbench.bench.report import render
 from ventbench.bench.report.i18n import Messages
 from ventbench.errors import ConfigError
 
@@ -29,7 +30,7 @@ URL = ("sim://rig?speed=max&seed=3&rate_hz=200&step_ms=2000&unplug_at_s=300&unpl
 def rel_session(tmp_path_factory):
     root = tmp_path_factory.mktemp("relrep")
     config = load_reliability(duration="15m", drift_limits={"vt_ml": 10.0})
-    run = ReliabilityRun(config, URL, "rig", sessions_root=root, live=Live(tty=False), render=True)
+    run = ReliabilityRun(config, URL, "rig", sessions_root=root, live=Live(tty=False), render=render)
     code = run.run()
     return run.session.root, code
 

@@ -20,6 +20,7 @@ from typing import Any
 from ventbench.analysis.checks import QUANTITY_FIELDS, derive_set_values
 from ventbench.analysis.gas import conversion_factor
 from ventbench.analysis.limits import LimitSet
+from ventbench.analysis.validity import SampleValidator
 from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.live import Cell, Live
 from ventbench.drivers.timebase import ContinuousTime
@@ -136,6 +137,7 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
         factor = conversion_factor(driver.flow_condition, config.condition, config.ambient)
         stream = BreathStream(config.segmentation_for(point.get("group")))
         clock = ContinuousTime()  # device resets: the same time base as the re-analysis
+        validator = SampleValidator()  # gaps, stuck sensors, impossible values (as re-analysis)
         sets = derive_set_values(point["set"], point["mode"])
         t_first = None
         last_data = time.monotonic()
@@ -156,8 +158,9 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
             last_data = time.monotonic()
             t_s, flags = clock(block.t_s, block.flags)
             t_first = float(t_s[0]) if t_first is None else t_first
+            flow, paw, flags = validator(t_s, block.flow_lpm, block.paw_cmh2o, flags)
             try:
-                new = stream.feed(t_s, block.flow_lpm * factor, block.paw_cmh2o, flags)
+                new = stream.feed(t_s, flow * factor, paw, flags)
             except AnalysisError as error:  # the live view failed; the recording goes on
                 if not out.live_view_error:
                     out.live_view_error = str(error)

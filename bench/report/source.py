@@ -3,20 +3,20 @@
 The report reads ``start.json``, ``results.json``, ``instruments.json`` and each point's
 ``point.json`` (a reliability session: its ``reliability`` blocks, checked here, and the
 breath store and event log the section draws); it hashes every file of the session except
-``stop.json`` and PDFs (both are written after the report, and ``stop.json`` records the
-report's own SHA-256). It never reads ``stop.json`` for content: a report rendered inside
+``stop.json``, ``manifest.json`` and PDFs (written after the report; ``stop.json`` and the
+manifest record the report's own SHA-256). It never reads ``stop.json`` for content: a report rendered inside
 the run (before ``stop.json`` exists) and one re-rendered later are therefore byte-identical.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.records import MANIFEST_FILE, read_json
 from ventbench.bench.session import safe_name, sha256_file
 
 from ventbench.errors import ConfigError
@@ -101,21 +101,11 @@ class ReportData:
 
 
 def _read_json(path: Path, what: str, required: bool = True) -> dict[str, Any] | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(f"{path}: {what} not found") from None
+    """The one session-JSON reader (:func:`bench.records.read_json`); None for a missing
+    optional file."""
+    if not required and not path.exists():
         return None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read {what}: {error}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}:{error.lineno}: {what} is not valid JSON ({error.msg})") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: {what} must be a JSON object")
-    return document
+    return read_json(path, what)
 
 
 def session_files(root: Path) -> list[SessionFile]:
@@ -126,7 +116,7 @@ def session_files(root: Path) -> list[SessionFile]:
         rel = path.relative_to(root).as_posix()
         if not path.is_file() or any(part.startswith(".") for part in Path(rel).parts):
             continue
-        if rel == STOP_FILE or ("/" not in rel and rel.lower().endswith(".pdf")):
+        if rel in (STOP_FILE, MANIFEST_FILE) or ("/" not in rel and rel.lower().endswith(".pdf")):
             continue
         out.append(SessionFile(rel, sha256_file(path), path.stat().st_size))
     return out

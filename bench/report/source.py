@@ -168,7 +168,14 @@ def load_session(session_dir: str | Path) -> ReportData:
         raise ConfigError(f"{root}: not a session directory")
     start = _read_json(root / START_FILE, "session start record")
     results_path = root / RESULTS_FILE
-    results = _read_json(results_path, "results (run `ventbench replay` to recompute them)")
+    if not results_path.exists() and not (root / STOP_FILE).exists():
+        raise ConfigError(
+            f"{results_path}: not found: the session was killed before it wrote its results "
+            "(no stop.json either), so there is nothing a report could vouch for; "
+            f"`ventbench replay {root}` still re-analyses every recorded capture and shows "
+            "each point's verdict (the last point marked incomplete), and `ventbench verify "
+            f"{root}` says what was recorded — record the run again for a report")
+    results = _read_json(results_path, "results")
     if results.get("schema") != "ventbench.results/1":
         raise ConfigError(f"{results_path}: schema {results.get('schema')!r}, expected 'ventbench.results/1'")
     if not isinstance(results.get("points"), list):

@@ -39,6 +39,8 @@ from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, 
 from ventbench.analysis.results import point_to_json
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.trace import Trace
+from ventbench.bench.outputs import FIGURE_SUFFIXES, check_output_file
+from ventbench.bench.records import disk_error
 from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
 from ventbench.bench.summary import print_summary
 from ventbench.drivers.importers import FORMATS, read_trace, sniff_format
@@ -251,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     spec = point_from_args(args, path)  # usage errors before touching the file
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.plot:
+        check_output_file(args.plot, "--plot", FIGURE_SUFFIXES)
     limit_set = load_limit_set(spec, args.device_profile)
     analysis_condition = GasCondition.parse(args.condition)
     window = None
@@ -300,6 +306,10 @@ def run(args: argparse.Namespace) -> int:
         from ventbench.bench.plot import plot_trace
 
         title = f"{path.name} — point {spec.id} ({spec.mode}) — {document['verdict']}"
-        plot_trace(args.plot, trace, document["points"][0]["breaths"], window_s=window, title=title)
+        try:
+            plot_trace(args.plot, trace, document["points"][0]["breaths"], window_s=window,
+                       title=title)
+        except OSError as error:  # e.g. a full disk: name the plot, not a temporary file
+            raise disk_error(Path(args.plot), error) from None
         print(f"plot: {args.plot}")
     return exit_code_for_verdict(document["verdict"])

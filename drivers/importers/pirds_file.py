@@ -99,7 +99,7 @@ def _json_events(path: Path, data: bytes, skip_bad: bool) -> tuple[list[Event], 
         ev = None
         try:
             ev = event_from_json(json.loads(text.decode("utf-8")))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             ev = None
         if ev is None:
             if not skip_bad:

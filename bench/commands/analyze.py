@@ -43,7 +43,7 @@ from ventbench.bench.outputs import FIGURE_SUFFIXES, check_output_file
 from ventbench.bench.records import disk_error
 from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
 from ventbench.bench.summary import print_summary
-from ventbench.drivers.importers import FORMATS, read_trace, sniff_format
+from ventbench.drivers.importers import FORMATS, check_memory, read_trace, sniff_format
 
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import exit_code_for_verdict
@@ -217,6 +217,7 @@ def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
         opts["flow_unit"] = args.flow_unit
     if args.pressure_unit:
         opts["pressure_unit"] = args.pressure_unit
+    check_memory(path)  # a file too big for memory is refused before it is read
     trace = read_trace(path, fmt, **opts)
     condition_source = str(trace.meta.get("flow_condition_source", "file"))
     condition, ambient = trace.flow_condition, trace.ambient

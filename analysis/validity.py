@@ -14,10 +14,12 @@ re-exports them. Every path by which samples become a :class:`~analysis.trace.Tr
   (and at least ``stuck_min_samples`` samples) is not physiology — a measured signal
   carries noise, and a ventilated lung never holds a bit-identical value that long — but
   a frozen sensor or a held last value: every sample of the run is flagged
-  :attr:`SampleFlag.FAULT`. The rule needs noise to stand on: a channel whose
+  :attr:`SampleFlag.FAULT` (a flow held at exactly 0 excepted: a flowmeter's low-flow
+  cutoff, see ``flow_zero_is_cutoff``). The rule needs noise to stand on: a channel whose
   sample-to-sample changes reverse direction less than ``noise_reversal_fraction`` of the
-  time (an ideal, noise-free simulator) is not checked, and that is said in
-  ``Trace.meta["validity"]["stuck_not_checked"]``.
+  time (an ideal, noise-free simulator), or that changes fewer than 50 times in all (a
+  trace that is one value throughout has no breaths to judge anyway), is not checked,
+  and that is said in ``Trace.meta["validity"]["stuck_not_checked"]``.
 * **impossible value**: a flow beyond ±``flow_max_abs_lpm``, a pressure outside
   ``paw_min_cmh2o`` … ``paw_max_cmh2o``, an infinite pressure, or a non-finite flow that
   no driver flagged is flagged :attr:`SampleFlag.INVALID` and its value replaced by NaN
@@ -97,6 +99,9 @@ class ValidityLimits:
         is noise-free (an ideal simulator): an exact repeat proves nothing there, and the
         stuck rule is not applied to it. Measured: 0.3–0.6 for real and noisy simulated
         recordings, ≤ 0.02 for the noise-free simulators.
+    flow_zero_is_cutoff : bool
+        A flow held at exactly 0 is a flowmeter's low-flow cutoff (TSI meters report 0
+        below their threshold), not a frozen sensor; False where the instrument has none.
     flow_max_abs_lpm : float
         Largest believable |flow|, L/min.
     paw_min_cmh2o, paw_max_cmh2o : float
@@ -108,6 +113,7 @@ class ValidityLimits:
     stuck_s: float = 0.5
     stuck_min_samples: int = 5
     noise_reversal_fraction: float = 0.2
+    flow_zero_is_cutoff: bool = True
     flow_max_abs_lpm: float = 300.0
     paw_min_cmh2o: float = -50.0
     paw_max_cmh2o: float = 150.0
@@ -230,9 +236,10 @@ def _run_starts(x: np.ndarray) -> np.ndarray:
 
 
 def stuck_mask(t_s: np.ndarray, x: np.ndarray, limits: ValidityLimits = DEFAULT_LIMITS,
-               carried: tuple[float, float, int] | None = None) -> np.ndarray:
+               carried: tuple[float, float, int] | None = None,
+               exempt: float | None = None) -> np.ndarray:
     """Samples inside runs of one exact value lasting ≥ ``stuck_s`` and ≥
-    ``stuck_min_samples``.
+    ``stuck_min_samples`` (runs at the value ``exempt`` excepted).
 
     ``carried`` = (value, run start time s, samples so far) of the run the previous chunk
     of a stream ended in; a run continuing it is judged from its real start.
@@ -250,6 +257,8 @@ def stuck_mask(t_s: np.ndarray, x: np.ndarray, limits: ValidityLimits = DEFAULT_
         count[0] += carried[2]
     duration = t_s[ends - 1] - t_start
     long_runs = (duration >= limits.stuck_s) & (count >= limits.stuck_min_samples)
+    if exempt is not None:
+        long_runs &= x[starts] != exempt
     if long_runs.any():
         delta = np.zeros(n + 1, dtype=np.int64)
         np.add.at(delta, starts[long_runs], 1)
@@ -332,17 +341,18 @@ def validate_samples(t_s, flow_lpm, paw_cmh2o, flags=None,
     stuck = np.zeros(n, dtype=bool)
     skipped: list[str] = []
     for name, x in (("flow_lpm", flow), ("paw_cmh2o", paw)):
-        long_runs = stuck_mask(t, x, limits, carried.get(name))
+        exempt = 0.0 if name == "flow_lpm" and limits.flow_zero_is_cutoff else None
+        long_runs = stuck_mask(t, x, limits, carried.get(name), exempt)
         previous = carried[name][0] if name in carried else None
         flips, steps = reversals(x, previous)
         if history is not None:
             old = history.get(name, (0, 0))
             history[name] = flips, steps = (old[0] + flips, old[1] + steps)
         noisy = _noisy(flips, steps, limits)
-        if noisy is False:
-            skipped.append(name)
-        elif noisy or history is None:  # a whole trace that hardly changes: flag
+        if noisy:
             stuck |= long_runs
+        elif history is None or noisy is False:  # noise-free, or too few changes to tell
+            skipped.append(name)
     fl[stuck] |= np.uint8(SampleFlag.FAULT)
     counts["stuck_samples"] = int(stuck.sum())
     with np.errstate(invalid="ignore"):

@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _session_dir(path: Path) -> tuple[Path, Path | None]:
     if path.is_file() and path.suffix.lower() == ".pdf":
         return path.parent, path
-    if path.is_dir() and (path / START_FILE).exists() or (path / STOP_FILE).exists():
+    if path.is_dir() and ((path / START_FILE).exists() or (path / STOP_FILE).exists()):
         return path, None
     if path.is_dir():
         raise ConfigError(f"{path}: not a session directory (no {START_FILE} or {STOP_FILE})")

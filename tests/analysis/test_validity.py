@@ -71,6 +71,14 @@ def test_a_frozen_channel_is_a_fault_over_exactly_its_run(channel):
     assert np.flatnonzero(result.flags & SampleFlag.FAULT).tolist() == list(range(1200, 1300))
 
 
+def test_a_flow_held_at_zero_is_a_cutoff_unless_the_instrument_has_none():
+    t, flow, paw = noisy()
+    flow[1200:1300] = 0.0  # 1 s of a flowmeter's low-flow cutoff
+    assert not validate_samples(t, flow, paw).flags.any()
+    strict = ValidityLimits(flow_zero_is_cutoff=False)
+    assert (validate_samples(t, flow, paw, limits=strict).flags[1200:1300] & SampleFlag.FAULT).all()
+
+
 def test_a_short_repeat_is_not_a_fault():
     t, flow, paw = noisy()
     flow[1200:1240] = flow[1200]  # 0.4 s, below stuck_s
@@ -86,10 +94,11 @@ def test_a_noise_free_signal_is_not_judged_stuck_and_says_so():
     assert trace.meta["validity"]["stuck_not_checked"] == ["flow_lpm", "paw_cmh2o"]
 
 
-def test_a_whole_trace_at_one_value_is_stuck():
+def test_a_trace_too_still_to_tell_noise_is_not_judged_and_says_so():
     t = np.arange(500) / FS
     result = validate_samples(t, np.full(500, 3.0), np.full(500, 5.0))
-    assert (result.flags & SampleFlag.FAULT).all()
+    assert not result.flags.any()
+    assert result.stuck_not_checked == ("flow_lpm", "paw_cmh2o")
 
 
 def test_impossible_values_are_invalid_and_removed():

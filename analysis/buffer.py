@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ventbench.analysis.segment import SegmentationSettings
-from ventbench.analysis.trace import SampleFlag
+from ventbench.analysis.validity import EXCUSED, time_axis_problem
 from ventbench.analysis.workspace import WorkArray
 from ventbench.errors import AnalysisError
 
@@ -88,7 +88,7 @@ class SampleBuffer:
         finite = np.isfinite(flow)
         if finite.all():
             return t, flow, paw, fl, True
-        unexcused = ~finite & ((fl & (SampleFlag.GAP | SampleFlag.FAULT)) == 0)
+        unexcused = ~finite & ((fl & EXCUSED) == 0)
         if unexcused.any():
             i = int(np.flatnonzero(unexcused)[0])
             raise AnalysisError(
@@ -99,18 +99,10 @@ class SampleBuffer:
 
     def _check_times(self, t: np.ndarray) -> None:
         """Raise for the first non-finite or non-increasing time of a chunk."""
-        if not np.all(np.isfinite(t)):
-            i = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise AnalysisError(f"BreathStream.feed: sample {self._n + i}: time is not finite ({t[i]})")
-        prev = np.concatenate((self._t[-1:], t))
-        bad = np.flatnonzero(np.diff(prev) <= 0)
-        if bad.size:
-            k = int(bad[0])
-            i = self._n + k + (0 if self._t.shape[0] else 1)
-            raise AnalysisError(
-                f"BreathStream.feed: sample {i}: time {float(prev[k + 1])!r} s does not increase "
-                f"(previous {float(prev[k])!r} s); time must be strictly increasing"
-            )
+        last = float(self._t[-1]) if self._t.shape[0] else -np.inf
+        problem = time_axis_problem(t, last)
+        if problem is not None:
+            raise AnalysisError(f"BreathStream.feed: sample {self._n + problem[0]}: {problem[1]}")
 
     def _views(self, held: int) -> None:
         """Point _t, _f, _p, _flags, _cs at the ``held`` samples from storage slot _off."""

@@ -1,42 +1,32 @@
-"""Trace: sampled flow and airway pressure with their gas condition and per-sample flags."""
+"""Trace: sampled flow and airway pressure with their gas condition and per-sample flags.
+
+The flags (:class:`SampleFlag`) and the time-axis rule live in :mod:`analysis.validity`
+and are re-exported here.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import IntFlag
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.validity import (
+    DEFAULT_LIMITS,
+    EXCUSED,
+    FLAG_NAMES,
+    SampleFlag,
+    ValidityLimits,
+    flag_names,
+    time_axis_problem,
+    validate_samples,
+)
 from ventbench.errors import AnalysisError
 
-
-class SampleFlag(IntFlag):
-    """Per-sample flags (a uint8 bit mask). Any set bit means "do not silently trust"."""
-
-    GAP = 1  #: samples are missing before this one, or this value is a placeholder
-    FAULT = 2  #: a sensor reported a fault
-    SATURATED = 4  #: a sensor was at the end of its range
-    STALE = 8  #: the sensor had not updated since the previous sample
-    RESET = 16  #: the device clock or sequence restarted here (a new segment begins)
-
-
-#: Flag names as they appear in a breath's ``flags`` list.
-FLAG_NAMES = {
-    SampleFlag.GAP: "gap",
-    SampleFlag.FAULT: "fault",
-    SampleFlag.SATURATED: "saturated",
-    SampleFlag.STALE: "stale",
-    SampleFlag.RESET: "reset",
-}
-
-
-def flag_names(mask: int) -> list[str]:
-    """Names of the bits set in ``mask``, in bit order."""
-    return [name for bit, name in FLAG_NAMES.items() if mask & bit]
+__all__ = ["FLAG_NAMES", "SampleFlag", "Trace", "flag_names"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,24 +85,16 @@ class Trace:
         )
         if flags.shape != (n,):
             raise AnalysisError(f"flags has shape {flags.shape}, expected ({n},)")
-        if not np.all(np.isfinite(t)):
-            i = int(np.flatnonzero(~np.isfinite(t))[0])
-            raise AnalysisError(f"sample {i}: time is not finite ({t[i]})")
-        if n > 1:
-            dt = np.diff(t)
-            if not np.all(dt > 0):
-                i = int(np.flatnonzero(dt <= 0)[0]) + 1
-                raise AnalysisError(
-                    f"sample {i}: time {t[i]!r} s does not increase "
-                    f"(previous {t[i - 1]!r} s); time must be strictly increasing"
-                )
-        excused = (flags & (SampleFlag.GAP | SampleFlag.FAULT)) != 0
+        problem = time_axis_problem(t)
+        if problem is not None:
+            raise AnalysisError(f"sample {problem[0]}: {problem[1]}")
+        excused = (flags & EXCUSED) != 0
         bad = ~np.isfinite(flow) & ~excused
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise AnalysisError(
                 f"sample {i} (t = {t[i]:.6g} s): flow is {flow[i]} but the sample is not "
-                f"flagged as a gap or fault"
+                f"flagged as a gap, fault or invalid value"
             )
         condition = (
             self.flow_condition
@@ -131,6 +113,28 @@ class Trace:
         object.__setattr__(self, "flow_condition", condition)
         object.__setattr__(self, "channels", MappingProxyType(chans))
         object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+
+    def validated(self, limits: ValidityLimits | bool | None = None) -> Trace:
+        """This trace with gaps, stuck sensors and impossible values flagged
+        (:func:`analysis.validity.validate_samples`); the same object when nothing is found,
+        else a new Trace whose ``meta["validity"]`` holds the counts.
+
+        ``limits`` None means the defaults; ``False`` returns the trace unchecked (only for
+        tools that must see a file's raw values, e.g. a format round trip).
+        """
+        if limits is False:
+            return self
+        if limits is None or limits is True:
+            limits = DEFAULT_LIMITS
+        result = validate_samples(self.t_s, self.flow_lpm, self.paw_cmh2o, self.flags, limits)
+        if not result.changed and not result.stuck_not_checked:
+            return self
+        meta = dict(self.meta)
+        meta["validity"] = {k: v for k, v in result.counts.items() if v}
+        if result.stuck_not_checked:
+            meta["validity"]["stuck_not_checked"] = list(result.stuck_not_checked)
+        return Trace(self.t_s, result.flow_lpm, result.paw_cmh2o, self.flow_condition,
+                     self.ambient, result.flags, dict(self.channels), meta)
 
     def __len__(self) -> int:
         return int(self.t_s.shape[0])

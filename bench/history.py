@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.integrity import record_check
 from ventbench.errors import ConfigError
 
 HISTORY_FILE = "ventbench-history.sqlite"
@@ -40,7 +41,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     status       TEXT,
     verdict      TEXT,
     exit_status  INTEGER,
-    results_sha256 TEXT
+    results_sha256 TEXT,
+    integrity    TEXT,
+    manifest_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS checks (
     session_id    TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
@@ -79,6 +82,10 @@ def connect(path: Path) -> Iterator[sqlite3.Connection]:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA foreign_keys=ON")
         con.executescript(_SCHEMA)
+        have = {row[1] for row in con.execute("PRAGMA table_info(sessions)")}
+        for column in ("integrity", "manifest_sha256"):  # databases from before these columns
+            if column not in have:
+                con.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
         con.row_factory = sqlite3.Row
         yield con
     except sqlite3.DatabaseError as error:
@@ -137,6 +144,20 @@ def session_rows(
                 "verdict": check.get("verdict"),
             })
     return row, checks
+
+
+VERIFIED = "verified"
+
+
+def integrity_of(session_dir: Path) -> tuple[str, str | None]:
+    """("verified" or "not verified: <first problem>", manifest SHA-256) of a session."""
+    if not Path(session_dir).is_dir():
+        return f"not verified: {session_dir} is not a directory", None
+    findings, stop, _ = record_check(Path(session_dir))
+    problems = findings.mismatches + findings.unchecked
+    if stop is None:
+        problems.append("no stop record")
+    return (VERIFIED if not problems else f"not verified: {problems[0]}"), findings.manifest_sha256
 
 
 #: point_id of the check rows of a reliability session.
@@ -207,8 +228,18 @@ def index_session(
     results: dict[str, Any] | None,
     attempts: int = 5,
 ) -> None:
-    """Insert (or replace) one session and its checks in one IMMEDIATE transaction."""
+    """Insert (or replace) one session and its checks in one IMMEDIATE transaction.
+
+    Indexing rule: only a session whose records verify at hash level
+    (:func:`bench.integrity.record_check`: every file against its manifest or stop record,
+    the stop record's verdicts and exit status against the results) has its checks
+    indexed; any other is listed with ``integrity`` "not verified: <why>", its checks left
+    out of every trend.
+    """
     row, checks = session_rows(session_dir, start, stop, results)
+    row["integrity"], row["manifest_sha256"] = integrity_of(session_dir)
+    if row["integrity"] != VERIFIED:
+        checks = []
     for attempt in range(attempts):
         try:
             with connect(db_path) as con:

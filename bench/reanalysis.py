@@ -42,10 +42,12 @@ def block_trace(block: SampleBlock, flow_condition: GasCondition | str, ambient:
                 meta: dict[str, Any] | None = None) -> Trace:
     """The samples of one point as a Trace at the source's own gas condition (device time
     kept increasing across device resets by :class:`drivers.timebase.ContinuousTime`, the
-    same object the live recording uses)."""
+    same object the live recording uses); gaps, stuck sensors and impossible values
+    flagged by :meth:`analysis.trace.Trace.validated`, as every importer does."""
     t, flags = ContinuousTime()(block.t_s, block.flags)
     return Trace(t, block.flow_lpm, block.paw_cmh2o, flow_condition, ambient, flags,
-                 {k: v for k, v in block.channels.items() if k.endswith("_pct")}, meta or {})
+                 {k: v for k, v in block.channels.items() if k.endswith("_pct")},
+                 meta or {}).validated()
 
 
 def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisConfig

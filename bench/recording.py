@@ -22,6 +22,7 @@ from typing import Any
 from ventbench.analysis.checks import QUANTITY_FIELDS, derive_set_values
 from ventbench.analysis.gas import conversion_factor
 from ventbench.analysis.limits import LimitSet
+from ventbench.analysis.validity import SampleValidator
 from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.console import Console
 from ventbench.bench.live import Cell, Live
@@ -120,6 +121,7 @@ class BreathSink:
         self.driver = driver
         self.stream = BreathStream(config.segmentation_for(point.get("group")))
         self.clock = ContinuousTime()  # device resets: the same time base as the re-analysis
+        self.validator = SampleValidator()  # gaps, stuck sensors, impossible values (as re-analysis)
         self.sets = derive_set_values(point["set"], point["mode"])
         self.factor = 1.0
         self.t_first: float | None = None
@@ -131,9 +133,10 @@ class BreathSink:
     def write(self, block: Any) -> Stop | None:
         out = self.out
         t_s, flags = self.clock(block.t_s, block.flags)
+        flow, paw, flags = self.validator(t_s, block.flow_lpm, block.paw_cmh2o, flags)
         self.t_first = float(t_s[0]) if self.t_first is None else self.t_first
         try:
-            new = self.stream.feed(t_s, block.flow_lpm * self.factor, block.paw_cmh2o, flags)
+            new = self.stream.feed(t_s, flow * self.factor, paw, flags)
         except AnalysisError as error:  # the live view failed; the recording goes on
             if not out.live_view_error:
                 out.live_view_error = str(error)

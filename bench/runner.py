@@ -332,6 +332,8 @@ class Runner:
         if status != STATUS_COMPLETED:
             self.live.line(f"session {status}: {reason}")
         self.live.line(f"session directory: {session.root}")
+        self.live.line(f"session manifest sha256: {session.manifest_sha256} (manifest.json: "
+                       "every file's hash; `ventbench verify` checks it)")
         return exit_code
 
 

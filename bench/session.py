@@ -14,12 +14,12 @@ Layout (DESIGN.md contract)::
     SESSION/points/ID/point.json      operator answers, timing, status of the point
     SESSION/results.json  SESSION/junit.xml  SESSION/report.pdf
     SESSION/stop.json
+    SESSION/manifest.json             last: SHA-256 of every other file, stop.json included
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -35,6 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.bench.console import LOG_FILE
+from ventbench.bench.records import (
+    MANIFEST_FILE,
+    HashMismatch,
+    all_files,
+    check_files,
+    disk_error,
+    hash_files,
+    read_json,
+    write_manifest,
+)
+from ventbench.bench.records import sha256_file as sha256_file  # re-exported
 from ventbench.errors import ConfigError
 
 START_SCHEMA = "ventbench.session-start/1"
@@ -112,81 +123,25 @@ def write_json_atomic(path: Path, document: Any) -> Path:
     A crash leaves either the old file or the new one, never half of one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(dumps(document))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(dumps(document))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as error:  # e.g. a full disk: name the file, leave no temporary behind
+        tmp.unlink(missing_ok=True)
+        raise disk_error(path, error) from None
     return path
 
 
-def read_json(path: Path, what: str = "file") -> dict[str, Any]:
-    """Read a JSON object; a missing or malformed file is a ConfigError naming it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} not found") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(
-            f"{path}:{error.lineno}: {what} is not valid JSON ({error.msg})"
-        ) from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: {what} must be a JSON object, found {type(document).__name__}")
-    return document
-
-
-def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes, hex."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk_bytes):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE, LOG_FILE)) -> list[str]:
+def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE, MANIFEST_FILE, LOG_FILE)) -> list[str]:
     """Every regular file under ``root`` as sorted POSIX relative paths (hidden temp files
-    and ``exclude`` left out: by default the stop record and ``console.log``, which is
-    written until the process ends)."""
-    root = Path(root)
-    skip = set(exclude)
-    out = []
-    for path in root.rglob("*"):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        rel = path.relative_to(root).as_posix()
-        if rel not in skip:
-            out.append(rel)
-    return sorted(out)
-
-
-def hash_files(root: Path, names: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{relpath: {"sha256", "bytes"}}`` for the named files under ``root``."""
-    root = Path(root)
-    return {
-        name: {"sha256": sha256_file(root / name), "bytes": (root / name).stat().st_size}
-        for name in names
-    }
-
-
-@dataclass(frozen=True)
-class HashMismatch:
-    """One file whose bytes are not what ``stop.json`` recorded."""
-
-    path: str
-    problem: str  #: "changed", "missing", "not in stop record"
-    expected: str | None = None
-    found: str | None = None
-
-    def __str__(self) -> str:
-        if self.problem == "changed":
-            return f"{self.path}: changed (sha256 {self.expected[:12]}… recorded, {self.found[:12]}… now)"
-        return f"{self.path}: {self.problem}"
+    and ``exclude`` left out: by default the stop record, the manifest and ``console.log``,
+    which is written until the process ends)."""
+    return all_files(root, exclude)
 
 
 def check_hashes(root: Path, stop: dict[str, Any]) -> list[HashMismatch]:
@@ -195,21 +150,8 @@ def check_hashes(root: Path, stop: dict[str, Any]) -> list[HashMismatch]:
     Returns one :class:`HashMismatch` per changed or missing file; files present but not
     named (e.g. a report rendered later) are listed with problem ``"not in stop record"``.
     """
-    root = Path(root)
-    recorded = stop.get("files") or {}
-    problems = []
-    for name, entry in sorted(recorded.items()):
-        path = root / name
-        if not path.is_file():
-            problems.append(HashMismatch(name, "missing", entry.get("sha256")))
-            continue
-        found = sha256_file(path)
-        if found != entry.get("sha256"):
-            problems.append(HashMismatch(name, "changed", entry.get("sha256"), found))
-    for name in session_files(root):
-        if name not in recorded:
-            problems.append(HashMismatch(name, "not in stop record"))
-    return problems
+    return check_files(root, stop.get("files") or {}, "stop record",
+                       exclude=(STOP_FILE, MANIFEST_FILE))
 
 
 @functools.lru_cache(maxsize=8)
@@ -262,6 +204,7 @@ class Session:
     session_id: str
     started: datetime = field(default_factory=utc_now)
     stopped: bool = False
+    manifest_sha256: str | None = None  #: SHA-256 of manifest.json once the stop is written
 
     @classmethod
     def create(cls, sessions_root: Path | None, label: str) -> Session:
@@ -313,7 +256,8 @@ class Session:
         reason: str,
         extra: dict[str, Any] | None = None,
     ) -> Path:
-        """Write ``stop.json`` with the SHA-256 of every other file in the directory."""
+        """Write ``stop.json`` with the SHA-256 of every other file in the directory, then
+        ``manifest.json`` over every file, ``stop.json`` included (:mod:`bench.records`)."""
         stopped = utc_now()
         document = {
             "schema": STOP_SCHEMA,
@@ -327,7 +271,9 @@ class Session:
         document.update(extra or {})
         document["files"] = hash_files(self.root, session_files(self.root))
         self.stopped = True
-        return write_json_atomic(self.root / STOP_FILE, document)
+        path = write_json_atomic(self.root / STOP_FILE, document)
+        self.manifest_sha256 = write_manifest(self.root, self.session_id, iso_utc(utc_now()))
+        return path
 
 
 def load_session(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:

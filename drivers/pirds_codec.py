@@ -110,7 +110,7 @@ def event_from_json(obj: Any) -> Event | None:
             text = str(obj.get("text", obj.get("buff", obj.get("msg", ""))))
             return Event("E", typ, ms=ms, text=text)
         loc, num, val = str(obj["loc"]), int(obj["num"]), int(obj["val"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):  # OverflowError: 1e999
         return None
     if event not in ("M", "A") or not _valid_measurement(event, typ, loc) or not 0 <= num <= 255:
         return None
@@ -195,7 +195,7 @@ class PirdsFramer:
                 ev = None
                 try:
                     ev = event_from_json(json.loads(line.decode("ascii")))
-                except (UnicodeDecodeError, ValueError):
+                except (UnicodeDecodeError, ValueError, RecursionError):
                     ev = None
                 if ev is None:
                     self._reject(end + 1 - i)

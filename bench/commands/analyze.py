@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
 from ventbench.analysis.vocabulary import CRITERIA
 from ventbench.bench.args import as_dict, count, key_value, number, p_amb_hpa, t_amb_degc
-from ventbench.drivers.importers import FORMATS
+from ventbench.bench.outputs import FIGURE_SUFFIXES, check_output_file
+from ventbench.bench.records import disk_error
+from ventbench.drivers.importers import FORMATS, check_memory
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import exit_code_for_verdict
 
@@ -200,6 +202,7 @@ def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
         opts["flow_unit"] = args.flow_unit
     if args.pressure_unit:
         opts["pressure_unit"] = args.pressure_unit
+    check_memory(path)  # a file too big for memory is refused before it is read
     trace = read_trace(path, fmt, **opts)
     condition_source = str(trace.meta.get("flow_condition_source", "file"))
     condition, ambient = trace.flow_condition, trace.ambient
@@ -249,6 +252,10 @@ def run(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     spec = point_from_args(args, path)  # usage errors before touching the file
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.plot:
+        check_output_file(args.plot, "--plot", FIGURE_SUFFIXES)
     limit_set = load_limit_set(spec, args.device_profile)
     analysis_condition = GasCondition.parse(args.condition)
     window = None
@@ -298,6 +305,10 @@ def run(args: argparse.Namespace) -> int:
         from ventbench.bench.plot import plot_trace
 
         title = f"{path.name} — point {spec.id} ({spec.mode}) — {document['verdict']}"
-        plot_trace(args.plot, trace, document["points"][0]["breaths"], window_s=window, title=title)
+        try:
+            plot_trace(args.plot, trace, document["points"][0]["breaths"], window_s=window,
+                       title=title)
+        except OSError as error:  # e.g. a full disk: name the plot, not a temporary file
+            raise disk_error(Path(args.plot), error) from None
         print(f"plot: {args.plot}")
     return exit_code_for_verdict(document["verdict"])

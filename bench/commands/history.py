@@ -42,11 +42,16 @@ def run(args: argparse.Namespace) -> int:
     header = ("started (UTC)", "device", "serial", "firmware", "protocol", "operator", "verdict", "session")
     rows = [
         (s["started_utc"] or "", s["device"] or "—", s["serial"] or "—", s["firmware"] or "—",
-         s["protocol"] or "—", s["operator"] or "—", s["verdict"] or s["status"] or "—",
+         s["protocol"] or "—", s["operator"] or "—",
+         (s["verdict"] or s["status"] or "—") if s.get("integrity") in (None, "verified")
+         else f"NOT VERIFIED ({s['verdict'] or s['status'] or '—'} recorded)",
          s["session_id"])
         for s in sessions
     ]
     _table(header, rows)
+    for s in sessions:
+        if s.get("integrity") not in (None, "verified"):
+            print(f"  {s['session_id']}: {s['integrity']} — left out of the trends")
     trend = check_trend(db, args.device, args.protocol)
     if trend:
         print()

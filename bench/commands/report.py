@@ -2,7 +2,8 @@
 
 Rendering reads the session's files and never changes them (only the PDF is written). The
 same session renders a byte-identical PDF, so re-rendering ``SESSION/report.pdf`` leaves the
-SHA-256 recorded in ``stop.json`` valid. Exit code: 0 when written, 3 when the session's
+SHA-256 recorded in ``stop.json`` and ``manifest.json`` valid; the manifest's own SHA-256
+is printed. Exit code: 0 when written, 3 when the session's
 files are missing or malformed.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ventbench.bench.records import MANIFEST_FILE, sha256_file
 from ventbench.exit_codes import EXIT_PASS
 
 HELP = "(re)render the PDF report of a session (deterministic; --lang en|id)"
@@ -31,4 +33,8 @@ def run(args: argparse.Namespace) -> int:
 
     path = render(args.session, lang=args.lang, out=args.out)
     print(f"report: {path}")
+    manifest = Path(args.session) / MANIFEST_FILE
+    if manifest.is_file():  # the one hash that vouches for every file, the report's included
+        print(f"session manifest sha256: {sha256_file(manifest)} ({MANIFEST_FILE}; check with "
+              f"`ventbench verify {args.session}`)")
     return EXIT_PASS

@@ -1,16 +1,21 @@
-"""``ventbench verify SESSION_OR_PDF``: do the files and the results still match the data?
+"""``ventbench verify SESSION_OR_PDF``: do the files, the records and the verdicts still
+match the data?
 
-Three checks, each reported:
+Checks, each reported (:mod:`bench.integrity`):
 
-1. every file named in ``stop.json`` has the SHA-256 recorded there (any changed byte in a
-   capture, a trace, the results or the report is named);
-2. the captures, re-decoded and re-analysed, give the recorded ``results.json``;
-3. when ``bench.report`` exists and provides ``embedded_results_sha256(pdf)``, the report's
-   embedded results hash equals the SHA-256 of ``results.json``.
+1. every file against ``manifest.json`` — ``stop.json`` included — and against the hashes
+   in ``stop.json`` (a session recorded before manifests: ``stop.json`` only, with a note);
+2. the stop record against ``results.json``: verdict, point verdicts, results hash, and
+   the exit status the verdict implies;
+3. the captures, re-decoded and re-analysed, give the recorded ``results.json``, and the
+   re-derived verdicts give the verdicts and exit status in ``stop.json``;
+4. a report PDF's embedded results hash equals the SHA-256 of ``results.json``.
 
-A session without ``stop.json`` (killed with ``kill -9``) is reported as
-"aborted: no stop record" — not a crash — and verify exits 2. Exit 0 only when everything
-matches; 1 when something differs; 3 when the argument is not a session.
+Fails closed: what cannot be checked (an unreadable or malformed record, a report whose
+hash cannot be read because ``bench.report`` does not import) is said, and verify exits 2.
+Exit codes (DESIGN.md): 0 everything matches, whatever the verdict; 1 a mismatch — a file,
+a hash or a recorded verdict disagrees with the data; 2 incomplete (no stop record: the
+session was killed) or not checkable; 3 the argument is not a session.
 """
 
 from __future__ import annotations
@@ -19,9 +24,17 @@ import argparse
 import importlib
 from pathlib import Path
 
-from ventbench.bench.session import STOP_FILE, check_hashes, load_session, read_json, sha256_file
+from ventbench.bench.integrity import (
+    START_FILE,
+    STOP_FILE,
+    Findings,
+    read_record,
+    record_check,
+    verdict_problems,
+)
+from ventbench.bench.session import START_SCHEMA, sha256_file
 from ventbench.errors import BenchError, ConfigError
-from ventbench.exit_codes import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from ventbench.exit_codes import VERIFY_INCOMPLETE, VERIFY_MISMATCH, VERIFY_OK
 
 HELP = "recompute hashes and results of a session; say whether everything still matches"
 
@@ -30,104 +43,124 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=Path, metavar="SESSION_OR_PDF",
                         help="a session directory, or a report.pdf inside one")
     parser.add_argument("--no-reanalysis", action="store_true",
-                        help="check the hashes only (fast)")
+                        help="check the hashes and records only (fast)")
 
 
 def _session_dir(path: Path) -> tuple[Path, Path | None]:
     if path.is_file() and path.suffix.lower() == ".pdf":
         return path.parent, path
-    if path.is_dir():
+    if path.is_dir() and ((path / START_FILE).exists() or (path / STOP_FILE).exists()):
         return path, None
+    if path.is_dir():
+        raise ConfigError(f"{path}: not a session directory (no {START_FILE} or {STOP_FILE})")
     raise ConfigError(f"{path}: not a session directory or a report PDF")
 
 
-def _report_hash_problem(session: Path, pdf: Path | None) -> str | None:
-    """Problem with the report's embedded results hash, or None when fine or not checkable
-    (what was or was not checked is printed)."""
+def _report_hash(session: Path, pdf: Path | None, findings: Findings) -> None:
+    """The report's embedded results hash against results.json (unchecked when it cannot
+    be read: never counted as fine)."""
     pdf = pdf or session / "report.pdf"
     if not pdf.exists():
-        return None
+        return
     try:
         report = importlib.import_module("ventbench.bench.report")
         read_hash = report.embedded_results_sha256
-    except (ImportError, AttributeError):
-        print(f"  {pdf.name}: embedded results hash not checked "
-              "(bench.report.embedded_results_sha256 is not available)")
-        return None
-    embedded = read_hash(pdf)
-    actual = sha256_file(session / "results.json")
-    if embedded != actual:
-        return (f"{pdf.name}: embedded results sha256 {str(embedded)[:12]}… "
-                f"does not match results.json {actual[:12]}…")
-    print(f"  {pdf.name}: embedded results hash matches results.json")
-    return None
+    except Exception as error:  # noqa: BLE001 - any import failure: the hash is not checked
+        findings.unchecked.append(f"{pdf.name}: embedded results hash not checked (the report "
+                                  f"package does not import: {type(error).__name__}: {error})")
+        return
+    results = session / "results.json"
+    try:
+        embedded = read_hash(pdf)
+        actual = sha256_file(results)
+    except (BenchError, OSError) as error:
+        findings.unchecked.append(f"{pdf.name}: embedded results hash not checked ({error})")
+        return
+    if embedded is None:
+        findings.mismatches.append(f"{pdf.name}: carries no results hash (not a ventbench "
+                                   "report, or altered)")
+    elif embedded != actual:
+        findings.mismatches.append(f"{pdf.name}: embedded results sha256 {str(embedded)[:12]}… "
+                                   f"does not match results.json {actual[:12]}…")
+    else:
+        findings.matched.append(f"{pdf.name}: embedded results hash matches results.json")
+
+
+def _reanalysis(session: Path, start: dict, stop: dict | None, findings: Findings) -> None:
+    if start.get("kind") == "reliability":  # bench/reliability/replay.py
+        from ventbench.bench.reliability.replay import replay_session
+
+        try:
+            diffs = replay_session(session)
+        except (BenchError, OSError) as error:
+            findings.unchecked.append(f"re-analysis: cannot re-analyse ({error})")
+            return
+        findings.mismatches += [f"re-analysis differs: {d}" for d in diffs]
+        if not diffs:
+            findings.matched.append("re-analysis: reliability captures re-decoded, "
+                                    "breaths and events identical")
+        return
+    from ventbench.bench.reanalysis import reanalyze_session
+
+    try:
+        outcome = reanalyze_session(session, start)
+    except (BenchError, OSError) as error:
+        findings.unchecked.append(f"re-analysis: cannot re-analyse ({error})")
+        return
+    findings.mismatches += [f"re-analysis differs: {d}" for d in outcome.differences]
+    disagree = verdict_problems(outcome.recomputed, stop)
+    findings.mismatches += disagree
+    if outcome.differences or disagree:
+        return
+    if outcome.recorded is None:
+        findings.notes.append(f"re-analysis: {outcome.n_points} points re-analysed; "
+                              "no recorded results.json to compare with")
+    else:
+        findings.matched.append(f"re-analysis: {outcome.n_points} points re-analysed; results, "
+                                f"verdict {outcome.recomputed.get('verdict')} and exit status "
+                                "identical")
 
 
 def run(args: argparse.Namespace) -> int:
     session, pdf = _session_dir(args.session)
-    problems: list[str] = []
-    try:
-        start, stop = load_session(session)
-    except ConfigError as error:
-        # An unreadable start record is itself a changed file: still check every hash.
-        if not (session / STOP_FILE).is_file():
-            raise
-        start, stop = {}, read_json(session / STOP_FILE, "session stop record")
-        problems.append(f"start record unreadable, nothing re-analysed: {error}")
     print(f"verify {session}")
-    for problem in problems:
-        print(f"  CHANGED: {problem}")
-    if stop is None:
-        print(f"  aborted: no stop record ({STOP_FILE} missing: the session was killed); "
-              "no hashes to check")
+    findings, stop, _ = record_check(session)
+    start = None
+    if (session / START_FILE).exists():
+        start = read_record(session / START_FILE, "session start record", findings)
+        if start is not None and start.get("schema") != START_SCHEMA:
+            findings.unchecked.append(f"{session / START_FILE}: schema {start.get('schema')!r}, "
+                                      f"expected {START_SCHEMA!r}")
+            start = None
     else:
-        mismatches = check_hashes(session, stop)
-        named = len(stop.get("files") or {})
-        hard = [m for m in mismatches if m.problem != "not in stop record"]
-        for m in mismatches:
-            print(f"  {'CHANGED' if m in hard else 'note'}: {m}")
-        problems += [str(m) for m in hard]
-        if not hard:
-            print(f"  hashes: {named} files match stop.json")
-        report_problem = _report_hash_problem(session, pdf)
-        if report_problem:
-            print(f"  CHANGED: {report_problem}")
-            problems.append(report_problem)
-    if not start:
-        pass  # no start record to re-analyse from (reported above)
-    elif not args.no_reanalysis and start.get("kind") == "reliability":  # bench/reliability/replay.py
-        from ventbench.bench.reliability.replay import replay_session
-
-        diffs = replay_session(session)
-        for d in diffs:
-            print(f"  DIFFERS: {d}")
-        if diffs:
-            problems.append(f"{len(diffs)} reliability differences")
-        else:
-            print("  re-analysis: reliability captures re-decoded, breaths and events identical")
+        findings.unchecked.append(f"{session / START_FILE}: session start record not found")
+    if stop is not None:
+        _report_hash(session, pdf, findings)
+    if start is None:
+        findings.unchecked.append("nothing re-analysed: no readable start record")
     elif not args.no_reanalysis:
-        from ventbench.bench.reanalysis import reanalyze_session
-
-        try:
-            outcome = reanalyze_session(session, start)
-        except BenchError as error:
-            print(f"  re-analysis: cannot re-analyse ({error})")
-            problems.append(str(error))
-        else:
-            if outcome.differences:
-                for d in outcome.differences:
-                    print(f"  DIFFERS: {d}")
-                problems.append(f"{len(outcome.differences)} result differences")
-            elif outcome.recorded is None:
-                print(f"  re-analysis: {outcome.n_points} points re-analysed; "
-                      "no recorded results.json to compare with")
-            else:
-                print(f"  re-analysis: {outcome.n_points} points re-analysed, results identical")
-    if problems:
-        print(f"verify: MISMATCH ({len(problems)} problem(s))")
-        return EXIT_FAIL
+        _reanalysis(session, start, stop, findings)
+    for line in findings.matched:
+        print(f"  ok: {line}")
+    for line in findings.notes:
+        print(f"  note: {line}")
+    for line in findings.mismatches:
+        print(f"  MISMATCH: {line}")
+    for line in findings.unchecked:
+        print(f"  NOT CHECKED: {line}")
+    if findings.manifest_sha256:
+        print(f"  manifest sha256: {findings.manifest_sha256}")
+    if findings.mismatches:
+        print(f"verify: MISMATCH ({len(findings.mismatches)} problem(s)) — the records do not "
+              "match the data")
+        return VERIFY_MISMATCH
+    if findings.unchecked:
+        print(f"verify: INCOMPLETE — {len(findings.unchecked)} thing(s) could not be checked; "
+              "nothing is vouched for")
+        return VERIFY_INCOMPLETE
     if stop is None:
-        print("verify: aborted: no stop record — the recorded data is consistent but incomplete")
-        return EXIT_INCONCLUSIVE
-    print("verify: OK — every file and every result matches")
-    return EXIT_PASS
+        print(f"verify: aborted: no stop record ({STOP_FILE} missing: the session was killed) — "
+              "the recorded data is consistent but incomplete")
+        return VERIFY_INCOMPLETE
+    print("verify: OK — every file, every record and every result matches")
+    return VERIFY_OK

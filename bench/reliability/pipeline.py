@@ -29,6 +29,7 @@ import numpy as np
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.stream import BreathStream
+from ventbench.analysis.validity import SampleValidator
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EventDetector
 from ventbench.bench.reliability.store import BreathStore, breath_records
@@ -80,6 +81,7 @@ class Pipeline:
         self.ambient = ambient or Ambient()
         self.stream = BreathStream(segmentation or SegmentationSettings.preset("adult"))
         self.clock = ContinuousTime()
+        self.validator = SampleValidator()  # gaps, stuck sensors, impossible values
         self.rolling = Rolling(t_run_s=self.base_s)
         self.records: list[np.ndarray] = []
         self.done = False  #: the run's duration is reached
@@ -116,10 +118,11 @@ class Pipeline:
             resets = [i for i in resets if i < keep]
         if keep == 0:
             return False
-        flow = block.flow_lpm[:keep] * self._factor
+        flow, paw, flags = self.validator(t_run, block.flow_lpm[:keep], block.paw_cmh2o[:keep], flags)
+        flow = flow * self._factor
         self.detector.samples(t_run, flags, resets)
         self._report_damage(driver, t_run, n)
-        breaths = self.stream.feed(t_run, flow, block.paw_cmh2o[:keep], flags)
+        breaths = self.stream.feed(t_run, flow, paw, flags)
         self.rolling.samples += keep
         self.rolling.t_run_s = float(t_run[-1])
         if breaths:

@@ -3,14 +3,13 @@
 The report reads ``start.json``, ``results.json``, ``instruments.json`` and each point's
 ``point.json`` (a reliability session: its ``reliability`` blocks, checked here, and the
 breath store and event log the section draws); it hashes every file of the session except
-``stop.json`` and PDFs (both are written after the report, and ``stop.json`` records the
-report's own SHA-256). It never reads ``stop.json`` for content: a report rendered inside
+``stop.json``, ``manifest.json`` and PDFs (written after the report; ``stop.json`` and the
+manifest record the report's own SHA-256). It never reads ``stop.json`` for content: a report rendered inside
 the run (before ``stop.json`` exists) and one re-rendered later are therefore byte-identical.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ventbench.bench.console import LOG_FILE
+from ventbench.bench.records import MANIFEST_FILE, read_json
 from ventbench.bench.session import safe_name, sha256_file
 from ventbench.errors import ConfigError
 
@@ -101,21 +101,11 @@ class ReportData:
 
 
 def _read_json(path: Path, what: str, required: bool = True) -> dict[str, Any] | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if required:
-            raise ConfigError(f"{path}: {what} not found") from None
+    """The one session-JSON reader (:func:`bench.records.read_json`); None for a missing
+    optional file."""
+    if not required and not path.exists():
         return None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read {what}: {error}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}:{error.lineno}: {what} is not valid JSON ({error.msg})") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: {what} must be a JSON object")
-    return document
+    return read_json(path, what)
 
 
 def session_files(root: Path) -> list[SessionFile]:
@@ -127,7 +117,7 @@ def session_files(root: Path) -> list[SessionFile]:
         rel = path.relative_to(root).as_posix()
         if not path.is_file() or any(part.startswith(".") for part in Path(rel).parts):
             continue
-        if rel in (STOP_FILE, LOG_FILE) or ("/" not in rel and rel.lower().endswith(".pdf")):
+        if rel in (STOP_FILE, MANIFEST_FILE, LOG_FILE) or ("/" not in rel and rel.lower().endswith(".pdf")):
             continue
         out.append(SessionFile(rel, sha256_file(path), path.stat().st_size))
     return out
@@ -179,7 +169,14 @@ def load_session(session_dir: str | Path) -> ReportData:
         raise ConfigError(f"{root}: not a session directory")
     start = _read_json(root / START_FILE, "session start record")
     results_path = root / RESULTS_FILE
-    results = _read_json(results_path, "results (run `ventbench replay` to recompute them)")
+    if not results_path.exists() and not (root / STOP_FILE).exists():
+        raise ConfigError(
+            f"{results_path}: not found: the session was killed before it wrote its results "
+            "(no stop.json either), so there is nothing a report could vouch for; "
+            f"`ventbench replay {root}` still re-analyses every recorded capture and shows "
+            "each point's verdict (the last point marked incomplete), and `ventbench verify "
+            f"{root}` says what was recorded — record the run again for a report")
+    results = _read_json(results_path, "results")
     if results.get("schema") != "ventbench.results/1":
         raise ConfigError(f"{results_path}: schema {results.get('schema')!r}, expected 'ventbench.results/1'")
     if not isinstance(results.get("points"), list):

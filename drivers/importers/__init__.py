@@ -30,6 +30,50 @@ FORMATS: dict[str, tuple[str, str]] = {
 }
 #: How many bytes :func:`sniff_format` looks at.
 SNIFF_BYTES = 4096
+#: Peak resident memory of ``analyze`` per byte of input, and its fixed part (Python, numpy,
+#: matplotlib), from Trace CSV files of 21 and 66 MB (399 and 912 MB peak RSS, a margin added; see
+#: ``benchmarks/huge_file.py``). The importers read a whole file at once; none streams yet.
+RSS_PER_FILE_BYTE = 12.0
+RSS_BASE_MB = 200.0
+#: Environment variable: the most memory, MB, an import may be expected to take.
+MEMORY_ENV = "VENTBENCH_MAX_MEMORY_MB"
+
+
+def memory_budget_mb() -> float:
+    """``$VENTBENCH_MAX_MEMORY_MB``, else half the machine's physical memory (MB)."""
+    text = os.environ.get(MEMORY_ENV)
+    if text:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise ConfigError(f"{MEMORY_ENV}={text!r}: expected a positive number of MB")
+        return value
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        total = 8192.0
+    return total / 2
+
+
+def check_memory(path: str | os.PathLike, budget_mb: float | None = None) -> float:
+    """Refuse a file too big to import in memory, before reading it.
+
+    Returns the estimated peak memory, MB; raises ConfigError naming the file, its size,
+    the estimate and the budget when the estimate exceeds ``budget_mb`` (default
+    :func:`memory_budget_mb`).
+    """
+    size = Path(path).stat().st_size
+    estimate = RSS_BASE_MB + RSS_PER_FILE_BYTE * size / 2**20
+    budget = memory_budget_mb() if budget_mb is None else budget_mb
+    if estimate > budget:
+        raise ConfigError(
+            f"{path}: {size / 2**30:.2f} GiB would take about {estimate / 1024:.1f} GiB of memory "
+            f"to analyse (the importers read a whole file at once), more than the "
+            f"{budget / 1024:.1f} GiB allowed; analyse it in parts (split the data lines, "
+            f"keeping the header) or raise {MEMORY_ENV}")
+    return estimate
 
 
 def sniff_format(path: str | os.PathLike) -> str | None:

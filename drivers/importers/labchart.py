@@ -34,6 +34,7 @@ import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.analysis.validity import ValidityLimits, time_axis_bad
 from ventbench.errors import ConfigError, FrameError
 from ventbench.units import flow_factor_to_lpm, pressure_factor_to_cmh2o
 
@@ -83,6 +84,7 @@ def read_labchart(
     flow_channel: str = "Flow",
     pressure_channel: str = "Pressure",
     skip_bad: bool = False,
+    validity: ValidityLimits | bool | None = None,
 ) -> Trace:
     """Read a LabChart text export.
 
@@ -101,6 +103,9 @@ def read_labchart(
     skip_bad : bool
         Skip malformed data lines instead of failing; their number is in
         ``meta["skipped_lines"]``.
+    validity : ValidityLimits, optional
+        Gap, stuck-sensor and range limits of the instrument
+        (:mod:`analysis.validity`); the defaults when None, unchecked when False.
 
     Returns
     -------
@@ -167,19 +172,16 @@ def read_labchart(
     skipped = len(body) - values.shape[0]
 
     t = values[:, 0]
-    ok_t = np.isfinite(t)
-    ok_t[1:] &= np.diff(t) > 0  # non-increasing against the previous line
-    if not ok_t.all():
-        k = int(np.flatnonzero(~ok_t)[0])
+    bad_t = time_axis_bad(t)
+    if bad_t.any():
+        k = int(np.flatnonzero(bad_t)[0])
         if not skip_bad:
             raise FrameError(
                 f"{name}: line {int(line_no[k])}: time {float(t[k])!r} s is not finite or does not "
                 f"increase; expected strictly increasing time"
             )
-        # keep the running maximum: drop every line whose time is not above all before it
-        run_max = np.maximum.accumulate(np.where(np.isfinite(t), t, -np.inf))
-        keep = np.isfinite(t)
-        keep[1:] &= t[1:] > run_max[:-1]
+        # drop every line whose time is not above all before it
+        keep = ~bad_t
         skipped += int((~keep).sum())
         values = values[keep]
         t = values[:, 0]
@@ -209,5 +211,6 @@ def read_labchart(
         "pressure_unit": pressure_unit or _channel_unit(header, i_paw),
         "flow_condition_source": "user" if flow_condition != GasCondition.ATPD else "default (assumed ATPD)",
     }
-    return Trace(t, flow, paw, condition, ambient or Ambient(), flags, channels, meta)
+    trace = Trace(t, flow, paw, condition, ambient or Ambient(), flags, channels, meta)
+    return trace.validated(validity)
 

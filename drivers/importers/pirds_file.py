@@ -21,6 +21,7 @@ from typing import Any
 
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import Trace
+from ventbench.analysis.validity import ValidityLimits
 from ventbench.drivers.base import DecodeCounters
 from ventbench.drivers.pirds import SampleAssembler, _key, rows_to_block
 from ventbench.drivers.pirds_codec import ASSERTIONS, TYPES, Event, event_from_json, parse_record
@@ -29,7 +30,8 @@ from ventbench.units import HPA_PER_CMH2O
 
 
 def read_pirds(path: str | os.PathLike, *, skip_bad: bool = False, flow: str = "FA0",
-               paw: str = "DA0", stale_ms: int = 50) -> Trace:
+               paw: str = "DA0", stale_ms: int = 50,
+               validity: ValidityLimits | bool | None = None) -> Trace:
     """Read a PIRDS JSON-lines or binary file.
 
     Parameters
@@ -42,6 +44,9 @@ def read_pirds(path: str | os.PathLike, *, skip_bad: bool = False, flow: str = "
         Type, location and number of the flow and airway-pressure events.
     stale_ms : int
         Age above which a held pressure flags the sample STALE.
+    validity : ValidityLimits, optional
+        Gap, stuck-sensor and range limits of the instrument
+        (:mod:`analysis.validity`); the defaults when None, unchecked when False.
 
     Raises
     ------
@@ -78,8 +83,9 @@ def read_pirds(path: str | os.PathLike, *, skip_bad: bool = False, flow: str = "
             "skipped_lines": skipped, "rejected_samples": assembler.rejected,
             "gaps": counters.gaps, "assertions": assertions, "meta_events": meta_events,
             "alignment": f"sample-and-hold of {paw} onto {flow} events, stale after {stale_ms} ms"}
-    return Trace(block.t_s, block.flow_lpm, block.paw_cmh2o, GasCondition.STPD, ambient,
-                 block.flags, block.channels, meta)
+    trace = Trace(block.t_s, block.flow_lpm, block.paw_cmh2o, GasCondition.STPD, ambient,
+                  block.flags, block.channels, meta)
+    return trace.validated(validity)
 
 
 def _json_events(path: Path, data: bytes, skip_bad: bool) -> tuple[list[Event], int]:
@@ -92,7 +98,7 @@ def _json_events(path: Path, data: bytes, skip_bad: bool) -> tuple[list[Event], 
         ev = None
         try:
             ev = event_from_json(json.loads(text.decode("utf-8")))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             ev = None
         if ev is None:
             if not skip_bad:

@@ -35,6 +35,7 @@ import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.analysis.validity import ValidityLimits
 from ventbench.drivers.importers.trace_csv_format import (
     _AMBIENT_KEYS,
     _COLUMN_NAME,
@@ -69,7 +70,8 @@ __all__ = [
 ]
 
 
-def read_trace_csv(path: str | os.PathLike, *, skip_bad: bool = False) -> Trace:
+def read_trace_csv(path: str | os.PathLike, *, skip_bad: bool = False,
+                   validity: ValidityLimits | bool | None = None) -> Trace:
     """Read a Trace CSV file.
 
     Parameters
@@ -82,6 +84,9 @@ def read_trace_csv(path: str | os.PathLike, *, skip_bad: bool = False) -> Trace:
         failing; their number is in ``meta["skipped_lines"]`` and the sample after each
         hole is flagged ``GAP``, so no verdict trusts data across it. Header errors always
         fail.
+    validity : ValidityLimits, optional
+        Gap, stuck-sensor and range limits of the instrument
+        (:mod:`analysis.validity`); the defaults when None, unchecked when False.
 
     Returns
     -------
@@ -134,7 +139,8 @@ def read_trace_csv(path: str | os.PathLike, *, skip_bad: bool = False) -> Trace:
     except BenchError as error:
         raise FrameError(f"{path}: ambient metadata: {error}") from None
     meta.update(format="csv", source_path=str(path), data_lines=len(t), skipped_lines=skipped)
-    return Trace(t, flow, paw, condition, ambient, flags, channels, meta)
+    trace = Trace(t, flow, paw, condition, ambient, flags, channels, meta)
+    return trace.validated(validity)
 
 
 def _read_preamble(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition
-from ventbench.analysis.trace import SampleFlag
+from ventbench.analysis.validity import EXCUSED
 from ventbench.errors import ConfigError
 
 MAGIC_KEY = "ventbench-trace"
@@ -32,7 +32,7 @@ READER_META_KEYS = frozenset({"format", "source_path", "data_lines", "skipped_li
 _AMBIENT_KEYS = ("t_amb_degc", "p_amb_hpa", "rh_pct")
 _META_LINE = re.compile(r"^#\s*([A-Za-z0-9_.\-]+)\s*:\s*(.*?)\s*$")
 _COLUMN_NAME = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
-_EXCUSED = int(SampleFlag.GAP | SampleFlag.FAULT)
+_EXCUSED = int(EXCUSED)
 
 
 def _preamble(condition: GasCondition, amb: Ambient, meta: Any) -> list[str]:

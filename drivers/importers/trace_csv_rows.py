@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ventbench.analysis.trace import SampleFlag
+from ventbench.analysis.validity import time_axis_bad
 from ventbench.drivers.importers.trace_csv_format import _EXCUSED, FLAGS_COLUMN
 from ventbench.errors import FrameError
 
@@ -137,11 +138,7 @@ def _split_columns(
 
 def _bad_samples(t: np.ndarray, flow: np.ndarray, flags: np.ndarray) -> np.ndarray:
     """Samples a Trace cannot hold: non-finite or non-increasing time, unexcused NaN flow."""
-    bad = ~np.isfinite(t)
-    t_clean = np.where(bad, -np.inf, t)
-    # running maximum of the *previous* times; dropped samples never raise it
-    previous_max = np.concatenate(([-np.inf], np.maximum.accumulate(t_clean)[:-1]))
-    bad |= t_clean <= previous_max
+    bad = time_axis_bad(t)
     bad |= ~np.isfinite(flow) & ((flags & _EXCUSED) == 0)
     return bad
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.analysis.validity import ValidityLimits
 from ventbench.drivers.base import Driver, SampleBlock
 from ventbench.drivers.capture import Record, read_capture
 from ventbench.drivers.clockmap import HOST_TIME_CHANNEL
@@ -48,7 +49,8 @@ _NOT_DRIVER_OPTIONS = ("flow_unit", "pressure_unit")
 
 
 def read_vbcap(path: str | os.PathLike, *, driver: str | None = None, skip_bad: bool = False,
-               host_time: bool = False, **driver_options: Any) -> Trace:
+               host_time: bool = False, validity: ValidityLimits | bool | None = None,
+               **driver_options: Any) -> Trace:
     """Decode a ``.vbcap`` capture into a Trace through its driver.
 
     Parameters
@@ -62,6 +64,9 @@ def read_vbcap(path: str | os.PathLike, *, driver: str | None = None, skip_bad: 
     host_time : bool, optional
         Add the channel :data:`HOST_TIME_CHANNEL`: the host monotonic time, s, of the rx
         record each sample was decoded from (for :func:`drivers.combine.combine`).
+    validity : ValidityLimits, optional
+        Gap, stuck-sensor and range limits of the instrument
+        (:mod:`analysis.validity`); the defaults when None, unchecked when False.
     **driver_options
         Driver options; the ones recorded in the header (``metadata.driver_options``)
         when none are given.
@@ -120,11 +125,12 @@ def read_vbcap(path: str | os.PathLike, *, driver: str | None = None, skip_bad: 
     if not isinstance(condition, GasCondition):
         condition = GasCondition.parse(str(condition))
     try:
-        return Trace(block.t_s, block.flow_lpm, block.paw_cmh2o, condition, Ambient(),
-                     block.flags, channels, meta)
+        trace = Trace(block.t_s, block.flow_lpm, block.paw_cmh2o, condition, Ambient(),
+                      block.flags, channels, meta)
     except AnalysisError as error:
         raise FrameError(f"{path}: the {drv.name} driver's samples are not a trace: "
                          f"{error}") from None
+    return trace.validated(validity)
 
 
 def _replay(driver: Driver, records: list[Record], url: str) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from ventbench.analysis.gas import GasCondition
-from ventbench.analysis.trace import Trace
+from ventbench.analysis.trace import SampleFlag, Trace
+from ventbench.analysis.validity import ValidityLimits
 from ventbench.errors import FrameError
 
 FS_HZ = 50.0
@@ -38,7 +39,7 @@ _BS = re.compile(r"^BS\s*,\s*S\s*:\s*(\d+)\s*,?\s*$")
 
 
 def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
-                 fs_hz: float = FS_HZ) -> Trace:
+                 fs_hz: float = FS_HZ, validity: ValidityLimits | bool | None = None) -> Trace:
     """Read a ventMAP/PB840 breath file.
 
     Parameters
@@ -49,6 +50,9 @@ def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
         Skip malformed lines (counted in ``meta["skipped_lines"]``) instead of failing.
     fs_hz : float
         Row rate, Hz (50 for the PB840).
+    validity : ValidityLimits, optional
+        Gap, stuck-sensor and range limits of the instrument
+        (:mod:`analysis.validity`); the defaults when None, unchecked when False.
 
     Raises
     ------
@@ -112,8 +116,10 @@ def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
         "timestamps": stamps,
         "breaths": int(len({b for b in breath if not math.isnan(b)})),
     }
-    return Trace(np.arange(n) / fs_hz, np.array(flow), np.array(paw), GasCondition.BTPS,
-                 channels={"breath_number": np.array(breath)}, meta=meta)
+    trace = Trace(np.arange(n) / fs_hz, np.array(flow), np.array(paw), GasCondition.BTPS,
+                  channels={"breath_number": np.array(breath)}, meta=meta,
+                  flags=np.where(np.isfinite(flow), 0, SampleFlag.INVALID).astype(np.uint8))
+    return trace.validated(validity)
 
 
 def _two_numbers(parts: list[str]) -> tuple[float, float] | None:

@@ -170,7 +170,7 @@ def test_report_command_and_clear_errors(rel_session, tmp_path, capsys):
     assert main(["report", str(broken), "--out", str(tmp_path / "x.pdf")]) == 3
     assert "Traceback" not in capsys.readouterr().err
     (broken / "results.json").write_text("{not json")
-    with pytest.raises(ConfigError, match=r"results\.json:1: .*not valid JSON"):
+    with pytest.raises(ConfigError, match=r"results\.json:1:\d+: .*not valid JSON"):
         render(broken, out=tmp_path / "x.pdf")
     shutil.copy(session / "results.json", broken / "results.json")
     (broken / "reliability" / "events.jsonl").unlink()

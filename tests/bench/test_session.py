@@ -94,7 +94,7 @@ def test_bad_records_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="not a session directory"):
         load_session(tmp_path / "nope")
     (tmp_path / "start.json").write_text("{broken")
-    with pytest.raises(ConfigError, match=r"start.json:1: .*not valid JSON"):
+    with pytest.raises(ConfigError, match=r"start.json:1:\d+: .*not valid JSON"):
         load_session(tmp_path)
 
 
@@ -129,8 +129,12 @@ def test_history_index_and_trend_with_concurrent_writers(tmp_path):
                  "dut": {"name": "proto", "serial": "P1", "firmware": f"fw{n % 2}"},
                  "protocol": {"id": "iso"}, "operator": {"name": "ana"}}
         stop = {"status": "completed", "verdict": "PASS", "exit_status": 0}
+        root = tmp_path / f"S{n}"
+        for name, doc in (("start.json", start), ("stop.json", stop),
+                          ("results.json", _results(500.0 + n))):
+            write_json_atomic(root / name, doc)
         try:
-            history.index_session(db, tmp_path / f"S{n}", start, stop, _results(500.0 + n))
+            history.index_session(db, root, start, stop, _results(500.0 + n))
         except Exception as error:  # noqa: BLE001 - collected for the assertion
             errors.append(error)
 

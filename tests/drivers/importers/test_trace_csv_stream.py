@@ -42,7 +42,7 @@ def test_stream_and_whole_writer_give_identical_bytes(tmp_path, flagged):
     out = stream(tmp_path / "stream.csv", trace, [0, 1, 100, 100, 256])
     assert out.rows == len(trace)
     assert (tmp_path / "stream.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
-    back = read_trace_csv(tmp_path / "stream.csv")
+    back = read_trace_csv(tmp_path / "stream.csv", validity=False)  # jittered test times
     np.testing.assert_array_equal(back.t_s, trace.t_s)
     np.testing.assert_array_equal(back.flags, trace.flags)
     assert back.ambient == trace.ambient

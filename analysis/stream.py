@@ -26,6 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from ventbench.analysis.adaptive import (
+    CALIBRATION_BLOCK_S,
+    SignalLevels,
+    settings_from_levels,
+    signal_levels,
+)
 from ventbench.analysis.boundaries import BoundaryFinder
 from ventbench.analysis.breath import Breath
 from ventbench.analysis.buffer import finite_value
@@ -66,7 +72,13 @@ class BreathStream(BoundaryFinder):
     def __init__(
         self, segmentation: SegmentationSettings | None = None, metrics: MetricSettings | None = None
     ) -> None:
-        super().__init__(segmentation if segmentation is not None else SegmentationSettings())
+        seg = segmentation if segmentation is not None else SegmentationSettings.auto()
+        super().__init__(seg)
+        #: the adaptive settings asked for, until the calibration settles them (then None)
+        self._calibrating: SegmentationSettings | None = seg if seg.adaptive else None
+        #: levels the adaptive settings came from (or of the last block without breathing)
+        self.levels: SignalLevels | None = None
+        self._block = 0  # calibration block examined next
         self.metrics = metrics if metrics is not None else MetricSettings()
         self._q = 0  # samples of the end-of-inspiration pressure fit (PIP)
         self._next = 0  # first absolute index not yet examined for threshold events
@@ -121,8 +133,47 @@ class BreathStream(BoundaryFinder):
         return out
 
     # -- internals ----------------------------------------------------------------------
+    @property
+    def no_breathing_reason(self) -> str:
+        """Why this stream found no breathing ("" if it did, or has not decided yet)."""
+        if self._calibrating is None or self.levels is None:
+            return ""
+        return self.levels.reason
+
+    def _calibrate(self, final: bool) -> bool:
+        """Settle adaptive settings on the first complete block that breathes (module doc of
+        :mod:`analysis.adaptive`); True once settled. Blocks without breathing are dropped
+        but for the one before the block examined (a breath may start there)."""
+        seg = self._calibrating
+        if seg is None:
+            return True
+        if self._n == 0:
+            return False
+        t0 = self._t_first
+        block_s = CALIBRATION_BLOCK_S
+        if seg.set_rate_bpm > 0:
+            block_s = max(block_s, 2.5 * 60.0 / seg.set_rate_bpm)
+        while True:
+            a_s, b_s = t0 + self._block * block_s, t0 + (self._block + 1) * block_s
+            t_last = float(self._t[-1])
+            if t_last < b_s and not final:
+                return False
+            i, j = np.searchsorted(self._t, (a_s, b_s))
+            if j - i >= 3 or final:
+                self.levels = signal_levels(self._t[i:j], self._f[i:j])
+                if self.levels.breathing:
+                    self.segmentation = settings_from_levels(self.levels, seg, seg.set_ti_s)
+                    self._calibrating = None
+                    return True
+            if t_last < b_s:  # the trace ended without breathing
+                return False
+            self._block += 1
+            self._cut(self._base + int(i))
+
     def _advance(self, final: bool = False) -> list[Breath]:
         out: list[Breath] = []
+        if not self._calibrate(final):
+            return out
         if self._h is None:
             if self._n < RATE_ESTIMATE_SAMPLES and not final:
                 return out
@@ -131,7 +182,8 @@ class BreathStream(BoundaryFinder):
             self._margin = 4 * self._h + 4
             self._q = self.metrics.pip_fit_samples(self._t)
         h = self._h
-        start = max(self._next, h)
+        # samples before _base (calibration blocks without breathing) are gone
+        start = max(self._next, h if self._base == 0 else self._base + h + 1)
         # a threshold event is examined once the smoothed flow of its edge window exists
         stop = self._n - h - (0 if final else self._edge)
         self._smooth_held()
@@ -188,7 +240,7 @@ class BreathStream(BoundaryFinder):
         vti_ml = self._coarse_volume_ml(start, insp_end)
         # A real inspiration's mean flow exceeds the trigger level; noise in a long pause
         # (with a small sensor offset) can pile up volume without ever being large.
-        if not (vti_ml >= s.min_vti_ml and vti_ml >= s.insp_threshold_lpm * ML_PER_S_PER_LPM * ti_s):
+        if not (vti_ml >= s.min_vti_ml and vti_ml >= s.mean_flow_lpm * ML_PER_S_PER_LPM * ti_s):
             return
         if self._pending is not None:
             p_start, p_end, p_down = self._pending
@@ -266,7 +318,7 @@ class BreathStream(BoundaryFinder):
 
     def _trim(self) -> None:
         """Drop the samples no open, pending or future boundary can read any more."""
-        if self._h is None:
+        if self._h is None or self._calibrating is not None:
             return
         h = self._h
         b = self._base

@@ -122,7 +122,9 @@ def synthetic_trace(
 
 
 def run(t, flow, paw, flags=None, settings=None):
-    stream = BreathStream(settings)
+    """Breaths with ``settings`` (the fixed adult preset when omitted: these tests pin its
+    detection rules; adaptive settings have tests/analysis/test_adaptive.py)."""
+    stream = BreathStream(settings if settings is not None else SegmentationSettings())
     return stream.feed(t, flow, paw, flags) + stream.finish()
 
 

@@ -56,7 +56,7 @@ class BreathStream(BoundaryFinder):
     Parameters
     ----------
     segmentation : SegmentationSettings, optional
-        Detection settings; the adult preset if omitted.
+        Detection settings; adaptive (:meth:`SegmentationSettings.auto`) if omitted.
     metrics : MetricSettings, optional
         Pressure windows and plateau rule; defaults if omitted.
 
@@ -350,7 +350,13 @@ class BreathAnalysis:
     condition : GasCondition
         Condition of every volume and flow in ``breaths``.
     segmentation, metrics : SegmentationSettings, MetricSettings
-        Settings used.
+        Settings used (adaptive settings: the fixed ones they settled on, or the adaptive
+        ones when the trace showed no breathing).
+    levels : SignalLevels or None
+        Signal levels adaptive settings came from (None for fixed settings).
+    no_breathing_reason : str
+        Why adaptive settings found no breathing ("no breathing found: flow within the
+        noise floor of 0.04 L/min"); "" otherwise.
     """
 
     breaths: tuple[Breath, ...]
@@ -358,6 +364,8 @@ class BreathAnalysis:
     condition: GasCondition
     segmentation: SegmentationSettings
     metrics: MetricSettings
+    levels: SignalLevels | None = None
+    no_breathing_reason: str = ""
 
     @property
     def settings(self) -> tuple[SegmentationSettings, MetricSettings]:
@@ -378,7 +386,7 @@ def analyze_breaths(
     trace : Trace
         Flow (at ``trace.flow_condition``), pressure and flags.
     segmentation : SegmentationSettings, optional
-        Adult preset if omitted.
+        Adaptive settings (:meth:`SegmentationSettings.auto`) if omitted.
     metrics : MetricSettings, optional
         Defaults if omitted.
     condition : GasCondition or str
@@ -394,5 +402,6 @@ def analyze_breaths(
     breaths = stream.feed(converted.t_s, converted.flow_lpm, converted.paw_cmh2o, converted.flags)
     breaths += stream.finish()
     return BreathAnalysis(
-        tuple(breaths), factor, converted.flow_condition, stream.segmentation, stream.metrics
+        tuple(breaths), factor, converted.flow_condition, stream.segmentation, stream.metrics,
+        stream.levels, stream.no_breathing_reason,
     )

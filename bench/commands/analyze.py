@@ -37,7 +37,8 @@ from ventbench.analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRul
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
 from ventbench.analysis.results import point_to_json
-from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.segment import AUTO, SegmentationSettings
+from ventbench.analysis.segment import PRESETS as SEGMENTATION_PRESETS
 from ventbench.analysis.trace import Trace
 from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
 from ventbench.bench.summary import print_summary
@@ -58,7 +59,7 @@ SET_KEYS: Mapping[str, str] = {
     "fio2_pct": "fio2",
     "ie_ratio": "ie",
 }
-PRESETS = ("adult", "paediatric", "neonatal")
+PRESETS = SEGMENTATION_PRESETS
 MEASURE_ONLY = LimitSet(id="none (no set values)", title="no set values given: quantities measured, not judged")
 #: Quantities reported (INFO) when nothing is judged.
 MEASURE_ONLY_QUANTITIES = ("vt", "vte", "pip", "pplat", "pmean", "peep", "rate", "ti", "te", "ie", "leak")
@@ -75,7 +76,7 @@ class PointSpec:
     expected: dict[str, float] = field(default_factory=dict)
     quantities: tuple[str, ...] | None = None
     limits: str = DEFAULT_LIMITS
-    preset: str = "adult"
+    preset: str = AUTO
     rule: JudgementRule = field(default_factory=JudgementRule)
     note: str = ""
 
@@ -100,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--limits", metavar="L", help=f"{'|'.join(BUILTIN_LIMITS)} or a limits TOML file")
     what.add_argument("--device-profile", metavar="PATH", help="limits TOML overriding --limits per quantity")
     how = parser.add_argument_group("how")
-    how.add_argument("--preset", choices=PRESETS, help="segmentation preset (default adult)")
+    how.add_argument("--preset", choices=PRESETS, help="segmentation preset overriding the adaptive levels (default auto: from the signal and the set Ti/rate)")
     how.add_argument("--settle", type=int, metavar="N", help="breaths skipped before measuring (default 10)")
     how.add_argument("--breaths", type=int, metavar="N", help="breaths measured (default 30)")
     how.add_argument("--criterion", choices=CRITERIA, help="every-breath (default) or mean")
@@ -261,10 +262,14 @@ def run(args: argparse.Namespace) -> int:
 
     recorded, fmt, condition_source = read_input(args)
     source = source_file_entry(path, fmt, recorded)
-    settings = SegmentationSettings.preset(spec.preset)
+    hints = {f"set_{k}": float(spec.set_values[k]) for k in ("ti_s", "rate_bpm")
+             if spec.preset == AUTO and spec.set_values.get(k)}
+    settings = SegmentationSettings.preset(spec.preset, **hints)
+    no_breathing = ""
     if len(recorded) > 1:
         analysis = analyze_breaths(recorded, settings, condition=analysis_condition)
         breaths, factor = list(analysis.breaths), analysis.volume_factor
+        settings, no_breathing = analysis.segmentation, analysis.no_breathing_reason
     else:  # nothing to segment; the verdict below says so
         breaths, factor = [], recorded.converted(analysis_condition)[1]
     trace = recorded.converted(analysis_condition)[0]  # the same factor, for plot and channels
@@ -284,8 +289,9 @@ def run(args: argparse.Namespace) -> int:
                           note=spec.note, limits=limit_set.id)
     if not breaths:
         point["verdict"] = "INCONCLUSIVE"
-        point["reason"] = (f"no complete breath found with the {spec.preset} segmentation preset "
-                           f"({len(trace)} samples, {trace.duration_s:.1f} s)")
+        point["reason"] = no_breathing or (
+            f"no complete breath found with the {spec.preset} segmentation preset "
+            f"({len(trace)} samples, {trace.duration_s:.1f} s)")
     point["segmentation"] = {"preset": spec.preset, **asdict(settings)}
     gas = gas_block(recorded, analysis_condition, factor, flow_condition_source=condition_source)
     document = build_results([point], source_files=[source], gas=gas)

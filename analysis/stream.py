@@ -23,7 +23,8 @@ than ``max_breath_s`` are never reported, so discarding them changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, replace
 
 import numpy as np
 from ventbench.analysis.adaptive import (
@@ -37,12 +38,26 @@ from ventbench.analysis.breath import Breath
 from ventbench.analysis.buffer import finite_value
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.metrics import Boundary, MetricSettings, boundary_arrays, metrics_of_bounds
-from ventbench.analysis.segment import RATE_ESTIMATE_SAMPLES, SegmentationSettings
+from ventbench.analysis.segment import (
+    RATE_ESTIMATE_SAMPLES,
+    SegmentationSettings,
+    median_interval_s,
+)
 from ventbench.analysis.trace import Trace
+from ventbench.analysis.triggers import LOOKAHEAD_S, LOOKBACK_S, MIN_EFFORT_S, trigger_windows
 from ventbench.analysis.workspace import WorkArray
 
 from ventbench.errors import AnalysisError
 from ventbench.units import ML_PER_S_PER_LPM
+
+#: An inspiration longer than this many expected inspiratory times is searched for a second
+#: delivery inside it (double trigger).
+LONG_INSPIRATION = 1.5
+#: Pressure fall between two deliveries of one inspiration, at least, cmH2O.
+MIN_DELIVERY_DROP_CMH2O = 1.0
+#: Trigger search pre-filter: detection flow MIN_EFFORT_S after a start below this fraction
+#: of the flow PREFILTER_LATER_S after it.
+PREFILTER_FRACTION, PREFILTER_LATER_S = 0.25, 0.15
 
 
 class BreathStream(BoundaryFinder):
@@ -90,6 +105,13 @@ class BreathStream(BoundaryFinder):
         self._pending: tuple[Boundary, Boundary, int] | None = None
         self._count = 0
         self._queue: list[tuple[Boundary, Boundary, Boundary, tuple[str, ...]]] = []
+        #: trigger search per breath start (absolute index): its window (lo, hi) until
+        #: computed in _flush, then (delivery start, t_effort_s or NaN); see analysis.triggers
+        self._trig_req: dict[int, tuple[Boundary, int, int]] = {}
+        self._trig: dict[int, tuple[Boundary, float]] = {}
+        #: start index -> the end of inspiration before it (of the breath it ends)
+        self._insp_end_before: dict[int, Boundary] = {}
+        self._double_starts: set[int] = set()  # second deliveries split off an inspiration
         self._finished = False
         self._metrics_work = WorkArray()
 
@@ -181,6 +203,12 @@ class BreathStream(BoundaryFinder):
             self._edge = 4 * self._h + 4
             self._margin = 4 * self._h + 4
             self._q = self.metrics.pip_fit_samples(self._t)
+            self._dt_s = median_interval_s(self._t) if self._n > 1 else 1.0
+            self._lookback = int(round(LOOKBACK_S / self._dt_s))
+            self._lookahead = int(round(LOOKAHEAD_S / self._dt_s))
+            seg = self.segmentation
+            ti = seg.set_ti_s or (self.levels.ti_s if self.levels is not None else 0.0)
+            self._ti_expected_s = ti if ti > 0 else float("inf")
         h = self._h
         # samples before _base (calibration blocks without breathing) are gone
         start = max(self._next, h if self._base == 0 else self._base + h + 1)
@@ -233,6 +261,12 @@ class BreathStream(BoundaryFinder):
         window was then empty) is no new breath: it is merged into the pending inspiration,
         which ends at the later of the two ends.
         """
+        split = self._double_split(start, insp_end)
+        if split is not None:  # two deliveries with no expiration between: two breaths
+            self._accept(start, split[0], split[0].index, out)
+            self._double_starts.add(split[1].index)
+            self._accept(split[1], insp_end, i_down, out)
+            return
         s = self.segmentation
         ti_s = insp_end.t_s - start.t_s
         if not (ti_s > 0.0 and s.min_insp_s <= ti_s <= s.max_breath_s):
@@ -248,26 +282,160 @@ class BreathStream(BoundaryFinder):
                 if insp_end.t_s > p_end.t_s:
                     self._pending = (p_start, insp_end, i_down)
                 return
-            self._emit(p_start, self._late_end(p_end, p_down, start), start, out)
+            self._emit(p_start, self._late_end(p_end, p_down, start), start, out, p_down, i_down)
         self._pending = (start, insp_end, i_down)
 
-    def _emit(self, start: Boundary, insp_end: Boundary, end: Boundary, out: list[Breath]) -> None:
+    def _double_split(self, start: Boundary, insp_end: Boundary) -> tuple[Boundary, Boundary] | None:
+        """A second delivery inside one inspiration (a double trigger whose flow never fell
+        below the expiratory threshold): (end of the first inspiration, start of the second),
+        or None.
+
+        Only an inspiration whose detection flow rises through the inspiratory threshold
+        again inside it, or that lasts more than ``LONG_INSPIRATION`` times the expected
+        inspiratory time (set, or estimated by adaptive settings), is examined (from the
+        crossings held for the call: no array work otherwise). It is split at the deepest
+        dip of the flow between two peaks (at least half the smaller peak deep) when the
+        airway pressure fell there at least half-way from its high back to its level at the
+        start (the ventilator ended one delivery and began another; ringing
+        or a decaying pressure-control flow keep the pressure up), and both parts are real
+        inspirations (``min_insp_s``, ``min_vti_ml``).
+        """
+        s = self.segmentation
+        a, z = start.index, insp_end.index
+        c0, sm_all = self._smc
+        if a <= c0 or z >= c0 + sm_all.shape[0]:
+            return None
+        m = max(1, int(s.min_insp_s / self._dt_s))
+        runs = self._rise_list
+        j = bisect_right(runs, a + m)
+        rises = j < len(runs) and runs[j] < z - m
+        if not rises and not insp_end.t_s - start.t_s > LONG_INSPIRATION * self._ti_expected_s:
+            return None
+        sm = sm_all[a - c0 : z - c0]
+        # the deepest dip between two flow peaks
+        dip = np.minimum(np.maximum.accumulate(sm), np.maximum.accumulate(sm[::-1])[::-1]) - sm
+        kv = int(np.argmax(dip))
+        k1 = int(np.argmax(sm[: kv + 1]))
+        r = kv + 1 + int(np.argmax(sm[kv + 1 :])) if kv + 1 < sm.shape[0] else kv
+        if not dip[kv] >= 0.5 * min(sm[k1], sm[r]) or not 0 < kv < sm.shape[0] - 1:
+            return None
+        b = self._base
+        hp = max(1, int(round(0.01 / self._dt_s / 2)))
+        p = self._p[a - b : z - b]
+        p = np.convolve(p, np.full(2 * hp + 1, 1.0 / (2 * hp + 1)), mode="same")
+        p_lo, p_hi = float(p[min(hp, p.shape[0] - 1)]), float(np.max(p[: kv + 1]))
+        p_valley = float(np.min(p[k1 : min(r + hp + 1, p.shape[0])]))
+        # the pressure fell (by >= 1 cmH2O) at least half-way back to its start level, or
+        # below it (a strong effort can hold the pressure low during a volume delivery)
+        if not (p_hi - p_valley >= MIN_DELIVERY_DROP_CMH2O
+                and p_valley <= p_lo + 0.5 * max(p_hi - p_lo, 0.0)):
+            return None
+        e0 = Boundary(a + kv, float(self._t[a + kv - b]), finite_value(self._f[a + kv - b]))
+        s1 = Boundary(a + kv + 1, float(self._t[a + kv + 1 - b]), finite_value(self._f[a + kv + 1 - b]))
+        for x, y in ((start, e0), (s1, insp_end)):
+            if y.t_s - x.t_s < s.min_insp_s or self._coarse_volume_ml(x, y) < s.min_vti_ml:
+                return None
+        return e0, s1
+
+    def _request_trigger(self, bound: Boundary, i_down: int) -> None:
+        """Ask for the trigger search of a breath start (computed in :meth:`_flush`): the
+        window reaches back to the previous end of inspiration (at most LOOKBACK_S) and on
+        to the early peak (at most LOOKAHEAD_S, within the edge window of the inspiration's
+        end event: samples every chunking holds by then)."""
+        i = bound.index
+        if i in self._trig or i in self._trig_req:
+            return
+        prev = self._insp_end_before.get(i)
+        lo = i - self._lookback if prev is None else max(i - self._lookback, prev.index)
+        hi = min(i + self._lookahead, i_down + self._edge + 1)
+        self._trig_req[i] = (bound, lo, hi)
+
+    def _emit(self, start: Boundary, insp_end: Boundary, end: Boundary, out: list[Breath],
+              i_down_start: int = -1, i_down_end: int = -1) -> None:
         """Queue a complete breath; its metrics are computed with the others of this call."""
         s = self.segmentation
+        self._insp_end_before[end.index] = insp_end
+        self._request_trigger(start, i_down_start if i_down_start >= 0 else insp_end.index)
+        self._request_trigger(end, i_down_end if i_down_end >= 0 else end.index)
         cycle_s = end.t_s - start.t_s
         if cycle_s > s.max_breath_s:
             return
         extra = []
-        if end.t_s - insp_end.t_s < s.min_exp_s:
+        if end.t_s - insp_end.t_s < s.min_exp_s or start.index in self._double_starts:
             extra.append("double_trigger")
         if cycle_s < s.min_insp_s + s.min_exp_s:
             extra.append("too_short")
         self._queue.append((start, insp_end, end, tuple(extra)))
 
+    def _triggers(self) -> None:
+        """Trigger search (:func:`analysis.triggers.trigger_windows`) of every requested
+        breath start, in one call."""
+        if not self._trig_req:
+            return
+        req = sorted(self._trig_req.items())
+        self._trig_req.clear()
+        idx = np.array([i for i, _ in req])
+        # Only a start with inspiratory flow just before it, or with flow just after it well
+        # below the flow a little later (an effort before the delivery), can be triggered:
+        # the full search for those alone. Indices stay inside each request's window.
+        m = max(1, int(round(MIN_EFFORT_S / self._dt_s)))
+        top = np.array([r[2] for _, r in req]) - self._h - 1
+        later = np.minimum(idx + int(round(PREFILTER_LATER_S / self._dt_s)), top)
+        n = idx.shape[0]
+        near = self._smoothed_rows(np.concatenate((idx - m - self._h, np.minimum(idx + m, top), later)), 1)[:, 0]
+        maybe = (near[:n] > 0.0) | (near[n : 2 * n] < PREFILTER_FRACTION * near[2 * n :])
+        for (i, (bound, _, _)), ok in zip(req, maybe.tolist(), strict=True):
+            if not ok:
+                self._trig[i] = (bound, np.nan)
+        req = [r for r, ok in zip(req, maybe.tolist(), strict=True) if ok]
+        if not req:
+            return
+        idx = idx[maybe]
+        lo = np.array([r[1] for _, r in req])
+        hi = np.array([r[2] for _, r in req])
+        first = idx - self._lookback
+        width = self._lookback + self._lookahead + 1
+        f = self._rows(self._f, first, width)
+        forced = np.array([i in self._double_starts for i in idx.tolist()])
+        trig, col, t_del, t_eff = trigger_windows(
+            self._rows(self._t, first, width), np.where(np.isfinite(f), f, 0.0),
+            self._rows(self._p, first, width), self._lookback, lo - first, hi - first, self._dt_s,
+            forced)
+        b = self._base
+        rows = zip(req, col.tolist(), t_del.tolist(), t_eff.tolist(), strict=True)
+        for (i, (bound, _, _)), c, td, te in rows:
+            if c != self._lookback:
+                k = i - self._lookback + c
+                f0, f1 = finite_value(self._f[k - 1 - b]), finite_value(self._f[k - b])
+                t0, t1 = float(self._t[k - 1 - b]), float(self._t[k - b])
+                bound = Boundary(k, td, f0 + (f1 - f0) * (td - t0) / (t1 - t0))
+            self._trig[i] = (bound, te)
+
     def _flush(self, out: list[Breath]) -> None:
         """Metrics of the queued breaths, vectorised over them, from one buffer slice."""
+        self._triggers()  # every request now: its samples may be trimmed after this call
         if not self._queue:
             return
+        queue = []
+        efforts = []
+        for start, insp_end, end, extra in self._queue:
+            prev = self._insp_end_before.get(start.index)
+            start, t_eff = self._trig.get(start.index, (start, np.nan))
+            end = self._trig.get(end.index, (end, np.nan))[0]
+            if t_eff == t_eff:  # triggered
+                extra = ("patient_triggered", *extra)
+                # the effort began right after the previous inspiration: it outlasted it
+                if (prev is not None and t_eff - prev.t_s < self.segmentation.min_exp_s
+                        and "double_trigger" not in extra):
+                    extra = (*extra, "double_trigger")
+            queue.append((start, insp_end, end, extra))
+            efforts.append(t_eff)
+        keep = self._queue[-1][2].index  # the pending breath's start, as requested (unrefined)
+        for d in (self._trig, self._insp_end_before):
+            for i in [i for i in d if i < keep]:
+                del d[i]
+        self._double_starts = {i for i in self._double_starts if i >= keep}
+        self._queue[:] = queue
         lo = max(self._queue[0][0].index - 1, 0)
         hi = self._queue[-1][2].index + 1
         sl = slice(lo - self._base, hi - self._base)
@@ -286,6 +454,10 @@ class BreathStream(BoundaryFinder):
         )
         self._count += len(breaths)
         self._queue.clear()
+        for k, t_eff in enumerate(efforts):
+            if t_eff == t_eff:
+                b = breaths[k]
+                breaths[k] = replace(b, t_effort_s=t_eff, trigger_delay_s=b.t_start_s - t_eff)
         out.extend(breaths)
 
     def _close_at_end(self, out: list[Breath]) -> None:
@@ -331,9 +503,9 @@ class BreathStream(BoundaryFinder):
         else:
             keep = min(keep, self._last_cross - 1)
         if self._open is not None:
-            keep = min(keep, self._open[0].index - 1, self._open[1] - m - 1)
+            keep = min(keep, self._open[0].index - 1 - self._lookback, self._open[1] - m - 1)
         if self._pending is not None:
-            keep = min(keep, self._pending[0].index - 1, self._pending[2] - m - 2)
+            keep = min(keep, self._pending[0].index - 1 - self._lookback, self._pending[2] - m - 2)
         self._cut(keep)
 
 

@@ -39,6 +39,7 @@ from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, 
 from ventbench.analysis.results import point_to_json
 from ventbench.analysis.segment import AUTO, SegmentationSettings
 from ventbench.analysis.segment import PRESETS as SEGMENTATION_PRESETS
+from ventbench.analysis.selfcheck import segmentation_doubts
 from ventbench.analysis.trace import Trace
 from ventbench.bench.results_doc import build_results, gas_block, source_file_entry, write_results
 from ventbench.bench.summary import print_summary
@@ -292,6 +293,12 @@ def run(args: argparse.Namespace) -> int:
         point["reason"] = no_breathing or (
             f"no complete breath found with the {spec.preset} segmentation preset "
             f"({len(trace)} samples, {trace.duration_s:.1f} s)")
+    doubts = segmentation_doubts(trace.t_s, trace.flow_lpm, breaths, spec.set_values.get("rate_bpm"))
+    if breaths and doubts:
+        point["segmentation_doubts"] = doubts
+        if point["verdict"] in ("PASS", "FAIL"):  # our own doubt is never the device's fault
+            point["verdict"] = "INCONCLUSIVE"
+            point["reason"] = "segmentation in doubt: " + "; ".join(doubts)
     point["segmentation"] = {"preset": spec.preset, **asdict(settings)}
     gas = gas_block(recorded, analysis_condition, factor, flow_condition_source=condition_source)
     document = build_results([point], source_files=[source], gas=gas)

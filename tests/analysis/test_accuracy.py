@@ -32,6 +32,7 @@ from ventbench.analysis.checks import evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
 from ventbench.analysis.limits import load_limits
 from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.selfcheck import segmentation_doubts
 from ventbench.analysis.stream import analyze_breaths
 from ventbench.bench.protocol import load_protocol
 from ventbench.drivers.sim import Imperfections, SensorModel, settings_from_point, simulate
@@ -130,6 +131,9 @@ def test_iso_row_accuracy(protocol, point_id, fs_hz):
         if not abs(rate_error_bpm) <= POINT_RATE_BOUND_BPM:
             problems.append(f"point rate: error {rate_error_bpm:+.4g} bpm "
                             f"> {POINT_RATE_BOUND_BPM} bpm")
+    doubts = segmentation_doubts(res.trace.t_s, res.trace.flow_lpm, analysis.breaths,
+                                 point.set.get("rate_bpm"))
+    problems += [f"self-check: {d}" for d in doubts]
     assert not problems, f"{point.id} (row {point.row}) at {fs_hz} Hz: " + "; ".join(problems)
 
 

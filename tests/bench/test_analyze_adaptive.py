@@ -80,3 +80,21 @@ def test_no_breathing_is_inconclusive_with_the_reason(name, flow, tmp_path):
     point = json.loads(out_json.read_text())["points"][0]
     assert point["verdict"] == "INCONCLUSIVE"
     assert point["reason"].startswith("no breathing found: ")
+
+
+def test_a_wrong_preset_is_inconclusive_not_fail(tmp_path, capsys):
+    # the case: a healthy row-15 device analysed with the adult preset finds a third
+    # of the breaths with Ti many times the set one; that is our doubt, not the device's fault
+    vt, rate, ti, peep, c, r = ROWS["paediatric (row 15)"]
+    res = simulate(VentilatorSettings("vc", vt_ml=vt, rate_bpm=rate, ti_s=ti, peep_cmh2o=peep),
+                   Lung(c, r), sensors=SensorModel(flow_noise_sd_lpm=0.3, paw_noise_sd_cmh2o=0.05),
+                   n_breaths=45, fs_hz=1000, seed=2)
+    path = tmp_path / "trace.csv"
+    write_trace_csv(path, res.trace)
+    out_json = tmp_path / "r.json"
+    code = main(["analyze", str(path), *_set_args(vt, rate, ti, peep), "--preset", "adult",
+                 "--json", str(out_json)])
+    capsys.readouterr()
+    point = json.loads(out_json.read_text())["points"][0]
+    assert (code, point["verdict"]) == (2, "INCONCLUSIVE")
+    assert point["reason"].startswith("segmentation in doubt: unassigned inspiratory activity")

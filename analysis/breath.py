@@ -10,6 +10,11 @@ import numpy as np
 
 from ventbench.errors import ConfigError
 
+#: Fields only patient-triggered breaths carry in JSON.
+TRIGGER_FIELDS = ("t_effort_s", "trigger_delay_s")
+#: Flags that describe a breath without making its numbers suspect.
+INFO_FLAGS = frozenset({"patient_triggered"})
+
 
 @dataclass(frozen=True)
 class Breath:
@@ -44,16 +49,22 @@ class Breath:
     plateau_window_s: tuple[float, float] | None = None  #: window used for pplat, if any
     peep_window_s: tuple[float, float] = field(default=(math.nan, math.nan))
     index: int = -1  #: 0-based breath number within the analysed trace
+    #: patient-triggered breaths: the patient's first inspiratory flow, s, and the time from it
+    #: to the ventilator's delivery (t_start_s), s; NaN (left out of JSON) for the others
+    t_effort_s: float = math.nan
+    trigger_delay_s: float = math.nan
 
     @property
     def trusted(self) -> bool:
-        """True when no flag makes this breath's numbers suspect."""
-        return not self.flags
+        """True when no flag makes this breath's numbers suspect ("patient_triggered" does not)."""
+        return all(f in INFO_FLAGS for f in self.flags)
 
     def to_json(self) -> dict:
         """The breath as a JSON-ready dict (contract keys first, NaN as null)."""
         out = {}
         for key, value in asdict(self).items():
+            if key in TRIGGER_FIELDS and not math.isfinite(value):
+                continue
             if isinstance(value, float) and not math.isfinite(value):
                 value = None
             elif isinstance(value, tuple):

@@ -56,6 +56,7 @@ class SampleBuffer:
         self._smc_work = WorkArray()
         self._base = 0  # absolute index of buffer[0]
         self._n = 0  # samples received
+        self._t_first = 0.0  # time of the first sample received, s
         self._h: int | None = None  # half smoothing window, samples
         self._edge = 0  # samples after a threshold event searched for the phase's early peak
         self._margin = 0  # samples before a threshold event searched for its edge
@@ -124,6 +125,8 @@ class SampleBuffer:
             f = flow - s.base_flow_lpm - s.flow_offset_lpm
         fd = f if all_finite else finite_flow(f)
         held, n = self._t.shape[0], t.shape[0]
+        if self._n == 0:
+            self._t_first = float(t[0])
         if held == 0:
             self._st[4][self._off - 1] = 0.0  # running sum before the first sample
         if self._off + held + n > self._st[0].shape[0]:

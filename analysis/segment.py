@@ -22,7 +22,8 @@ How a breath is found (STANDARDS.md §3):
    threshold before the expiratory peak if no more than noise (``min_vti_ml``) was breathed
    out in between: noise in a long expiratory or end-inspiratory pause may switch the
    state early. Candidate inspirations shorter than ``min_insp_s``, with less than
-   ``min_vti_ml``, or whose mean flow (VTi / Ti) is below ``insp_threshold_lpm`` are noise
+   ``min_vti_ml``, or whose mean flow (VTi / Ti) is below ``min_mean_flow_lpm`` (by default
+   ``insp_threshold_lpm``) are noise
    (ringing, valve oscillation, sensor noise) and are merged into the expiration around
    them. A candidate starting before the refined end of the previous accepted inspiration
    (its threshold event inside that end's edge window) is part of that inspiration, which
@@ -47,6 +48,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
+from ventbench.analysis.vocabulary import AUTO
 from ventbench.errors import ConfigError
 
 #: Samples used to estimate the sample interval for the smoothing window.
@@ -90,6 +92,11 @@ _PRESETS: dict[str, dict[str, float]] = {
 }
 
 
+#: Name of the adaptive settings (no preset), and every name :meth:`SegmentationSettings.preset` takes.
+#: (:data:`analysis.vocabulary.SEGMENTATION_PRESETS` repeats it for ``--help``; a test checks.)
+PRESETS = (AUTO, *_PRESETS)
+
+
 @dataclass(frozen=True)
 class SegmentationSettings:
     """How breaths are found in a flow signal (defaults: the adult preset).
@@ -119,6 +126,17 @@ class SegmentationSettings:
     max_breath_s : float
         Longest breath cycle reported, s; also how far back a zero crossing is searched.
         Bounds the memory of streaming analysis.
+    min_mean_flow_lpm : float
+        Candidate inspirations whose mean flow (VTi / Ti) is lower are noise, L/min (0: the
+        inspiratory threshold).
+    adaptive : bool
+        Detection levels come from the signal (:mod:`analysis.adaptive`): the thresholds,
+        smoothing, minimum durations, minimum volume and zero band above are replaced by
+        values derived from the first calibration block that shows breathing.
+    set_ti_s, set_rate_bpm : float
+        Set inspiratory time, s, and rate, bpm, used by adaptive settings when > 0 (0 =
+        not given): Ti replaces the estimated one, the rate lengthens the calibration block
+        to at least 2.5 set periods.
     """
 
     insp_threshold_lpm: float = 3.0
@@ -131,9 +149,17 @@ class SegmentationSettings:
     base_flow_lpm: float = 0.0
     flow_offset_lpm: float = 0.0
     max_breath_s: float = 60.0
+    min_mean_flow_lpm: float = 0.0
+    adaptive: bool = False
+    set_ti_s: float = 0.0
+    set_rate_bpm: float = 0.0
 
     def __post_init__(self) -> None:
+        if not isinstance(self.adaptive, bool):
+            raise ConfigError(f"segmentation setting adaptive: expected true or false, found {self.adaptive!r}")
         for f in fields(self):
+            if f.name == "adaptive":
+                continue
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ConfigError(f"segmentation setting {f.name}: expected a finite number, found {value!r}")
@@ -146,7 +172,8 @@ class SegmentationSettings:
             raise ConfigError(
                 f"segmentation setting exp_threshold_lpm: expected < 0 L/min, found {self.exp_threshold_lpm}"
             )
-        for name in ("smoothing_s", "min_insp_s", "min_exp_s", "min_vti_ml", "zero_band_lpm"):
+        for name in ("smoothing_s", "min_insp_s", "min_exp_s", "min_vti_ml", "zero_band_lpm",
+                     "min_mean_flow_lpm", "set_ti_s", "set_rate_bpm"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"segmentation setting {name}: expected >= 0, found {getattr(self, name)}")
         if not self.zero_band_lpm < min(self.insp_threshold_lpm, -self.exp_threshold_lpm):
@@ -161,18 +188,38 @@ class SegmentationSettings:
             )
 
     @classmethod
+    def auto(cls, **overrides: float) -> SegmentationSettings:
+        """Adaptive settings: detection levels from the signal (:mod:`analysis.adaptive`).
+
+        Keyword arguments set the flow correction, ``max_breath_s`` and the set values
+        ``set_ti_s`` / ``set_rate_bpm``.
+        """
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown segmentation setting(s) {sorted(unknown)}")
+        return cls(**{**overrides, "adaptive": True})
+
+    @classmethod
     def preset(cls, name: str, **overrides: float) -> SegmentationSettings:
-        """Settings for a patient size: ``"adult"``, ``"paediatric"`` or ``"neonatal"``.
+        """Settings for a patient size: ``"adult"``, ``"paediatric"`` or ``"neonatal"``, or
+        ``"auto"`` (:meth:`auto`, no patient size: levels from the signal).
 
         Keyword arguments override single values of the preset.
         """
         key = str(name).strip().lower().replace("pediatric", "paediatric")
+        if key == AUTO:
+            return cls.auto(**overrides)
         if key not in _PRESETS:
-            raise ConfigError(f"unknown segmentation preset {name!r}: expected one of {', '.join(_PRESETS)}")
+            raise ConfigError(f"unknown segmentation preset {name!r}: expected one of {', '.join(PRESETS)}")
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown segmentation setting(s) {sorted(unknown)} for preset {name!r}")
         return replace(cls(**_PRESETS[key]), **overrides)
+
+    @property
+    def mean_flow_lpm(self) -> float:
+        """Lowest mean flow (VTi / Ti) of a real inspiration, L/min."""
+        return self.min_mean_flow_lpm if self.min_mean_flow_lpm > 0 else self.insp_threshold_lpm
 
     def half_window(self, t_s: np.ndarray) -> int:
         """Half width ``h`` (samples) of the detection smoothing window ``2h + 1``.

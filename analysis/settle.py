@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ventbench.analysis.breath import Breath, breath_values
+from ventbench.analysis.breath import INFO_FLAGS, Breath, breath_values
 from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -97,8 +97,8 @@ def measured_window(breaths: Sequence[Breath], rule: JudgementRule, per_breath) 
         partial.append(f"only {measured.size} of {rule.measure_breaths} breaths measured after settling "
                        f"({start} skipped, {n} in all)")
     labels = np.array([breaths[i].index if breaths[i].index >= 0 else i for i in measured], dtype=int)
-    flagged = np.array([bool(breaths[i].flags) for i in measured], dtype=bool)
+    flagged = np.array([not breaths[i].trusted for i in measured], dtype=bool)
     if flagged.any():
-        names = sorted({f for i in measured[flagged] for f in breaths[i].flags})
+        names = sorted({f for i in measured[flagged] for f in breaths[i].flags if f not in INFO_FLAGS})
         partial.append(f"flagged samples ({', '.join(names)}) in measured breaths {list_breaths(labels[flagged])}")
     return MeasuredWindow(measured, labels, flagged, settled_at, tuple(blocking), tuple(partial))

@@ -22,7 +22,7 @@ A protocol is a TOML file (DESIGN.md "Protocol files"); the built-ins live in
 
     [groups.adult]
     title = "…"
-    segmentation = "adult"              # segmentation preset: adult | paediatric | neonatal
+    segmentation = "auto"               # auto (default: levels from the signal) | adult | paediatric | neonatal
 
     [[points]]
     id = "vc-01"

@@ -14,9 +14,10 @@ from types import MappingProxyType
 from typing import Any
 
 from ventbench.analysis.checks import JudgementRule, SteadyState
+from ventbench.analysis.segment import AUTO, PRESETS
 from ventbench.errors import ConfigError
 
-SEGMENTATION_PRESETS = ("adult", "paediatric", "neonatal")
+SEGMENTATION_PRESETS = PRESETS  # "auto" (levels from the signal) and the patient-size presets
 MODES = ("vc", "pc")
 #: Setting keys: stem -> full key with unit.
 SET_KEYS = {"vt": "vt_ml", "rate": "rate_bpm", "ti": "ti_s", "ie": "ie_ratio", "peep": "peep_cmh2o",
@@ -28,11 +29,11 @@ REQUIRED_LUNG = ("c_ml_per_hpa", "r_hpa_s_per_l")
 
 @dataclass(frozen=True)
 class Group:
-    """A group of points sharing a segmentation preset (adult / paediatric / neonatal)."""
+    """A group of points sharing a segmentation preset (auto / adult / paediatric / neonatal)."""
 
     id: str
     title: str = ""
-    segmentation: str = "adult"
+    segmentation: str = AUTO
     note: str = ""
 
 
@@ -101,9 +102,9 @@ class Protocol:
                           f"(points: {', '.join(p.id for p in self.points)})")
 
     def segmentation(self, point: Point) -> str:
-        """The segmentation preset for ``point`` (its group's; "adult" without groups)."""
+        """The segmentation preset for ``point`` (its group's; "auto" without groups)."""
         group = self.groups.get(point.group)
-        return group.segmentation if group else "adult"
+        return group.segmentation if group else AUTO
 
     def select(self, group: str | Iterable[str] | None = None, ids: Iterable[str] | None = None) -> Protocol:
         """A copy with only the points of ``group`` (one or several) and/or with these ``ids``

@@ -248,7 +248,7 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
             if key not in _GROUP_KEYS:
                 raise loc.error(f"{table}.{key}", f"unknown key (expected some of {', '.join(sorted(_GROUP_KEYS))})",
                                 key, table)
-        seg = _choice(g.get("segmentation", "adult"), SEGMENTATION_PRESETS, f"{table}.segmentation", loc,
+        seg = _choice(g.get("segmentation", "auto"), SEGMENTATION_PRESETS, f"{table}.segmentation", loc,
                       "segmentation", table)
         groups[gid] = Group(gid, _str(g, "title", table, loc, table, default=""), seg,
                             _str(g, "note", table, loc, table, default=""))

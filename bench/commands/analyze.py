@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
-from ventbench.analysis.vocabulary import CRITERIA
+from ventbench.analysis.vocabulary import AUTO, CRITERIA, SEGMENTATION_PRESETS
 from ventbench.bench.args import as_dict, count, key_value, number, p_amb_hpa, t_amb_degc
 from ventbench.bench.outputs import FIGURE_SUFFIXES, check_output_file
 from ventbench.bench.records import disk_error
@@ -57,7 +57,7 @@ SET_KEYS: Mapping[str, str] = {
     "fio2_pct": "fio2",
     "ie_ratio": "ie",
 }
-PRESETS = ("adult", "paediatric", "neonatal")
+PRESETS = SEGMENTATION_PRESETS
 MEASURE_ONLY = LimitSet(id="none (no set values)", title="no set values given: quantities measured, not judged")
 #: Quantities reported (INFO) when nothing is judged.
 MEASURE_ONLY_QUANTITIES = ("vt", "vte", "pip", "pplat", "pmean", "peep", "rate", "ti", "te", "ie", "leak")
@@ -74,7 +74,7 @@ class PointSpec:
     expected: dict[str, float] = field(default_factory=dict)
     quantities: tuple[str, ...] | None = None
     limits: str = DEFAULT_LIMITS
-    preset: str = "adult"
+    preset: str = AUTO
     rule: JudgementRule | None = None  #: None: the default rule
     note: str = ""
 
@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--limits", metavar="L", help=f"{'|'.join(BUILTIN_LIMITS)} or a limits TOML file")
     what.add_argument("--device-profile", metavar="PATH", help="limits TOML overriding --limits per quantity")
     how = parser.add_argument_group("how")
-    how.add_argument("--preset", choices=PRESETS, help="segmentation preset (default adult)")
+    how.add_argument("--preset", choices=PRESETS, help="segmentation preset overriding the adaptive levels (default auto: from the signal and the set Ti/rate)")
     how.add_argument("--settle", type=number(0, integer=True), metavar="N", help="breaths skipped before measuring (default 10)")
     how.add_argument("--breaths", type=count, metavar="N", help="breaths measured (default 30)")
     how.add_argument("--criterion", choices=CRITERIA, help="every-breath (default) or mean")
@@ -241,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.analysis.gas import GasCondition
     from ventbench.analysis.results import point_to_json
     from ventbench.analysis.segment import SegmentationSettings
+    from ventbench.analysis.selfcheck import segmentation_doubts
     from ventbench.analysis.stream import analyze_breaths
     from ventbench.bench.results_doc import (
         build_results,
@@ -266,10 +267,14 @@ def run(args: argparse.Namespace) -> int:
 
     recorded, fmt, condition_source = read_input(args)
     source = source_file_entry(path, fmt, recorded)
-    settings = SegmentationSettings.preset(spec.preset)
+    hints = {f"set_{k}": float(spec.set_values[k]) for k in ("ti_s", "rate_bpm")
+             if spec.preset == AUTO and spec.set_values.get(k)}
+    settings = SegmentationSettings.preset(spec.preset, **hints)
+    no_breathing = ""
     if len(recorded) > 1:
         analysis = analyze_breaths(recorded, settings, condition=analysis_condition)
         breaths, factor = list(analysis.breaths), analysis.volume_factor
+        settings, no_breathing = analysis.segmentation, analysis.no_breathing_reason
     else:  # nothing to segment; the verdict below says so
         breaths, factor = [], recorded.converted(analysis_condition)[1]
     trace = recorded.converted(analysis_condition)[0]  # the same factor, for plot and channels
@@ -289,8 +294,15 @@ def run(args: argparse.Namespace) -> int:
                           note=spec.note, limits=limit_set.id)
     if not breaths:
         point["verdict"] = "INCONCLUSIVE"
-        point["reason"] = (f"no complete breath found with the {spec.preset} segmentation preset "
-                           f"({len(trace)} samples, {trace.duration_s:.1f} s)")
+        point["reason"] = no_breathing or (
+            f"no complete breath found with the {spec.preset} segmentation preset "
+            f"({len(trace)} samples, {trace.duration_s:.1f} s)")
+    doubts = segmentation_doubts(trace.t_s, trace.flow_lpm, breaths, spec.set_values.get("rate_bpm"))
+    if breaths and doubts:
+        point["segmentation_doubts"] = doubts
+        if point["verdict"] in ("PASS", "FAIL"):  # our own doubt is never the device's fault
+            point["verdict"] = "INCONCLUSIVE"
+            point["reason"] = "segmentation in doubt: " + "; ".join(doubts)
     point["segmentation"] = {"preset": spec.preset, **asdict(settings)}
     gas = gas_block(recorded, analysis_condition, factor, flow_condition_source=condition_source)
     document = build_results([point], source_files=[source], gas=gas)

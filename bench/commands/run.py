@@ -98,7 +98,7 @@ def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
         overrides["settle_breaths"] = settle
     if measure is not None:
         overrides["measure_breaths"] = measure
-    segmentation = {"": SegmentationSettings.preset("adult")}
+    segmentation = {"": SegmentationSettings.auto()}
     for point in protocol.points:
         segmentation[point.group] = SegmentationSettings.preset(protocol.segmentation(point))
     return AnalysisConfig(

@@ -67,7 +67,7 @@ class Pipeline:
     ambient : Ambient
         For the flow conversion to BTPS.
     segmentation : SegmentationSettings, optional
-        Default: the adult preset.
+        Default: adaptive (levels from the signal).
     """
 
     def __init__(self, config: ReliabilityConfig, store: BreathStore | None, detector: EventDetector,
@@ -79,7 +79,7 @@ class Pipeline:
         self.segment = segment
         self.base_s = float(base_s)
         self.ambient = ambient or Ambient()
-        self.stream = BreathStream(segmentation or SegmentationSettings.preset("adult"))
+        self.stream = BreathStream(segmentation or SegmentationSettings.auto())
         self.clock = ContinuousTime()
         self.validator = SampleValidator()  # gaps, stuck sensors, impossible values
         self.rolling = Rolling(t_run_s=self.base_s)

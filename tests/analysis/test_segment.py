@@ -122,7 +122,9 @@ def synthetic_trace(
 
 
 def run(t, flow, paw, flags=None, settings=None):
-    stream = BreathStream(settings)
+    """Breaths with ``settings`` (the fixed adult preset when omitted: these tests pin its
+    detection rules; adaptive settings have tests/analysis/test_adaptive.py)."""
+    stream = BreathStream(settings if settings is not None else SegmentationSettings())
     return stream.feed(t, flow, paw, flags) + stream.finish()
 
 
@@ -392,3 +394,10 @@ def test_noisy_ramp_foot_is_found():
         g = np.maximum(0.0, t - 0.0605) * 90.0 * 60.0 / 60.0 + rng.normal(0.0, 0.3, 120)
         err.append(_edge(t, g, 3.5)[1] - 0.0605)
     assert abs(np.median(err)) < 0.003 and np.percentile(np.abs(err), 90) < 0.008
+
+
+def test_the_command_line_offers_every_segmentation_preset():
+    from ventbench.analysis.segment import PRESETS
+    from ventbench.analysis.vocabulary import SEGMENTATION_PRESETS
+
+    assert SEGMENTATION_PRESETS == PRESETS

@@ -155,7 +155,7 @@ def test_analyze_breaths_converts_gas_once():
     t, flow, paw, truths = synthetic_trace()
     amb = Ambient(25.0, 1013.25)
     trace = Trace(t, flow, paw, GasCondition.ATPD, amb)
-    res = analyze_breaths(trace)
+    res = analyze_breaths(trace, SegmentationSettings())
     factor = conversion_factor("ATPD", "BTPS", amb)
     assert res.volume_factor == pytest.approx(factor)
     assert res.condition is GasCondition.BTPS
@@ -163,6 +163,9 @@ def test_analyze_breaths_converts_gas_once():
     assert [b.index for b in res.breaths] == list(range(len(truths)))
     for b, tr in zip(res.breaths, truths, strict=True):
         assert b.vti_ml == pytest.approx(tr.vti_ml * factor, rel=1e-9)
+    auto = analyze_breaths(trace)  # adaptive by default: settled on fixed settings
+    assert not auto.segmentation.adaptive
+    assert [b.vti_ml for b in auto.breaths] == pytest.approx([b.vti_ml for b in res.breaths], rel=1e-9)
     same = analyze_breaths(trace, condition="ATPD")
     assert same.volume_factor == 1.0
     assert same.breaths[0].vti_ml == pytest.approx(truths[0].vti_ml, rel=1e-9)

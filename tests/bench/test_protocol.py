@@ -211,7 +211,7 @@ def test_user_protocol_loads(tmp_path: Path) -> None:
         ("ie_ratio = 2.0", "ti_s = 1.0, ie_ratio = 3.0", 26, "ie_ratio", "consistent with rate_bpm and ti_s"),
         ('limits = "rmvs"', 'limits = "nope"', 4, "limits", "built-in limit set"),
         ("steady_tol_pct = 3.0", "steady_pct = 3.0", 9, "steady_pct", "unknown key"),
-        ('segmentation = "adult"', 'segmentation = "infant"', 12, "segmentation", "expected one of adult"),
+        ('segmentation = "adult"', 'segmentation = "infant"', 12, "segmentation", "expected one of auto, adult"),
     ],
 )
 def test_validation_errors_name_file_line_and_key(tmp_path: Path, old, new, line, key, words) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ventbench.analysis.budget import BudgetContext
 from ventbench.analysis.checks import CRITERIA, DEFAULT_QUANTITIES, JudgementRule, evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import BUILTIN_LIMITS, DEFAULT_LIMITS, LimitSet, load_limits
@@ -279,6 +280,10 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_point(
         breaths, spec.set_values, limit_set, spec.rule, spec.quantities, spec.mode,
         expected=spec.expected, per_breath=per_breath_channels(trace, breaths),
+        context=BudgetContext(
+            None if spec.rule.instrument is None else spec.rule.instrument.as_reference(),
+            recorded.flow_condition, analysis_condition, recorded.ambient,
+            dt_s=float(np.median(np.diff(recorded.t_s))) if len(recorded) > 1 else None),
     )
     point = point_to_json(spec.id, spec.mode, spec.set_values, spec.lung, result,
                           note=spec.note, limits=limit_set.id)

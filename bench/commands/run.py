@@ -21,6 +21,7 @@ from ventbench.analysis.gas import Ambient
 from ventbench.analysis.limits import load_limits
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.evidence import Evidence, evidence_from_args
 from ventbench.bench.live import Live
 from ventbench.bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
 from ventbench.bench.protocol import Protocol, load_protocol
@@ -59,12 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "within ± S s (default 0.5; never more than 1/4 breath)")
     parser.add_argument("--device-serial", default="", metavar="S")
     parser.add_argument("--firmware", default="", metavar="V")
-    parser.add_argument("--t-amb", type=float, default=None, metavar="DEGC",
-                        help="ambient temperature, °C (default 22, marked 'default')")
-    parser.add_argument("--p-amb", type=float, default=None, metavar="HPA",
-                        help="ambient pressure, hPa (default 1013.25)")
-    parser.add_argument("--rh", type=float, default=None, metavar="PCT",
-                        help="ambient relative humidity, %%")
+    # -- instruments, declaration, decision rule, environment (bench/evidence.py) --
+    from ventbench.bench.evidence import add_evidence_arguments
+
+    add_evidence_arguments(parser)
     parser.add_argument("--settle", type=int, default=None, metavar="N",
                         help="override the protocol's settle breaths")
     parser.add_argument("--measure", type=int, default=None, metavar="N",
@@ -109,21 +108,31 @@ def ambient_from_args(args: argparse.Namespace) -> Ambient:
 
 
 def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
-                    settle: int | None = None, measure: int | None = None) -> AnalysisConfig:
-    """The frozen analysis configuration of a session on ``protocol``."""
+                    settle: int | None = None, measure: int | None = None,
+                    evidence: Evidence | None = None) -> AnalysisConfig:
+    """The frozen analysis configuration of a session on ``protocol`` (with the register,
+    declaration, decision rule and ambient uncertainties of ``evidence`` when given)."""
     overrides = {}
     if settle is not None:
         overrides["settle_breaths"] = settle
     if measure is not None:
         overrides["measure_breaths"] = measure
+    if evidence is not None and evidence.decision_rule:
+        overrides["decision_rule"] = evidence.decision_rule
     segmentation = {"": SegmentationSettings.preset("adult")}
     for point in protocol.points:
         segmentation[point.group] = SegmentationSettings.preset(protocol.segmentation(point))
+    extra: dict[str, Any] = {}
+    if evidence is not None:
+        extra = {"ambient_u": evidence.ambient_u(),
+                 "register": None if evidence.register is None else evidence.register.to_json(),
+                 "declaration": None if evidence.declaration is None else evidence.declaration.to_json()}
     return AnalysisConfig(
         limits=load_limits(limits or protocol.limits),
         rule=protocol.rule(**overrides),
         segmentation=segmentation,
         ambient=ambient,
+        **extra,
     )
 
 
@@ -131,14 +140,24 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               config: AnalysisConfig, driver_options: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
-              dut_port: dict[str, Any] | None = None, lab: str = "") -> RunPlan:
+              dut_port: dict[str, Any] | None = None, lab: str = "",
+              evidence: Evidence | None = None) -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
-    :func:`bench.monitoring.dut_record`."""
+    :func:`bench.monitoring.dut_record`; ``evidence`` the environment record and override."""
+    env = {} if evidence is None else {"environment": evidence.environment(),
+                                       "environment_end": dict(evidence.env_end),
+                                       "traceability_override": evidence.override}
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
-                   dut_port=dict(dut_port or {}), lab=lab)
+                   dut_port=dict(dut_port or {}), lab=lab, **env)
+
+
+def warn_evidence(evidence: Evidence, dut: dict[str, Any], live: Live) -> None:
+    """Say before the first point what will make the verdicts INCONCLUSIVE (or unsupported)."""
+    for line in evidence.warnings(dut):
+        live.line(f"warning: {line}")
 
 
 def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -194,9 +213,13 @@ def run(args: argparse.Namespace) -> int:
 
     driver_class(args.driver)  # an unknown driver is a usage error before any file is written
     dut_port = dut_port_from_args(args)
-    config = analysis_config(protocol, args.limits, ambient_from_args(args), args.settle,
-                             args.measure)
+    evidence = evidence_from_args(args, dict(protocol.environment))
+    config = analysis_config(protocol, args.limits, evidence.ambient(), args.settle,
+                             args.measure, evidence)
     dut = {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware}
+    if evidence.declaration is not None:  # the declared identity fills what was not given
+        for key in ("name", "serial", "firmware"):
+            dut[key] = dut[key] or evidence.declaration.device.get(key, "")
     if args.operator_mode == "auto":
         if not args.port.lower().startswith("sim://"):
             raise ConfigError(f"--operator-mode auto needs a sim:// port, found {args.port!r}")
@@ -208,5 +231,8 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=parse_options(args.option), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
-                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab)
-    return Runner(plan, Live()).run()
+                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
+                     evidence=evidence)
+    live = Live()
+    warn_evidence(evidence, dut, live)
+    return Runner(plan, live).run()

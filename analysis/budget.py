@@ -160,6 +160,8 @@ class ComponentArrays:
     dof: np.ndarray  #: (components,)
     sources: tuple[str, ...]
     missing: tuple[str, ...]
+    #: per component, the values a term was evaluated at for value i ("" when constant)
+    evaluated_at: tuple[Any, ...] = ()
 
     def expanded(self) -> np.ndarray:
         """U per judged value (NaN where a component is NaN)."""
@@ -171,8 +173,10 @@ class ComponentArrays:
         return coverage_factor(nu) * u_c
 
     def budget(self, i: int, at: dict[str, Any] | None = None) -> Budget:
-        comps = [Component(n, t, float(u), float(d), s)
-                 for n, t, u, d, s in zip(self.names, self.types, self.u[:, i], self.dof, self.sources, strict=True)]
+        at_i = self.evaluated_at or (None,) * len(self.names)
+        comps = [Component(n, t, float(u), float(d), s + (f"; {e(i)}" if e is not None else ""))
+                 for n, t, u, d, s, e in zip(self.names, self.types, self.u[:, i], self.dof, self.sources, at_i,
+                                             strict=True)]
         return combine(self.unit, comps, self.missing, at)
 
 
@@ -208,6 +212,7 @@ def components(quantity: str, x: np.ndarray, ti_s: np.ndarray, te_s: np.ndarray,
     ti_s, te_s = np.asarray(ti_s, float), np.asarray(te_s, float)
     unit = QUANTITY_UNITS.get(quantity, "")
     rows: list[tuple[str, str, np.ndarray, float, str]] = []
+    detail: dict[str, Any] = {}
     missing: list[str] = []
     ones = np.ones_like(x)
     if sd is not None and n >= 2:
@@ -234,6 +239,10 @@ def components(quantity: str, x: np.ndarray, ti_s: np.ndarray, te_s: np.ndarray,
         if np.isnan(u).any():
             missing.append(f"reference instrument: no stated accuracy covers the {measurand} reading")
         rows.append(("reference instrument", "B", u, math.inf, "; ".join(a.describe() for a in accs)))
+        t_phase = ti_s if quantity != "vte" else te_s
+        detail["reference instrument"] = (
+            lambda i: f"at {x[i]:.6g} {unit}, T {t_phase[i]:.5g} s, gas factor {factor:.5g}") if is_volume else (
+            lambda i: f"at {x[i]:.6g} {unit}" + (f", Ti {ti_s[i]:.5g} s, Te {te_s[i]:.5g} s" if quantity == "ie" else ""))
         q = accs[0].resolution
         dt = ctx.dt_s
         if measurand == "time":
@@ -262,4 +271,5 @@ def components(quantity: str, x: np.ndarray, ti_s: np.ndarray, te_s: np.ndarray,
         missing.append(f"analysis: no proven error bound for {quantity}")
     return ComponentArrays(unit, tuple(r[0] for r in rows), tuple(r[1] for r in rows),
                            np.vstack([np.broadcast_to(r[2], x.shape) for r in rows]) if rows else np.zeros((0, x.size)),
-                           np.array([r[3] for r in rows], dtype=float), tuple(r[4] for r in rows), tuple(missing))
+                           np.array([r[3] for r in rows], dtype=float), tuple(r[4] for r in rows), tuple(missing),
+                           tuple(detail.get(r[0]) for r in rows))

@@ -131,3 +131,14 @@ def test_run_without_a_register_still_runs_and_says_traceability_is_not_establis
     vt = next(c for c in results["points"][0]["checks"] if c["quantity"] == "vt")
     assert "reference instrument: no stated accuracy for flow" in vt["uncertainty"]["missing"]
     assert results["environment"]["start"]["t_amb_degc"]["source"] == "defaulted"
+    report = ventbench("report", str(session))
+    assert report.returncode == 0, report.stderr
+    from pypdf import PdfReader
+
+    text = "\n".join(p.extract_text() for p in PdfReader(str(session / "report.pdf")).pages)
+    flat = " ".join(text.split())
+    assert "Decision rule (ILAC-G8) simple acceptance" in flat
+    assert "NOT ESTABLISHED: no instrument register was given" in flat
+    assert "Uncertainty budgets (GUM)" in flat and "repeatability (Type A)" in flat
+    assert "Budget incomplete (no guarded acceptance on it): reference instrument: no stated accuracy" in flat
+    assert "temperature 22 °C (defaulted)" in flat

@@ -49,6 +49,25 @@ def add_evidence_arguments(parser: argparse.ArgumentParser, *, ambient_flags: bo
                             help="ambient relative humidity, %%")
 
 
+def ask_environment(phase: str, given: dict[str, float], ask=input, say=print) -> dict[str, float]:
+    """Ask the operator for each ambient value not ``given`` (Enter: not recorded); a line that is
+    not a number is asked again. Returns ``given`` with the answers."""
+    out = dict(given)
+    for name, q in QUANTITIES.items():
+        while name not in out:
+            try:
+                text = ask(f"{q.label} at the {phase}, {q.unit} (Enter: not recorded): ").strip()
+            except EOFError:
+                return out
+            if not text:
+                break
+            try:
+                out[name] = float(text)
+            except ValueError:
+                say(f"  {text!r} is not a number")
+    return out
+
+
 def parse_env_pairs(pairs: list[str], flag: str) -> dict[str, float]:
     out = {}
     for pair in pairs:

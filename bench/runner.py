@@ -96,6 +96,8 @@ class RunPlan:
     #: values entered for the end of the session (CLI flags), by bench.environment name
     environment_end: dict[str, float | None] = field(default_factory=dict)
     traceability_override: str = ""  #: the operator's recorded reason to accept untraceable data
+    #: asks the operator for the end values not given (bench.evidence.ask_environment), or None
+    ask_environment_end: Any = None
 
 
 @dataclass
@@ -282,13 +284,16 @@ class Runner:
         if any(name in info for name in QUANTITIES):
             self.measured_env.append({"instrument": key, **{n: info[n] for n in QUANTITIES if n in info}})
 
-    def _write_environment(self) -> None:
+    def _write_environment(self, completed: bool) -> None:
         """``environment.json``: the start record (with what instruments measured at the first
         handshake) and the end record (flags, else what they measured last, else not recorded)."""
         p = self.plan
         register = Register.from_json(p.config.register) if p.config.register else None
         start = dict((p.environment or {}).get("start") or {})
-        end = phase_record(p.environment_end, register, "entered at the end", defaults=False)
+        entered_end = dict(p.environment_end)
+        if completed and p.ask_environment_end is not None:
+            entered_end = p.ask_environment_end("end", entered_end)
+        end = phase_record(entered_end, register, "entered at the end", defaults=False)
         if self.measured_env:
             first, last = self.measured_env[0], self.measured_env[-1]
             start = with_measured(start, first, register, first["instrument"])
@@ -318,7 +323,7 @@ class Runner:
                 notes = read_json(record).get("notes") if record.exists() else ()
                 points.append(not_tested_point(point, why, notes))
         software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
-        self._write_environment()
+        self._write_environment(status == STATUS_COMPLETED)
         blocks = apply_conditions(points, self._start(), session.root)
         results = results_document(
             points, software=software,

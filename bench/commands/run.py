@@ -21,7 +21,7 @@ from ventbench.analysis.gas import Ambient
 from ventbench.analysis.limits import load_limits
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.bench.analysis_config import AnalysisConfig
-from ventbench.bench.evidence import Evidence, evidence_from_args
+from ventbench.bench.evidence import Evidence, ask_environment, evidence_from_args, parse_env_pairs
 from ventbench.bench.live import Live
 from ventbench.bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
 from ventbench.bench.protocol import Protocol, load_protocol
@@ -213,6 +213,12 @@ def run(args: argparse.Namespace) -> int:
 
     driver_class(args.driver)  # an unknown driver is a usage error before any file is written
     dut_port = dut_port_from_args(args)
+    interactive = args.operator_mode == "terminal" and sys.stdin.isatty()
+    if interactive:  # what no flag gave is asked of the operator, at the start and the end
+        given = parse_env_pairs(args.env, "--env")
+        given.update({n: getattr(args, f) for n, f in (("t_amb_degc", "t_amb"), ("p_amb_hpa", "p_amb"),
+                                                     ("rh_pct", "rh")) if getattr(args, f) is not None})
+        args.env = [f"{k}={v}" for k, v in ask_environment("start", given).items()]
     evidence = evidence_from_args(args, dict(protocol.environment))
     config = analysis_config(protocol, args.limits, evidence.ambient(), args.settle,
                              args.measure, evidence)
@@ -233,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
                      sessions_root=args.out, index_history=not args.no_history,
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
                      evidence=evidence)
+    if interactive:
+        plan.ask_environment_end = ask_environment
     live = Live()
     warn_evidence(evidence, dut, live)
     return Runner(plan, live).run()

@@ -182,3 +182,17 @@ def test_environment_ranges_sources_and_uncertainty(tmp_path):
     u = ambient_u(start)
     assert (u.u_t_degc, u.u_p_hpa, u.u_rh_pct) == (pytest.approx(0.2), 30.0, 5.0)
     assert not math.isnan(u.u_t_degc) and "ambient pressure defaulted" in u.source
+
+
+def test_operator_is_asked_for_what_no_flag_gave():
+    from ventbench.bench.evidence import ask_environment
+
+    answers, said = iter(["23.5", "warm", "40", "", "50"]), []
+    got = ask_environment("end", {"p_amb_hpa": 1000.0}, ask=lambda prompt: next(answers), say=said.append)
+    assert got == {"p_amb_hpa": 1000.0, "t_amb_degc": 23.5, "rh_pct": 40.0, "mains_hz": 50.0}
+    assert said == ["  'warm' is not a number"]
+
+    def eof(prompt):
+        raise EOFError
+
+    assert ask_environment("start", {}, ask=eof) == {}

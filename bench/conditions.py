@@ -84,7 +84,8 @@ def apply_conditions(points: list[dict[str, Any]], start: dict[str, Any], root: 
         status = ("overridden: " + override) if override else "not traceable"
     else:
         status = "established"
-    instruments = {"register": None if register is None else register.path, "traceability": status,
+    instruments = {"register": None if register is None else register.path,
+                   "register_sha256": None if register is None else register.sha256, "traceability": status,
                    "problems": trace_all, "override": override or None,
                    "entries": [] if register is None else [
                        {k: v for k, v in i.items() if k != "uncertainty"}
@@ -97,6 +98,7 @@ def apply_conditions(points: list[dict[str, Any]], start: dict[str, Any], root: 
                 applied.setdefault(quantity, [])
                 if how not in applied[quantity]:
                     applied[quantity].append(how)
-        out["declaration"] = {"path": declaration.path, "device": declaration.device, "problems": decl_problems,
+        out["declaration"] = {"path": declaration.path, "sha256": declaration.sha256,
+                              "device": declaration.device, "problems": decl_problems,
                               "applied": applied}
     return out

@@ -25,9 +25,10 @@ holds the point's set value, else the protocol's limit, and says which applied p
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,7 @@ class Declaration:
     path: str
     device: dict[str, str]
     accuracy: tuple[Declared, ...]
+    sha256: str = ""  #: of the file's bytes
 
     def limits_for(self, set_values: dict[str, Any], mode: str, base: LimitSet
                    ) -> tuple[LimitSet, dict[str, str]]:
@@ -103,12 +105,14 @@ class Declaration:
         return problems
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "device": dict(self.device), "accuracy": [asdict(a) for a in self.accuracy]}
+        return {"path": self.path, "sha256": self.sha256, "device": dict(self.device),
+                "accuracy": [asdict(a) for a in self.accuracy]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Declaration:
         return cls(str(data["path"]), dict(data["device"]), tuple(
-            Declared(**{**a, "range": tuple(a["range"]) if a.get("range") else None}) for a in data["accuracy"]))
+            Declared(**{**a, "range": tuple(a["range"]) if a.get("range") else None}) for a in data["accuracy"]),
+            str(data.get("sha256", "")))
 
 
 def _num(raw: dict, key: str, where: str) -> float:
@@ -168,11 +172,12 @@ def parse_declaration(data: dict[str, Any], path: str) -> Declaration:
 def load_declaration(path: str | Path) -> Declaration:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: device declaration not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the device declaration: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return parse_declaration(data, str(path))
+    return replace(parse_declaration(data, str(path)), sha256=hashlib.sha256(raw).hexdigest())

@@ -121,8 +121,12 @@ class Evidence:
 def evidence_from_args(args: argparse.Namespace, ranges: dict[str, tuple[float, float]],
                        default_register: Path | None = None, entered_by: str = "operator") -> Evidence:
     """Read and validate the shared options (see module doc)."""
-    path = args.instruments or default_register
-    register = load_register(path) if path is not None else None
+    if args.instruments is not None:
+        register = load_register(args.instruments)
+    elif default_register is not None:
+        register = load_register(default_register, f"built-in {default_register.name}")
+    else:
+        register = None
     declaration = load_declaration(args.declaration) if args.declaration is not None else None
     entered = parse_env_pairs(args.env, "--env")
     for name, flag in (("t_amb_degc", "t_amb"), ("p_amb_hpa", "p_amb"), ("rh_pct", "rh")):

@@ -30,9 +30,10 @@ it against the identity the instruments report in each capture and the session d
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ class Instrument:
 class Register:
     path: str
     instruments: tuple[Instrument, ...] = field(default_factory=tuple)
+    sha256: str = ""  #: of the file's bytes
 
     def reference(self) -> ReferenceSpec | None:
         """The measurands' accuracies for the budget (instruments on any port but the DUT's)."""
@@ -120,7 +122,7 @@ class Register:
         return None
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "instruments": [asdict(i) for i in self.instruments]}
+        return {"path": self.path, "sha256": self.sha256, "instruments": [asdict(i) for i in self.instruments]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Register:
@@ -130,7 +132,7 @@ class Register:
             raw["uncertainty"] = tuple(Uncertainty(**{**u, "range": tuple(u["range"]) if u.get("range") else None})
                                        for u in raw.get("uncertainty") or [])
             insts.append(Instrument(**raw))
-        return cls(str(data.get("path", "")), tuple(insts))
+        return cls(str(data.get("path", "")), tuple(insts), str(data.get("sha256", "")))
 
 
 def _date(value: Any, where: str) -> str:
@@ -216,18 +218,20 @@ def parse_register(data: dict[str, Any], path: str) -> Register:
     return Register(path, tuple(out))
 
 
-def load_register(path: str | Path) -> Register:
-    """Read and validate a register file (ConfigError: one line naming file, entry, field)."""
+def load_register(path: str | Path, label: str | None = None) -> Register:
+    """Read and validate a register file (ConfigError: one line naming file, entry, field);
+    ``label`` names it in records instead of its path (a built-in file)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: instrument register not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read the instrument register: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return parse_register(data, str(path))
+    return replace(parse_register(data, label or str(path)), sha256=hashlib.sha256(raw).hexdigest())
 
 
 # -- what the instruments report, and whether it matches ---------------------------------------

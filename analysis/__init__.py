@@ -1,7 +1,7 @@
 """Pure numpy/scipy analysis: traces in, numbers and verdicts out. No I/O, no clocks."""
 
 # Limits, checks and results (limits.py + tolerance.py, checks.py + judgement.py, settle.py,
-# uncertainty.py, results.py).
+# uncertainty.py + budget.py, results.py).
 from ventbench.analysis.checks import (  # noqa: E402, F401
     Check,
     InstrumentAccuracy,

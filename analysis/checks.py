@@ -8,9 +8,11 @@ Procedure (:func:`evaluate_point`)
 3. For each quantity, the per-breath error ``e_i = x_i − set`` against the tolerance
    ``L = A + B·|set|`` (ISO form ±(A + B % of the set value)). Criterion ``every-breath``
    (default; MVM required every breath inside the band) or ``mean``.
-4. Decision rule ``simple`` (|e| ≤ L) or ``guarded`` with the expanded uncertainty U of the
-   reference instrument (:mod:`analysis.uncertainty`): PASS only if |e| + U ≤ L, FAIL if
-   |e| − U > L, otherwise INCONCLUSIVE "within measurement uncertainty of the limit".
+4. Each check's GUM budget (:mod:`analysis.budget`) for the judged value: Type A from the
+   breaths, Type B from the reference instrument, resolution, gas conversion and the
+   analysis; U = k·u_c. Decision rule (ILAC-G8) ``simple`` (|e| ≤ L → PASS) or ``guarded``
+   with guard band w = U: PASS only if |e| + U ≤ L and the budget is whole; outside the
+   limit is FAIL under both rules; within the limit but inside the band is INCONCLUSIVE.
 
 When is a verdict not PASS
 --------------------------
@@ -38,6 +40,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ventbench.analysis.breath import Breath, breath_values
+from ventbench.analysis.budget import Budget, BudgetContext, ComponentArrays, components
 from ventbench.analysis.judgement import (
     CRITERIA,
     DECISION_RULES,
@@ -86,28 +89,47 @@ def _stats(x: np.ndarray) -> dict[str, float | None]:
             "min": float(np.min(x)), "max": float(np.max(x))}
 
 
+def _budget_at(comps: ComponentArrays, rule: JudgementRule, i: int, x: np.ndarray | None,
+               win: MeasuredWindow) -> Budget:
+    """The budget of judged value ``i`` (a breath, or the mean), saying which it is."""
+    if rule.criterion == "mean":
+        return comps.budget(0, {"value": "mean"})
+    return comps.budget(i, {"breath": int(win.labels[i]), "value": float(x[i])})
+
+
 def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: MeasuredWindow, rule: JudgementRule,
-           extra_partial: list[str], describe_fail) -> tuple[str, str, np.ndarray]:
-    """Verdict from per-breath (or one mean) margins: margin > 0 means outside the limit."""
-    guarded = rule.decision_rule == "guarded"
-    u = u if guarded else np.zeros_like(margin)
+           extra_partial: list[str], describe_fail, budget: Budget | None) -> tuple[str, str, np.ndarray]:
+    """Verdict from per-breath (or one mean) margins: margin > 0 means outside the limit.
+
+    Rejection is simple under both rules (outside the limit → FAIL); the guarded rule (ILAC-G8,
+    guard band w = U) accepts only values at least U inside the limit and needs a whole budget.
+    """
     partial = list(win.partial) + extra_partial
     if win.blocking:
         return "INCONCLUSIVE", "; ".join(list(win.blocking) + partial), np.array([], int)
-    failing = np.flatnonzero(ok_data & (margin - u > 0))
+    failing = np.flatnonzero(ok_data & (margin > 0))
     if rule.criterion == "every-breath" and failing.size:
         return "FAIL", describe_fail(failing) + ("; also " + "; ".join(partial) if partial else ""), failing
     if partial:
         return "INCONCLUSIVE", "; ".join(partial), np.array([], int)
     if rule.criterion == "mean" and failing.size:
         return "FAIL", describe_fail(failing), failing
-    if np.any(margin + u > 0):
-        return "INCONCLUSIVE", "within measurement uncertainty of the limit (guarded decision rule)", failing
+    if rule.decision_rule == "guarded":
+        if budget is None or not budget.complete or not np.all(np.isfinite(u[ok_data])):
+            missing = "; ".join(budget.missing) if budget is not None else "no budget"
+            return "INCONCLUSIVE", f"guarded decision rule: expanded uncertainty U incomplete ({missing})", failing
+        inside = np.flatnonzero(ok_data & (margin + u > 0))
+        if inside.size:
+            worst = inside[np.argmax(margin[inside] + u[inside])]
+            return "INCONCLUSIVE", (
+                f"within the limit but inside the guard band w = U (guarded decision rule, ILAC-G8): "
+                f"{inside.size} of {ok_data.size} judged value(s) less than U from the limit; margin "
+                f"{-margin[worst]:.4g} {budget.unit} < U {u[worst]:.4g} {budget.unit}"), failing
     return "PASS", "", failing
 
 
 def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float], expected: Mapping[str, float],
-           limits: LimitSet, rule: JudgementRule, mode: str, per_breath) -> Check:
+           limits: LimitSet, rule: JudgementRule, mode: str, per_breath, context: BudgetContext) -> Check:
     field_name, set_key = QUANTITY_FIELDS[quantity]
     unit = QUANTITY_UNITS[quantity]
     pos = win.measured
@@ -152,26 +174,28 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
     if max_abs_error is not None and reference != 0:
         ach_rel = float(max(0.0, float(np.max(err_t - a_term))) / abs(reference))
     ach_abs = a_term if max_abs_error is not None else None
-    u_all = None
-    if rule.instrument is not None:
-        ti = breath_values(all_b, "ti_s", per_breath)[pos]
-        te = breath_values(all_b, "te_s", per_breath)[pos]
-        u_all = rule.instrument.expanded(quantity, x, ti, te)
-        if rule.criterion == "mean" and trusted.any():
-            u_mean = rule.instrument.expanded(quantity, np.array([np.mean(x[trusted])]),
-                                              np.array([np.mean(ti[trusted])]), np.array([np.mean(te[trusted])]))
-    u_report = None
-    if u_all is not None and trusted.any():
-        u_report = float(np.max(u_all[trusted])) if rule.criterion == "every-breath" else float(u_mean[0])
+    bias = float(st["mean"] - reference) if reference is not None and st["mean"] is not None else None
     common = dict(quantity=quantity, set=set_value if set_value is not None else reference, limit=tol,
                   criterion=rule.criterion, n_breaths=st["n"], mean=st["mean"], sd=st["sd"], min=st["min"],
                   max=st["max"], max_abs_error=max_abs_error, achieved_abs=ach_abs, achieved_rel=ach_rel,
-                  unit=unit, measured_as=field_name, uncertainty_u=u_report,
-                  uncertainty_k=None if rule.instrument is None else rule.instrument.k,
+                  unit=unit, measured_as=field_name, bias=bias,
                   flagged_breaths=tuple(int(i) for i in win.labels[win.flagged]))
+    ti = breath_values(all_b, "ti_s", per_breath)[pos]
+    te = breath_values(all_b, "te_s", per_breath)[pos]
+    comps = None
+    if trusted.any():
+        if rule.criterion == "mean":
+            comps = components(quantity, np.array([st["mean"]]), np.array([np.nanmean(ti[trusted])]),
+                               np.array([np.nanmean(te[trusted])]), st["sd"], st["n"], "mean", context)
+        else:
+            comps = components(quantity, x, ti, te, st["sd"], st["n"], "every-breath", context)
     if info:
         notes = [info] + info_reasons + list(win.blocking) + list(win.partial)
-        return Check(**common, verdict="INFO", reason="; ".join(notes))
+        budget = None
+        if comps is not None:
+            worst = np.where(trusted, np.abs(errors) if reference is not None else 0.0, -np.inf)
+            budget = _budget_at(comps, rule, int(np.argmax(worst)), x, win)
+        return Check(**common, verdict="INFO", reason="; ".join(notes), budget=budget)
     if set_value is None and tol.is_band:
         return Check(**common, verdict="INCONCLUSIVE",
                      reason=f"set value missing: no {set_key!r} in the point's settings")
@@ -198,7 +222,12 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
     stacked = np.vstack(parts) if parts else np.zeros((1, x.size))
     margin = np.max(np.where(np.isfinite(stacked), stacked, -np.inf), axis=0)
     ok_data = trusted & np.isfinite(margin)
-    u = np.zeros_like(margin) if u_all is None else np.where(np.isfinite(u_all), u_all, 0.0)
+    u = np.full(x.size, np.nan) if comps is None else comps.expanded()
+    budget = None
+    if comps is not None and rule.criterion != "mean":
+        # the budget printed is the one of the breath closest to (or furthest beyond) the limit
+        score = np.where(ok_data, margin + np.nan_to_num(u, nan=0.0), -np.inf)
+        budget = _budget_at(comps, rule, int(np.argmax(np.where(trusted, score, -np.inf))), x, win)
     if rule.criterion == "mean":
         if trusted.any():
             xm = float(np.mean(x[trusted]))
@@ -211,9 +240,10 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
             if tol.max_over is not None:
                 mparts.append(float(np.mean((x - other)[trusted])) - tol.max_over_by)
             margin = np.array([max(mparts)])
-            u = np.array([u_report or 0.0])
+            budget = _budget_at(comps, rule, 0, None, win)
+            u = np.array([budget.U])
         else:
-            margin, u = np.array([math.inf]), np.array([0.0])
+            margin, u = np.array([math.inf]), np.array([math.nan])
         ok_data = np.array([trusted.any()])
         extra_partial += [] if trusted.any() else ["no usable breath"]
 
@@ -225,11 +255,12 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
         return (f"{failing.size} of {pos.size} breaths outside {' and '.join(descr)}: breaths "
                 f"{list_breaths(win.labels[failing])}; worst {what} (breath {win.labels[worst]})")
 
-    verdict, reason, failing = _judge(margin, u, ok_data, win, rule, extra_partial, describe_fail)
+    verdict, reason, failing = _judge(margin, u, ok_data, win, rule, extra_partial, describe_fail, budget)
     if info_reasons and verdict != "PASS":
         reason = "; ".join([reason] + info_reasons)
     labels = win.labels[failing] if rule.criterion == "every-breath" and verdict == "FAIL" else np.array([], int)
-    return Check(**common, verdict=verdict, reason=reason, failing_breaths=tuple(int(i) for i in labels))
+    return Check(**common, verdict=verdict, reason=reason, failing_breaths=tuple(int(i) for i in labels),
+                 budget=budget)
 
 
 def point_verdict(checks: Sequence[Check]) -> tuple[str, str]:
@@ -248,7 +279,8 @@ def point_verdict(checks: Sequence[Check]) -> tuple[str, str]:
 def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], limits: LimitSet,
                    rule: JudgementRule | None = None, quantities: Sequence[str] | None = None,
                    mode: str = "vc", *, expected: Mapping[str, float] | None = None,
-                   per_breath: Mapping[str, Sequence[float]] | None = None) -> PointResult:
+                   per_breath: Mapping[str, Sequence[float]] | None = None,
+                   context: BudgetContext | None = None) -> PointResult:
     """Judge one test point.
 
     Parameters
@@ -272,6 +304,10 @@ def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], l
         Informative targets that are not settings (the PC table's intended vt_ml).
     per_breath : mapping of str to sequence, optional
         Per-breath values not on Breath (e.g. ``fio2_pct`` from an O2 channel).
+    context : BudgetContext, optional
+        Reference instrument, gas conversion and sample interval for each check's GUM
+        budget (:mod:`analysis.budget`); default: ``rule.instrument`` as a data-sheet
+        reference, gas conversion and sample interval not assessed (listed as missing).
 
     Returns
     -------
@@ -288,7 +324,9 @@ def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], l
     per_breath = dict(per_breath or {})
     sets = derive_set_values(set_values, mode)
     win = measured_window(breaths, rule, per_breath)
-    checks = tuple(_check(q, breaths, win, sets, dict(expected or {}), limits, rule, mode, per_breath)
+    if context is None:
+        context = BudgetContext(reference=None if rule.instrument is None else rule.instrument.as_reference())
+    checks = tuple(_check(q, breaths, win, sets, dict(expected or {}), limits, rule, mode, per_breath, context)
                    for q in quantities)
     summary_fields = ("ti_s", "te_s", "rr_bpm", "ie_ratio", "vti_ml", "vte_ml", "pip_cmh2o", "pplat_cmh2o",
                       "peep_cmh2o", "pmean_cmh2o", "leak_pct", *sorted(per_breath))

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ventbench.analysis.breath import Breath
+from ventbench.analysis.budget import Budget
 from ventbench.analysis.settle import SteadyState
 from ventbench.analysis.tolerance import Tolerance
 from ventbench.analysis.uncertainty import InstrumentAccuracy
@@ -62,8 +63,6 @@ class JudgementRule:
         if self.decision_rule not in DECISION_RULES:
             raise ConfigError(
                 f"judgement rule: decision_rule: expected one of {', '.join(DECISION_RULES)}, found {self.decision_rule!r}")
-        if self.decision_rule == "guarded" and self.instrument is None:
-            raise ConfigError("judgement rule: decision_rule 'guarded' needs the reference instrument's accuracy")
 
 
 @dataclass(frozen=True)
@@ -86,10 +85,17 @@ class Check:
     reason: str = ""
     unit: str = ""
     measured_as: str = ""  #: the Breath field compared (pinsp: pplat_cmh2o or pip_cmh2o)
-    uncertainty_u: float | None = None  #: expanded U (k above), worst over the breaths judged
-    uncertainty_k: float | None = None
+    budget: Budget | None = None  #: GUM budget of the judged value (analysis.budget)
+    bias: float | None = None  #: mean − set over the trusted measured breaths
     failing_breaths: tuple[int, ...] = ()
     flagged_breaths: tuple[int, ...] = ()
+
+    def achieved(self) -> dict[str, Any]:
+        """What was achieved: ``bias`` ± ``U`` (the budget's) and the largest error
+        ``max_abs_error``; ``abs``/``rel`` the smallest ±(A + B %) band, for the limit's A,
+        that holds every trusted breath (STANDARDS.md §1 disclosure form)."""
+        return {"bias": self.bias, "U": None if self.budget is None else self.budget.U,
+                "max_abs_error": self.max_abs_error, "abs": self.achieved_abs, "rel": self.achieved_rel}
 
     def to_json(self) -> dict[str, Any]:
         """Contract keys (quantity … verdict, reason when not PASS) plus unit and detail."""
@@ -98,15 +104,15 @@ class Check:
             "limit": None if self.limit is None else self.limit.to_json(),
             "criterion": self.criterion, "n_breaths": self.n_breaths, "mean": self.mean,
             "sd": self.sd, "min": self.min, "max": self.max, "max_abs_error": self.max_abs_error,
-            "achieved": {"abs": self.achieved_abs, "rel": self.achieved_rel},
+            "achieved": self.achieved(),
             "verdict": self.verdict,
         }
         if self.verdict != "PASS":
             out["reason"] = self.reason
         out["unit"] = self.unit
         out["measured_as"] = self.measured_as
-        if self.uncertainty_u is not None:
-            out["uncertainty"] = {"U": self.uncertainty_u, "k": self.uncertainty_k, "unit": self.unit}
+        if self.budget is not None:
+            out["uncertainty"] = self.budget.to_json()
         out["failing_breaths"] = list(self.failing_breaths)
         out["flagged_breaths"] = list(self.flagged_breaths)
         return out

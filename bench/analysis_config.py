@@ -12,10 +12,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
+
+from ventbench.analysis.budget import AmbientUncertainty, BudgetContext
 from ventbench.analysis.checks import InstrumentAccuracy, JudgementRule, SteadyState
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import LimitSet, parse_limits
 from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.trace import Trace
+from ventbench.bench.declaration import Declaration
+from ventbench.bench.instruments import Register
 from ventbench.errors import ConfigError
 
 
@@ -61,6 +67,10 @@ class AnalysisConfig:
     segmentation: dict[str, SegmentationSettings]  #: by group name; "" = default
     condition: GasCondition = GasCondition.BTPS
     ambient: Ambient = Ambient()
+    #: standard uncertainties of the ambient values (the environment record's start)
+    ambient_u: AmbientUncertainty = AmbientUncertainty()
+    register: dict[str, Any] | None = None  #: bench.instruments.Register.to_json()
+    declaration: dict[str, Any] | None = None  #: bench.declaration.Declaration.to_json()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,7 +79,29 @@ class AnalysisConfig:
             "segmentation": {k: asdict(v) for k, v in self.segmentation.items()},
             "condition": self.condition.value,
             "ambient": asdict(self.ambient),
+            "ambient_u": asdict(self.ambient_u),
+            "register": self.register,
+            "declaration": self.declaration,
         }
+
+    def budget_context(self, trace: Trace | None) -> BudgetContext:
+        """What each check's GUM budget needs: the register's (else the rule's data-sheet)
+        reference accuracies, the trace's gas condition and sample interval, the ambient."""
+        reference = Register.from_json(self.register).reference() if self.register else None
+        if reference is None and self.rule.instrument is not None:
+            reference = self.rule.instrument.as_reference()
+        dt_s = None
+        if trace is not None and len(trace) > 1:
+            dt_s = float(np.median(np.diff(trace.t_s)))
+        return BudgetContext(reference, None if trace is None else trace.flow_condition, self.condition,
+                             self.ambient, self.ambient_u, dt_s)
+
+    def limits_for(self, point: dict[str, Any]) -> tuple[LimitSet, dict[str, str]]:
+        """The point's limits (the declaration first, by range) and which applied per quantity."""
+        if self.declaration:
+            return Declaration.from_json(self.declaration).limits_for(
+                dict(point.get("set") or {}), point.get("mode", "vc"), self.limits)
+        return self.limits, {q: f"protocol ({self.limits.id})" for q in self.limits.tolerances}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: str) -> AnalysisConfig:
@@ -81,6 +113,9 @@ class AnalysisConfig:
                               for k, v in (data.get("segmentation") or {"": {}}).items()},
                 condition=GasCondition.parse(data.get("condition", "BTPS")),
                 ambient=Ambient(**data.get("ambient", {})),
+                ambient_u=AmbientUncertainty(**data.get("ambient_u", {})),
+                register=data.get("register"),
+                declaration=data.get("declaration"),
             )
         except (KeyError, TypeError) as error:
             raise ConfigError(f"{where}: analysis configuration incomplete ({error})") from None

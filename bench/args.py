@@ -23,6 +23,7 @@ import math
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ventbench.errors import ConfigError
@@ -281,6 +282,32 @@ def add_ambient_arguments(parser: argparse.ArgumentParser | Any) -> None:
                         help="ambient pressure, hPa (default 1013.25)")
     parser.add_argument("--rh", type=rh_pct, default=None, metavar="PCT",
                         help="ambient relative humidity, %%")
+
+
+#: Ambient quantities ``--env NAME=VALUE`` takes (:data:`bench.environment.QUANTITIES`,
+#: repeated so that ``--help`` loads nothing heavy; a test checks they are equal).
+ENV_QUANTITIES = ("t_amb_degc", "rh_pct", "p_amb_hpa", "mains_v", "mains_hz")
+
+
+def add_evidence_arguments(parser: argparse.ArgumentParser | Any) -> None:
+    """The laboratory's evidence (run, demo): instrument register, device declaration,
+    decision rule, traceability override, ambient values at the start and end (read by
+    :func:`bench.evidence.evidence_from_args`)."""
+    from ventbench.analysis.vocabulary import DECISION_RULES
+
+    parser.add_argument("--instruments", type=Path, default=None, metavar="FILE",
+                        help="instrument register (TOML): identity, certificates, uncertainties")
+    parser.add_argument("--declaration", type=Path, default=None, metavar="FILE",
+                        help="device declaration (TOML): identity and the manufacturer's declared "
+                             "accuracy, the first source of limits")
+    parser.add_argument("--decision-rule", choices=DECISION_RULES, default=None,
+                        help="ILAC-G8 decision rule (default: the protocol's)")
+    parser.add_argument("--traceability-override", default="", metavar="REASON",
+                        help="accept an expired or mismatching certificate; the reason is recorded")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help=f"ambient value at the start ({', '.join(ENV_QUANTITIES)}), repeatable")
+    parser.add_argument("--env-end", action="append", default=[], metavar="NAME=VALUE",
+                        help="ambient value at the end of the session, repeatable")
 
 
 def ambient_from_args(args: argparse.Namespace) -> Any:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Top-level keys of ``ventbench.results/1`` that the data decides.
-COMPARED_TOP = ("gas", "verdict")
+#: Top-level blocks compared (instruments, environment, declaration: bench.conditions).
+COMPARED_TOP = ("gas", "verdict", "instruments", "environment", "declaration")
 #: Point keys ignored (bookkeeping that legitimately differs between a run and a replay).
 IGNORED_POINT_KEYS = frozenset({"source", "files", "timing", "operator"})
 

@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-#: The log's file name in a record or session directory.
-LOG_FILE = "console.log"
+from ventbench.bench.records import LOG_FILE as LOG_FILE  # re-exported: the transcript file
+
 _ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _EARLY_LINES = 1000  #: lines kept before a log file is attached
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from ventbench.bench.records import (
     MANIFEST_FILE,
+    UNHASHED,
     HashMismatch,
     RecordError,
     check_files,
@@ -104,7 +105,7 @@ def record_check(session: Path) -> tuple[Findings, dict[str, Any] | None, dict[s
     if stop is not None:
         try:
             problems = check_files(session, stop.get("files") or {}, "stop record",
-                                   exclude=(STOP_FILE, MANIFEST_FILE))
+                                   exclude=(STOP_FILE, *UNHASHED))
         except OSError as error:
             findings.unchecked.append(f"a file named in {STOP_FILE} could not be read ({error})")
             problems = []

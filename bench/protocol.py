@@ -10,9 +10,13 @@ A protocol is a TOML file (DESIGN.md "Protocol files"); the built-ins live in
     limits = "iso80601-2-12"            # built-in limit set, or a limits file (relative to this file)
     measure_breaths = 30
     criterion = "every-breath"          # or "mean"
-    decision_rule = "simple"            # or "guarded"
+    decision_rule = "simple"            # or "guarded" (ILAC-G8 guard band w = U; --decision-rule)
     source = "where the table comes from"
     notes = ["…"]
+
+    [protocol.environment]              # allowed ambient ranges (bench.environment): out of range
+    t_amb_degc = [15, 35]               # at start or end → every verdict INCONCLUSIVE
+    rh_pct = [30, 75]
 
     [protocol.settle]
     breaths = 10                        # skip at least this many breaths

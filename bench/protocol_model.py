@@ -77,6 +77,8 @@ class Protocol:
     measure_breaths: int = 30
     criterion: str = "every-breath"
     decision_rule: str = "simple"
+    #: allowed ambient ranges, [low, high] by bench.environment name ([protocol.environment])
+    environment: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     source: str = ""
     notes: tuple[str, ...] = ()
     path: str = ""
@@ -131,4 +133,5 @@ class Protocol:
                 "settle_breaths": self.settle_breaths, "measure_breaths": self.measure_breaths,
                 "steady_state": None if self.steady_state is None else vars(self.steady_state).copy(),
                 "criterion": self.criterion, "decision_rule": self.decision_rule,
+                "environment": {k: list(v) for k, v in self.environment.items()},
                 "points": [p.to_json() for p in self.points]}

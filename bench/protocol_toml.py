@@ -23,6 +23,7 @@ from ventbench.analysis.checks import (
     SteadyState,
 )
 from ventbench.analysis.limits import BUILTIN_LIMITS
+from ventbench.bench.environment import parse_ranges
 from ventbench.bench.protocol_model import (
     LUNG_KEYS,
     MODES,
@@ -37,7 +38,7 @@ from ventbench.bench.protocol_model import (
 from ventbench.errors import ConfigError
 
 _PROTOCOL_KEYS = {"id", "title", "standard", "limits", "settle", "measure_breaths", "criterion",
-                  "decision_rule", "source", "notes"}
+                  "decision_rule", "source", "notes", "environment"}
 _SETTLE_KEYS = {"breaths", "steady_k", "steady_tol_pct", "steady_field"}
 _GROUP_KEYS = {"title", "segmentation", "note"}
 _POINT_KEYS = {"id", "row", "mode", "group", "checks", "set", "lung", "expect", "note"}
@@ -232,6 +233,10 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
     criterion = _choice(head.get("criterion", "every-breath"), CRITERIA, "protocol.criterion", loc, "criterion", "protocol")
     decision = _choice(head.get("decision_rule", "simple"), DECISION_RULES, "protocol.decision_rule", loc,
                        "decision_rule", "protocol")
+    try:
+        environment = parse_ranges(head.get("environment"), where)
+    except ConfigError as exc:
+        raise loc.error("protocol.environment", str(exc).split(": ", 2)[-1], "environment", "protocol") from None
     notes = head.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise loc.error("protocol.notes", "expected a list of strings", "notes", "protocol")
@@ -297,6 +302,6 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         id=pid, title=_str(head, "title", "protocol", loc, "protocol", default=pid),
         standard=_str(head, "standard", "protocol", loc, "protocol", default=""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
-        measure_breaths=measure, criterion=criterion, decision_rule=decision,
+        measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,
         source=_str(head, "source", "protocol", loc, "protocol", default=""), notes=tuple(notes), path=where,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())

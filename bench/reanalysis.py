@@ -20,10 +20,12 @@ import numpy as np
 
 from ventbench.analysis.checks import evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
-from ventbench.analysis.results import point_to_json, results_document
+from ventbench.analysis.results import point_to_json, results_document, to_jsonable
 from ventbench.analysis.trace import Trace
 from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.compare import Difference, compare_results
+from ventbench.bench.conditions import apply_conditions
+from ventbench.bench.instruments import reported_identity
 from ventbench.bench.monitoring import DUT_CAPTURE_FILE, add_monitoring
 from ventbench.bench.session import POINTS_DIR, read_json, safe_name, sha256_file, software_info
 from ventbench.drivers.base import SampleBlock
@@ -68,12 +70,15 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
         breaths, factor = list(analysis.breaths), analysis.volume_factor
         if "fio2_pct" in trace.channels and breaths:
             per_breath["fio2_pct"] = _per_breath_mean(trace, breaths, "fio2_pct")
+    limits, applied = config.limits_for(point)
     result = evaluate_point(
-        breaths, point["set"], config.limits, config.rule, point.get("checks"), point["mode"],
+        breaths, point["set"], limits, config.rule, point.get("checks"), point["mode"],
         expected=point.get("expect") or None, per_breath=per_breath or None,
+        context=config.budget_context(trace),
     )
     out = point_to_json(point["id"], point["mode"], point["set"], point["lung"], result,
-                        note=point.get("note", ""), limits=config.limits.id)
+                        note=point.get("note", ""), limits=limits.id)
+    out["limits_applied"] = {c.quantity: applied[c.quantity] for c in result.checks if c.quantity in applied}
     out["gas"] = {"flow_condition": None if trace is None else trace.flow_condition.value,
                   "analysis_condition": config.condition.value, "btps_factor": factor}
     out["samples"] = 0 if trace is None else len(trace)
@@ -195,6 +200,7 @@ def analyze_capture(capture: Path, start: dict[str, Any], point: dict[str, Any],
 
         write_trace_csv(trace_csv, trace)
     result = analyze_trace(trace, point, config)
+    result["instrument_identity"] = reported_identity(decoded.info)
     if start.get("dut_port"):  # device-under-test telemetry: monitoring-accuracy checks
         result = add_monitoring(result, Path(capture), start, config)
     return result, decoded
@@ -268,6 +274,7 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
         if status is None or status.get("status") != "done":
             incomplete.append(str(point["id"]))
         points_out.append(apply_point_record(result, status))
+    blocks = apply_conditions(points_out, start, session)
     recomputed = results_document(
         points_out, software={k: v for k, v in software_info().items()
                               if k in ("name", "version", "git_sha")},
@@ -275,6 +282,7 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
                               [p["id"] for p in session_points(start)]),
         gas=session_gas(config, points_out),
     )
+    recomputed.update(to_jsonable(blocks))
     differences = compare_results(recorded, recomputed) if recorded is not None else []
     return Reanalysis(recorded, recomputed, differences, analysed, incomplete)
 

@@ -30,6 +30,11 @@ from typing import Any
 from ventbench.errors import ConfigError
 
 MANIFEST_FILE = "manifest.json"
+#: The console transcript (bench/console.py) is written until the process ends, so it is
+#: never hashed: a record of what was said, not evidence.
+LOG_FILE = "console.log"
+#: Files no hash list names.
+UNHASHED = (MANIFEST_FILE, LOG_FILE)
 MANIFEST_SCHEMA = "ventbench.session-manifest/1"
 
 
@@ -127,7 +132,7 @@ def write_manifest(root: Path, session_id: str | None, time_utc: str) -> str:
     root = Path(root)
     document = {"schema": MANIFEST_SCHEMA, "session_id": session_id, "time_utc": time_utc,
                 "algorithm": "sha256",
-                "files": hash_files(root, all_files(root, exclude=(MANIFEST_FILE,)))}
+                "files": hash_files(root, all_files(root, exclude=UNHASHED))}
     path = root / MANIFEST_FILE
     tmp = path.with_name(f".{path.name}.tmp")
     text = json.dumps(document, indent=2) + "\n"
@@ -207,4 +212,4 @@ def check_manifest(root: Path) -> tuple[str, list[HashMismatch]] | None:
         raise RecordError(f"{path}: schema {manifest.get('schema')!r}, expected "
                           f"{MANIFEST_SCHEMA!r}", "malformed")
     return sha256_file(path), check_files(root, manifest.get("files") or {}, MANIFEST_FILE,
-                                          exclude=(MANIFEST_FILE,))
+                                          exclude=UNHASHED)

@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ventbench.analysis.results import results_document
+from ventbench.analysis.results import results_document, to_jsonable
 from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.conditions import ENVIRONMENT_FILE, apply_conditions
 from ventbench.bench.console import LOG_FILE, Console
+from ventbench.bench.environment import QUANTITIES, phase_record, with_measured
 from ventbench.bench.history import history_path, index_session
+from ventbench.bench.instruments import Register
 from ventbench.bench.junit import write_junit
 from ventbench.bench.live import Live
 from ventbench.bench.monitoring import DUT_CAPTURE_FILE
@@ -88,6 +91,13 @@ class RunPlan:
     #: the device under test's telemetry port (bench.monitoring.dut_record), or empty
     dut_port: dict[str, Any] = field(default_factory=dict)
     lab: str = ""  #: laboratory or site, as the operator gave it
+    #: the environment record: {"start": phase record, "ranges": protocol's} (bench.environment)
+    environment: dict[str, Any] = field(default_factory=dict)
+    #: values entered for the end of the session (CLI flags), by bench.environment name
+    environment_end: dict[str, float | None] = field(default_factory=dict)
+    traceability_override: str = ""  #: the operator's recorded reason to accept untraceable data
+    #: asks the operator for the end values not given (bench.evidence.ask_environment), or None
+    ask_environment_end: Any = None
 
 
 @dataclass
@@ -108,6 +118,7 @@ class Runner:
         self.outcomes: dict[str, PointOutcome] = {}
         self.current: str | None = None
         self.instruments: dict[str, Any] = {}
+        self.measured_env: list[dict[str, Any]] = []  #: handshake infos with ambient values
 
     # -- the session --------------------------------------------------------------------------
     def start_record(self) -> dict[str, Any]:
@@ -121,6 +132,8 @@ class Runner:
             "operator": {"name": p.operator.name, "kind": p.operator.kind},
             "lab": p.lab,
             "ambient": p.config.ambient.__dict__,
+            "environment": p.environment,
+            "traceability_override": p.traceability_override,
             "instruments": {"declared": {"driver": p.driver, "port": p.port_url},
                             "note": "instrument identity and calibration as reported at "
                                     "handshake: instruments.json and each capture header"},
@@ -274,6 +287,24 @@ class Runner:
         if self.instruments.get(key) != info:
             self.instruments[key] = info
             self.session.write_json("instruments.json", {"instruments": self.instruments})
+        if any(name in info for name in QUANTITIES):
+            self.measured_env.append({"instrument": key, **{n: info[n] for n in QUANTITIES if n in info}})
+
+    def _write_environment(self, completed: bool) -> None:
+        """``environment.json``: the start record (with what instruments measured at the first
+        handshake) and the end record (flags, else what they measured last, else not recorded)."""
+        p = self.plan
+        register = Register.from_json(p.config.register) if p.config.register else None
+        start = dict((p.environment or {}).get("start") or {})
+        entered_end = dict(p.environment_end)
+        if completed and p.ask_environment_end is not None:
+            entered_end = p.ask_environment_end("end", entered_end)
+        end = phase_record(entered_end, register, "entered at the end", defaults=False)
+        if self.measured_env:
+            first, last = self.measured_env[0], self.measured_env[-1]
+            start = with_measured(start, first, register, first["instrument"])
+            end = with_measured(end, last, register, last["instrument"])
+        self.session.write_json(ENVIRONMENT_FILE, {"start": start, "end": end})
 
     # -- the end ------------------------------------------------------------------------------
     def _finish(self, status: str, reason: str, exit_code: int | None) -> int:
@@ -298,11 +329,14 @@ class Runner:
                 notes = read_json(record).get("notes") if record.exists() else ()
                 points.append(not_tested_point(point, why, notes))
         software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
+        self._write_environment(status == STATUS_COMPLETED)
+        blocks = apply_conditions(points, self._start(), session.root)
         results = results_document(
             points, software=software,
             source=session_source(session.root, session.session_id, list(self.outcomes)),
             gas=session_gas(self.plan.config, points),
         )
+        results.update(to_jsonable(blocks))
         session.write_json(RESULTS_FILE, results)
         duration_s = (utc_now() - session.started).total_seconds()
         write_junit(session.root / "junit.xml", results, session.session_id, duration_s)

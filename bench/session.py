@@ -34,9 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ventbench.bench.console import LOG_FILE
 from ventbench.bench.records import (
-    MANIFEST_FILE,
+    UNHASHED,
     HashMismatch,
     all_files,
     check_files,
@@ -137,7 +136,7 @@ def write_json_atomic(path: Path, document: Any) -> Path:
     return path
 
 
-def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE, MANIFEST_FILE, LOG_FILE)) -> list[str]:
+def session_files(root: Path, exclude: Iterable[str] = (STOP_FILE, *UNHASHED)) -> list[str]:
     """Every regular file under ``root`` as sorted POSIX relative paths (hidden temp files
     and ``exclude`` left out: by default the stop record, the manifest and ``console.log``,
     which is written until the process ends)."""
@@ -151,7 +150,7 @@ def check_hashes(root: Path, stop: dict[str, Any]) -> list[HashMismatch]:
     named (e.g. a report rendered later) are listed with problem ``"not in stop record"``.
     """
     return check_files(root, stop.get("files") or {}, "stop record",
-                       exclude=(STOP_FILE, MANIFEST_FILE))
+                       exclude=(STOP_FILE, *UNHASHED))
 
 
 @functools.lru_cache(maxsize=8)

@@ -237,6 +237,9 @@ def per_breath_channels(trace: Trace, breaths: Sequence[Any]) -> dict[str, list[
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; returns the exit code (see module doc)."""
+    import numpy as np
+
+    from ventbench.analysis.budget import BudgetContext
     from ventbench.analysis.checks import evaluate_point
     from ventbench.analysis.gas import GasCondition
     from ventbench.analysis.results import point_to_json
@@ -289,6 +292,10 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_point(
         breaths, spec.set_values, limit_set, spec.rule, spec.quantities, spec.mode,
         expected=spec.expected, per_breath=per_breath_channels(trace, breaths),
+        context=BudgetContext(
+            None if spec.rule.instrument is None else spec.rule.instrument.as_reference(),
+            recorded.flow_condition, analysis_condition, recorded.ambient,
+            dt_s=float(np.median(np.diff(recorded.t_s))) if len(recorded) > 1 else None),
     )
     point = point_to_json(spec.id, spec.mode, spec.set_values, spec.lung, result,
                           note=spec.note, limits=limit_set.id)

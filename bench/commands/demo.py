@@ -14,9 +14,13 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ventbench.bench.args import count, number
-from ventbench.bench.commands.run import analysis_config, make_plan
+from ventbench.bench.args import add_ambient_arguments, add_evidence_arguments, count, number
+from ventbench.bench.commands.run import analysis_config, make_plan, warn_evidence
+
+if TYPE_CHECKING:
+    from ventbench.bench.evidence import Evidence
 
 HELP = "run ISO 80601-2-12 VC adult rows 1-8 against a simulated prototype (accelerated)"
 
@@ -25,6 +29,8 @@ DEMO_GROUP = "adult"
 #: Sample rate asked of the simulated rig: 200 Hz keeps the demo fast and its captures
 #: small, and is well above what ISO breath metrics need (PEEP window 100 ms = 20 samples).
 DEMO_RATE_HZ = 200
+#: The register of the simulated instruments, shipped as package data.
+DEMO_REGISTER = "data/demo-instruments.toml"
 #: The simulated rig: device time as fast as it is read (2 s of it per read), and sensors
 #: with the noise of a real bench rig (flow σ 0.3 L/min, pressure σ 0.05 cmH2O).
 DEMO_PORT = ("sim://rig?speed=max&step_ms=2000"
@@ -47,10 +53,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the protocol's measured breaths (30)")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
+    # -- instruments (default: the shipped register of the simulated bench), declaration,
+    #    decision rule, environment (bench/evidence.py) --
+    add_ambient_arguments(parser)
+    add_evidence_arguments(parser)
+
+
+#: The simulated bench's environment, entered by the demo at start and end unless flags say otherwise.
+DEMO_ENVIRONMENT = {"t_amb_degc": 22.0, "p_amb_hpa": 1013.25, "rh_pct": 45.0, "mains_v": 230.0,
+                    "mains_hz": 50.0}
+
+
+def demo_evidence(args: argparse.Namespace, protocol) -> Evidence:
+    """The shared options with the demo's defaults: its shipped register, its environment."""
+    from importlib import resources
+
+    from ventbench.bench.evidence import evidence_from_args
+
+    register = Path(str(resources.files("ventbench.bench").joinpath(DEMO_REGISTER)))
+    given = {(pair.partition("=")[0]) for pair in args.env}
+    given |= {n for n, f in (("t_amb_degc", "t_amb"), ("p_amb_hpa", "p_amb"), ("rh_pct", "rh"))
+              if getattr(args, f) is not None}
+    args.env = [f"{k}={v}" for k, v in DEMO_ENVIRONMENT.items() if k not in given] + list(args.env)
+    given_end = {(pair.partition("=")[0]) for pair in args.env_end}
+    args.env_end = [f"{k}={v}" for k, v in DEMO_ENVIRONMENT.items() if k not in given_end] + list(args.env_end)
+    return evidence_from_args(args, dict(protocol.environment), register, "demo (simulated bench)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ventbench.analysis.gas import Ambient
     from ventbench.bench.live import Live
     from ventbench.bench.operator import AutomatedOperator, demo_prototype
     from ventbench.bench.protocol import load_protocol
@@ -64,17 +94,20 @@ def run(args: argparse.Namespace) -> int:
         prototype = type(prototype)(prototype.name, prototype.serial, prototype.firmware,
                                     prototype.imperfections, ())
     operator = AutomatedOperator(prototype, seed=args.seed)
-    config = analysis_config(protocol, None, Ambient(22.0, 1013.25, 0.0, "simulation"),
-                             args.settle, args.measure)
+    evidence = demo_evidence(args, protocol)
+    config = analysis_config(protocol, None, evidence.ambient(), args.settle, args.measure,
+                             evidence)
+    dut = {"name": prototype.name, "serial": prototype.serial, "firmware": prototype.firmware,
+           "simulated": prototype.describe()}
     plan = make_plan(
         protocol, port=DEMO_PORT, driver="rig", operator=operator, config=config,
         driver_options={"rate_hz": args.rate_hz},
-        dut={"name": prototype.name, "serial": prototype.serial,
-             "firmware": prototype.firmware, "simulated": prototype.describe()},
-        sessions_root=args.out, index_history=not args.no_history,
-        render_report=not args.no_report,
+        dut=dut, sessions_root=args.out, index_history=not args.no_history,
+        render_report=not args.no_report, evidence=evidence,
     )
-    runner = Runner(plan, Live())
+    live = Live()
+    warn_evidence(evidence, dut, live)
+    runner = Runner(plan, live)
     code = runner.run()
     session = runner.session.root
     live = runner.live

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ventbench.bench.args import (
     add_ambient_arguments,
-    ambient_from_args,
+    add_evidence_arguments,
     count,
     key_value,
     number,
@@ -37,6 +37,8 @@ from ventbench.errors import ConfigError
 if TYPE_CHECKING:
     from ventbench.analysis.gas import Ambient
     from ventbench.bench.analysis_config import AnalysisConfig
+    from ventbench.bench.evidence import Evidence
+    from ventbench.bench.live import Live
     from ventbench.bench.operator import Operator
     from ventbench.bench.protocol import Protocol
     from ventbench.bench.runner import RunPlan
@@ -75,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device-serial", default="", metavar="S")
     parser.add_argument("--firmware", default="", metavar="V")
     add_ambient_arguments(parser)
+    # instruments, declaration, decision rule, environment (read by bench/evidence.py)
+    add_evidence_arguments(parser)
     parser.add_argument("--settle", type=number(0, integer=True), default=None, metavar="N",
                         help="override the protocol's settle breaths")
     parser.add_argument("--measure", type=count, default=None, metavar="N",
@@ -87,8 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
-                    settle: int | None = None, measure: int | None = None) -> AnalysisConfig:
-    """The frozen analysis configuration of a session on ``protocol``."""
+                    settle: int | None = None, measure: int | None = None,
+                    evidence: Evidence | None = None) -> AnalysisConfig:
+    """The frozen analysis configuration of a session on ``protocol`` (with the register,
+    declaration, decision rule and ambient uncertainties of ``evidence`` when given)."""
     from ventbench.analysis.limits import load_limits
     from ventbench.analysis.segment import SegmentationSettings
     from ventbench.bench.analysis_config import AnalysisConfig
@@ -98,14 +104,22 @@ def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
         overrides["settle_breaths"] = settle
     if measure is not None:
         overrides["measure_breaths"] = measure
+    if evidence is not None and evidence.decision_rule:
+        overrides["decision_rule"] = evidence.decision_rule
     segmentation = {"": SegmentationSettings.auto()}
     for point in protocol.points:
         segmentation[point.group] = SegmentationSettings.preset(protocol.segmentation(point))
+    extra: dict[str, Any] = {}
+    if evidence is not None:
+        extra = {"ambient_u": evidence.ambient_u(),
+                 "register": None if evidence.register is None else evidence.register.to_json(),
+                 "declaration": None if evidence.declaration is None else evidence.declaration.to_json()}
     return AnalysisConfig(
         limits=load_limits(limits or protocol.limits),
         rule=protocol.rule(**overrides),
         segmentation=segmentation,
         ambient=ambient,
+        **extra,
     )
 
 
@@ -113,16 +127,26 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               config: AnalysisConfig, driver_options: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
-              dut_port: dict[str, Any] | None = None, lab: str = "") -> RunPlan:
+              dut_port: dict[str, Any] | None = None, lab: str = "",
+              evidence: Evidence | None = None) -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
-    :func:`bench.monitoring.dut_record`."""
+    :func:`bench.monitoring.dut_record`; ``evidence`` the environment record and override."""
     from ventbench.bench.runner import RunPlan
 
+    env = {} if evidence is None else {"environment": evidence.environment(),
+                                       "environment_end": dict(evidence.env_end),
+                                       "traceability_override": evidence.override}
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
-                   dut_port=dict(dut_port or {}), lab=lab)
+                   dut_port=dict(dut_port or {}), lab=lab, **env)
+
+
+def warn_evidence(evidence: Evidence, dut: dict[str, Any], live: Live) -> None:
+    """Say before the first point what will make the verdicts INCONCLUSIVE (or unsupported)."""
+    for line in evidence.warnings(dut):
+        live.line(f"warning: {line}")
 
 
 def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -159,6 +183,7 @@ def _sim_speed_max(url: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ventbench.bench.evidence import ask_environment, evidence_from_args, parse_env_pairs
     from ventbench.bench.live import Live
     from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
     from ventbench.bench.protocol import load_protocol
@@ -176,9 +201,19 @@ def run(args: argparse.Namespace) -> int:
     # an unknown driver or a bad --option is a usage error before any file is written
     options = driver_options(args.driver, args.option)
     dut_port = dut_port_from_args(args)
-    config = analysis_config(protocol, args.limits, ambient_from_args(args), args.settle,
-                             args.measure)
+    interactive = args.operator_mode == "terminal" and sys.stdin.isatty()
+    if interactive:  # what no flag gave is asked of the operator, at the start and the end
+        given = parse_env_pairs(args.env, "--env")
+        given.update({n: getattr(args, f) for n, f in (("t_amb_degc", "t_amb"), ("p_amb_hpa", "p_amb"),
+                                                     ("rh_pct", "rh")) if getattr(args, f) is not None})
+        args.env = [f"{k}={v}" for k, v in ask_environment("start", given).items()]
+    evidence = evidence_from_args(args, dict(protocol.environment))
+    config = analysis_config(protocol, args.limits, evidence.ambient(), args.settle,
+                             args.measure, evidence)
     dut = {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware}
+    if evidence.declaration is not None:  # the declared identity fills what was not given
+        for key in ("name", "serial", "firmware"):
+            dut[key] = dut[key] or evidence.declaration.device.get(key, "")
     if args.operator_mode == "auto":
         if not args.port.lower().startswith("sim://"):
             raise ConfigError(f"--operator-mode auto needs a sim:// port, found {args.port!r}")
@@ -190,5 +225,10 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
-                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab)
-    return Runner(plan, Live()).run()
+                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
+                     evidence=evidence)
+    if interactive:
+        plan.ask_environment_end = ask_environment
+    live = Live()
+    warn_evidence(evidence, dut, live)
+    return Runner(plan, live).run()

@@ -92,6 +92,13 @@ def run_reliability(args: argparse.Namespace) -> int:
         from ventbench.bench.report import render  # matplotlib: only when a run needs it
     # unknown driver or a bad --option: a usage error before any file is written
     options = driver_options(args.driver, args.option)
+    unsupported = [flag for flag, given in (
+        ("--instruments", args.instruments), ("--declaration", args.declaration),
+        ("--decision-rule", args.decision_rule), ("--traceability-override", args.traceability_override),
+        ("--env", args.env), ("--env-end", args.env_end)) if given]
+    if unsupported:  # never accepted and silently ignored
+        raise ConfigError(f"{', '.join(unsupported)}: not yet supported for reliability runs "
+                          f"(protocol {args.protocol!r}); only run and demo sessions take them")
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,

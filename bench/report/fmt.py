@@ -42,9 +42,13 @@ def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
 
 
 def achieved_text(msgs: Messages, check: Mapping[str, Any]) -> str:
-    """The accuracy achieved, "±(4 mL + 6.2 %)", or — when not computable."""
+    """The accuracy achieved: "bias ± U; max |e|" ("+8.6 ± 12.9 mL; max 9.3"), else the
+    older "±(4 mL + 6.2 %)" form, or — when not computable."""
     ach = check.get("achieved") or {}
     unit = check.get("unit") or (check.get("limit") or {}).get("unit", "")
+    if ach.get("bias") is not None and ach.get("U") is not None:
+        return (f"{'+' if ach['bias'] >= 0 else ''}{msgs.sig(ach['bias'], 3)} ± {msgs.sig(ach['U'], 3)} {unit}; "
+                f"max {msgs.sig(ach.get('max_abs_error'), 3)}")
     if ach.get("abs") is None or ach.get("rel") is None:
         return msgs("common.missing")
     return f"±({msgs.sig(ach['abs'])} {unit} + {msgs.pct(ach['rel'])} %)"

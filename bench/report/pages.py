@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from ventbench.bench.report.evidence import cover_rows
 from ventbench.bench.report.fmt import (
     FAIL_COLOR,
     limit_text,
@@ -123,6 +124,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     ]
     if dut.get("simulated"):
         rows.insert(3, (msgs("cover.simulated"), msgs("cover.simulated_text")))
+    rows[10:10] = cover_rows(data, msgs)  # decision rule, traceability, environment, limits' source
     doc.space(0.05)
     doc.key_values(rows, size=8.5)
     doc.heading(msgs("cover.conclusion"), 2, keep_in=0.6)
@@ -244,6 +246,10 @@ def _gas_and_rules(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.heading(msgs("setup.rule"), 2)
     ss = rule.get("steady_state")
     inst = rule.get("instrument")
+    register = (data.analysis.get("register") or {}).get("instruments")
+    if register:
+        inst = {"name": ", ".join(f"{i['name']} {i['serial']} ({i['certificate']}, {i['lab']}, {i['calibrated']}"
+                                  f" – {i['due']})" for i in register), "k": None}
     doc.key_values([
         (msgs("setup.settle"), msgs("setup.settle_text", n=rule.get("settle_breaths", "—"))
          + (" " + msgs("setup.steady_state", k=ss.get("k"), tol=msgs.sig(ss.get("tol_pct")), field=ss.get("field"))
@@ -253,7 +259,8 @@ def _gas_and_rules(doc: Document, data: ReportData, msgs: Messages) -> None:
         (msgs("setup.decision"), msgs.get(f"setup.decision_{rule.get('decision_rule')}", str(rule.get("decision_rule")))),
         (msgs("setup.uncertainty"), msgs("setup.uncertainty_none") if not inst else
          msgs("setup.uncertainty_text", name=inst.get("name", "?"), k=msgs.sig(inst.get("k")),
-              spec=", ".join(f"{k} {msgs.sig(v)}" for k, v in inst.items() if k not in ("name", "k")))),
+              spec=", ".join(f"{k} {msgs.sig(v)}" for k, v in inst.items() if k not in ("name", "k"))
+              or msgs("evidence.register"))),
         (msgs("setup.incomplete_rule"), msgs("setup.incomplete_rule_text")),
     ])
 

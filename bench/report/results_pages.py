@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ventbench.bench.report import plots
+from ventbench.bench.report.evidence import budget_tables
 from ventbench.bench.report.fmt import (
     achieved_text,
     limit_text,
@@ -222,6 +223,7 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
     flagged = [f"#{b.get('index', i)}: {', '.join(b.get('flags'))}" for i, b in enumerate(breaths)
                if [f for f in b.get("flags") or [] if f]]
     doc.paragraph(msgs("point.flags", list=short_list(flagged, 20)) if flagged else msgs("point.no_flags"), 7.5)
+    budget_tables(doc, point, msgs)
 
 
 def _waveform(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: Messages) -> None:

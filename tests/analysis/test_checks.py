@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ventbench.analysis.breath import Breath
+from ventbench.analysis.budget import BudgetContext
 from ventbench.analysis.checks import (
     InstrumentAccuracy,
     JudgementRule,
@@ -19,6 +20,7 @@ from ventbench.analysis.checks import (
     evaluate_point,
     point_verdict,
 )
+from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.limits import LimitSet, Tolerance, load_limits
 from ventbench.analysis.results import (
     SCHEMA,
@@ -179,27 +181,39 @@ def test_mean_versus_every_breath() -> None:
 
 
 FLOW_ANALYSER = InstrumentAccuracy(name="analyser", flow_rel=0.0175, flow_abs_lpm=0.1, pressure_abs_cmh2o=0.1)
+#: the flow already at BTPS (no conversion), the analyser as a data-sheet reference
+NO_CONVERSION = BudgetContext(reference=FLOW_ANALYSER.as_reference(), flow_condition=GasCondition.BTPS)
 
 
 def u_vt(reading_ml: float, ti_s: float = 1.0) -> float:
-    half = 0.0175 * reading_ml + 0.1 * 1000.0 / 60.0 * ti_s
-    return 2.0 * half / math.sqrt(3.0)
+    """U of one constant-reading VT breath: data-sheet term and analysis bound, both rectangular."""
+    inst = (0.0175 * reading_ml + 0.1 * 1000.0 / 60.0 * ti_s) / math.sqrt(3.0)
+    analysis = (0.5 + 0.01 * reading_ml) / math.sqrt(3.0)
+    return 2.0000024 * math.hypot(inst, analysis)
 
 
 @pytest.mark.parametrize(
     ("error", "simple", "guarded"),
-    [(60.0, "PASS", "PASS"), (70.0, "PASS", "INCONCLUSIVE"), (85.0, "FAIL", "INCONCLUSIVE"), (95.0, "FAIL", "FAIL")],
+    [(60.0, "PASS", "PASS"), (70.0, "PASS", "INCONCLUSIVE"), (85.0, "FAIL", "FAIL"), (-70.0, "PASS", "INCONCLUSIVE")],
 )
 def test_guarded_versus_simple(error: float, simple: str, guarded: str) -> None:
-    # U(570 mL, Ti 1 s) = 2/√3 · (1.75 % · 570 + 0.1 L/min · 1 s) = 13.44 mL; limit 79 mL
+    # U(570 mL, Ti 1 s) = 2·√(6.721² + 3.580²) = 15.23 mL; limit 79 mL: 70 mL is inside the guard band
     breaths = vt_errors([error] * 30)
-    s = check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(instrument=FLOW_ANALYSER), ["vt"]), "vt")
-    g = check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(decision_rule="guarded", instrument=FLOW_ANALYSER),
-                             ["vt"]), "vt")
+    s = check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(), ["vt"], context=NO_CONVERSION), "vt")
+    g = check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(decision_rule="guarded"), ["vt"],
+                             context=NO_CONVERSION), "vt")
     assert (s.verdict, g.verdict) == (simple, guarded)
-    assert g.uncertainty_u == pytest.approx(u_vt(500.0 + error)) and g.uncertainty_k == 2.0
+    assert g.budget.U == pytest.approx(u_vt(500.0 + error), rel=1e-6) and g.budget.complete
+    assert g.achieved()["bias"] == pytest.approx(error) and g.achieved()["U"] == g.budget.U
     if guarded == "INCONCLUSIVE":
-        assert "within measurement uncertainty" in g.reason
+        assert "inside the guard band w = U" in g.reason
+
+
+def test_guarded_without_a_whole_budget_never_passes() -> None:
+    breaths = vt_errors([0.0] * 30)
+    c = check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(decision_rule="guarded"), ["vt"]), "vt")
+    assert c.verdict == "INCONCLUSIVE" and "U incomplete" in c.reason and "reference instrument" in c.reason
+    assert check(evaluate_point(breaths, VC_SET, ISO, JudgementRule(), ["vt"]), "vt").verdict == "PASS"
 
 
 def test_uncertainty_models() -> None:
@@ -213,8 +227,6 @@ def test_uncertainty_models() -> None:
     assert inst.expanded("rate", [20.0], ti, te)[0] == pytest.approx(k * 400.0 * 0.01 / 60.0)
     assert inst.expanded("ie", [2.0], ti, te)[0] == pytest.approx(k * 2.0 * (0.01 / 2.0 + 0.01 / 1.0))
     assert inst.expanded("fio2", [50.0], ti, te)[0] == pytest.approx(k * 1.0)
-    with pytest.raises(ConfigError, match="guarded"):
-        JudgementRule(decision_rule="guarded")
     with pytest.raises(ConfigError, match="flow_rel"):
         InstrumentAccuracy(flow_rel=-0.1)
 
@@ -321,7 +333,8 @@ def test_point_to_json_contract_and_no_nan() -> None:
                 "max_abs_error", "achieved", "verdict"):
         assert key in vt
     assert set(vt["limit"]) >= {"abs", "rel", "unit", "source", "confidence"}
-    assert set(vt["achieved"]) == {"abs", "rel"} and "reason" not in vt and "uncertainty" in vt
+    assert set(vt["achieved"]) == {"abs", "rel", "bias", "U", "max_abs_error"} and "reason" not in vt
+    assert set(vt["uncertainty"]) >= {"unit", "components", "u_c", "nu_eff", "k", "U", "coverage"}
     assert doc["summary"]["pplat_cmh2o"]["mean"] is None
     text = json.dumps(doc, allow_nan=False)
     assert json.dumps(point_to_json("vc-01", "vc", VC_SET, lung, result), allow_nan=False) == text  # deterministic

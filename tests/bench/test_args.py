@@ -111,3 +111,10 @@ def test_type_functions_are_usage_errors_naming_the_option(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
         assert words in capsys.readouterr().err
+
+
+def test_env_help_names_every_ambient_quantity():
+    from ventbench.bench.args import ENV_QUANTITIES
+    from ventbench.bench.environment import QUANTITIES
+
+    assert ENV_QUANTITIES == tuple(QUANTITIES)

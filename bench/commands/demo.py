@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ventbench.analysis.gas import Ambient
 from ventbench.bench.commands.run import analysis_config, make_plan
+from ventbench.bench.history_url import add_history_argument
 from ventbench.bench.live import Live
 from ventbench.bench.operator import AutomatedOperator, demo_prototype
 from ventbench.bench.protocol import load_protocol
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measure", type=int, default=None, metavar="N",
                         help="override the protocol's measured breaths (30)")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
+    add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
 
 
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         dut={"name": prototype.name, "serial": prototype.serial,
              "firmware": prototype.firmware, "simulated": prototype.describe()},
         sessions_root=args.out, index_history=not args.no_history,
-        render_report=not args.no_report,
+        render_report=not args.no_report, history_url=args.history,
     )
     runner = Runner(plan, Live())
     code = runner.run()

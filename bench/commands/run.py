@@ -21,6 +21,7 @@ from ventbench.analysis.gas import Ambient
 from ventbench.analysis.limits import load_limits
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.bench.analysis_config import AnalysisConfig
+from ventbench.bench.history_url import add_history_argument
 from ventbench.bench.live import Live
 from ventbench.bench.operator import AutomatedOperator, Operator, Prototype, TerminalOperator
 from ventbench.bench.protocol import Protocol, load_protocol
@@ -70,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measure", type=int, default=None, metavar="N",
                         help="override the protocol's measured breaths")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
+    add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true",
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/reliability/command.py) --
@@ -131,14 +133,15 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               config: AnalysisConfig, driver_options: dict[str, Any] | None = None,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
-              dut_port: dict[str, Any] | None = None, lab: str = "") -> RunPlan:
+              dut_port: dict[str, Any] | None = None, lab: str = "",
+              history_url: str | None = None) -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
     :func:`bench.monitoring.dut_record`."""
     return RunPlan(protocol=protocol.to_json(), config=config, port_url=port, driver=driver,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
-                   dut_port=dict(dut_port or {}), lab=lab)
+                   dut_port=dict(dut_port or {}), lab=lab, history_url=history_url)
 
 
 def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,5 +211,6 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=parse_options(args.option), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
-                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab)
+                     render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
+                     history_url=args.history)
     return Runner(plan, Live()).run()

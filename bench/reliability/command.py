@@ -73,7 +73,8 @@ def run_reliability(args: argparse.Namespace) -> int:
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
-                             render=not args.no_report, history=not args.no_history)
+                             render=not args.no_report, history=not args.no_history,
+                             history_url=args.history)
         return run.run()
     sets = {}
     for key, value in _pairs(args.set_values, "--set").items():
@@ -94,5 +95,6 @@ def run_reliability(args: argparse.Namespace) -> int:
             return 2
     run = ReliabilityRun(config, args.port, args.driver, parse_options(args.option),
                          sessions_root=args.out, live=live, ambient=ambient_from_args(args),
-                         render=not args.no_report, history=not args.no_history)
+                         render=not args.no_report, history=not args.no_history,
+                         history_url=args.history)
     return run.run()

@@ -4,7 +4,6 @@ several writer processes at once, conflicting ids, and the password kept out of 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sqlite3
 import subprocess
 import sys

@@ -80,7 +80,6 @@ def test_archive_on_a_local_cluster_survives_a_killed_worker_and_matches_replay(
     assert "start.json" in report.failed[0]["error"]
     assert any("NOT RE-ANALYSED" in line and "broken" in line for line in lines)
     assert all(not e["differences"] for e in report.done)
-    assert all(e["peak_rss_mb"] < 300 for e in report.done)
     version = analysis_version()
     for session in sessions:  # the recorded results untouched, the re-analysis beside them
         assert sha256_file(session / "results.json") == recorded[session]

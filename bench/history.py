@@ -1,11 +1,11 @@
-"""The history index: every finished session in ``ventbench-history.sqlite`` (stdlib SQLite).
+"""The history index: every finished session, in SQLite (default) or a shared PostgreSQL.
 
 One row per session (device, serial, firmware, protocol, date, operator, verdict) and one
 row per point × check (mean error, max error, achieved accuracy, verdict), so that
-``ventbench history`` can show how each check moves across firmware versions. The database
-lives under the sessions root; writers use WAL mode, a busy timeout and ``BEGIN IMMEDIATE``
-so two sessions finishing at once both land. Indexing is idempotent (a session re-indexed
-replaces its rows).
+``ventbench history`` can show how each check moves across firmware versions and units.
+Where the database is and how it is written: :mod:`bench.history_url` (``--history URL``)
+and :mod:`bench.history_store` (SQLAlchemy Core, Alembic migrations, one transaction per
+session). Indexing is idempotent (a session re-indexed replaces its rows).
 
 A reliability session (``start.json`` kind "reliability", ``results.json`` with a
 ``reliability`` block and no points) is one session row (protocol "reliability") and one
@@ -15,83 +15,27 @@ holds (:func:`reliability_checks`).
 
 from __future__ import annotations
 
-import sqlite3
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import hashlib
+import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
+from ventbench.bench.history_url import HISTORY_FILE, HistoryTarget, resolve
 from ventbench.bench.integrity import record_check
-from ventbench.errors import ConfigError
 
-HISTORY_FILE = "ventbench-history.sqlite"
-_BUSY_TIMEOUT_MS = 30_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id   TEXT PRIMARY KEY,
-    path         TEXT NOT NULL,
-    started_utc  TEXT,
-    device       TEXT,
-    serial       TEXT,
-    firmware     TEXT,
-    protocol     TEXT,
-    operator     TEXT,
-    status       TEXT,
-    verdict      TEXT,
-    exit_status  INTEGER,
-    results_sha256 TEXT,
-    integrity    TEXT,
-    manifest_sha256 TEXT
-);
-CREATE TABLE IF NOT EXISTS checks (
-    session_id    TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
-    point_id      TEXT NOT NULL,
-    quantity      TEXT NOT NULL,
-    set_value     REAL,
-    mean          REAL,
-    mean_error    REAL,
-    max_abs_error REAL,
-    achieved_abs  REAL,
-    achieved_rel  REAL,
-    n_breaths     INTEGER,
-    verdict       TEXT,
-    PRIMARY KEY (session_id, point_id, quantity)
-);
-CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions(device, protocol, started_utc);
-"""
+__all__ = ["HISTORY_FILE", "history_path", "index_session", "list_sessions", "check_trend",
+           "session_rows", "reliability_checks", "RELIABILITY_POINT"]
 
 
 def history_path(sessions_root: Path) -> Path:
-    """Path of the history database under a sessions root."""
+    """Path of the default (SQLite) history database under a sessions root."""
     return Path(sessions_root) / HISTORY_FILE
 
 
-@contextmanager
-def connect(path: Path) -> Iterator[sqlite3.Connection]:
-    """Open (creating) the history database in WAL mode with a busy timeout."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        con = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    except sqlite3.Error as error:
-        raise ConfigError(f"{path}: cannot open history database ({error})") from None
-    try:
-        con.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA foreign_keys=ON")
-        con.executescript(_SCHEMA)
-        have = {row[1] for row in con.execute("PRAGMA table_info(sessions)")}
-        for column in ("integrity", "manifest_sha256"):  # databases from before these columns
-            if column not in have:
-                con.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
-        con.row_factory = sqlite3.Row
-        yield con
-    except sqlite3.DatabaseError as error:
-        raise ConfigError(f"{path}: history database error ({error})") from None
-    finally:
-        con.close()
+def _target(db: Path | str | HistoryTarget | None) -> HistoryTarget:
+    return resolve(db) if db is not None else resolve(None)
 
 
 def _float(value: Any) -> float | None:
@@ -220,94 +164,120 @@ def reliability_checks(session_id: str, config: dict[str, Any], block: dict[str,
     return rows
 
 
+def origin_of(start: dict[str, Any]) -> str:
+    """SHA-256 of the canonical start record: the identity of a session across benches."""
+    text = json.dumps(start, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def index_session(
-    db_path: Path,
+    db: Path | str | HistoryTarget | None,
     session_dir: Path,
     start: dict[str, Any],
     stop: dict[str, Any] | None,
     results: dict[str, Any] | None,
-    attempts: int = 5,
-) -> None:
-    """Insert (or replace) one session and its checks in one IMMEDIATE transaction.
+    attempts: int = 6,
+) -> str:
+    """Insert (or replace) one session and its checks in one transaction.
 
     Indexing rule: only a session whose records verify at hash level
     (:func:`bench.integrity.record_check`: every file against its manifest or stop record,
     the stop record's verdicts and exit status against the results) has its checks
     indexed; any other is listed with ``integrity`` "not verified: <why>", its checks left
     out of every trend.
+
+    Parameters
+    ----------
+    db : Path, str or HistoryTarget
+        A SQLite file, a ``sqlite:///`` or ``postgresql://`` URL (see :mod:`bench.history_url`).
+
+    Returns
+    -------
+    str
+        "inserted" or "replaced".
+
+    Raises
+    ------
+    bench.history_store.HistoryUnavailable
+        The database server cannot be reached (the caller queues the session).
+    bench.history_store.HistoryConflict
+        The session id is already in the history for another session.
     """
-    row, checks = session_rows(session_dir, start, stop, results)
+    from ventbench import __version__
+    from ventbench.bench.history_store import retrying, write_session
+    from ventbench.bench.session import iso_utc, utc_now
+
+    row, check_rows = session_rows(session_dir, start, stop, results)
+    # indexing rule: only a session whose records verify at hash level has its checks indexed
     row["integrity"], row["manifest_sha256"] = integrity_of(session_dir)
     if row["integrity"] != VERIFIED:
-        checks = []
-    for attempt in range(attempts):
-        try:
-            with connect(db_path) as con:
-                con.execute("BEGIN IMMEDIATE")
-                try:
-                    con.execute("DELETE FROM checks WHERE session_id = ?", (row["session_id"],))
-                    con.execute(
-                        f"INSERT OR REPLACE INTO sessions ({', '.join(row)}) "
-                        f"VALUES ({', '.join('?' for _ in row)})",
-                        tuple(row.values()),
-                    )
-                    if checks:
-                        keys = list(checks[0])
-                        con.executemany(
-                            f"INSERT OR REPLACE INTO checks ({', '.join(keys)}) "
-                            f"VALUES ({', '.join('?' for _ in keys)})",
-                            [tuple(c[k] for k in keys) for c in checks],
-                        )
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
-            return
-        except sqlite3.OperationalError:  # pragma: no cover - locked beyond the busy timeout
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+        check_rows = []
+    row.update(origin=origin_of(start), bench_host=(start.get("software") or {}).get("host")
+               or socket.gethostname(),
+               analysis_version=((results or {}).get("software") or {}).get("version")
+               or __version__, indexed_utc=iso_utc(utc_now()))
+    return retrying(_target(db), lambda con: write_session(con, row, check_rows), attempts)
 
 
 def list_sessions(
-    db_path: Path, device: str | None = None, protocol: str | None = None
+    db: Path | str | HistoryTarget | None, device: str | None = None, protocol: str | None = None
 ) -> list[dict[str, Any]]:
     """Sessions, oldest first, optionally filtered by device and protocol."""
-    where, args = _filters(device, protocol)
-    with connect(db_path) as con:
-        rows = con.execute(
-            f"SELECT * FROM sessions {where} ORDER BY started_utc, session_id", args
-        ).fetchall()
-    return [dict(r) for r in rows]
+    import sqlalchemy as sa
+
+    from ventbench.bench.history_store import sessions, transaction
+
+    query = sa.select(sessions).order_by(sessions.c.started_utc, sessions.c.session_id)
+    query = query.where(*_filters(sessions, device, protocol))
+    with transaction(_target(db)) as con:
+        return [dict(r._mapping) for r in con.execute(query)]
 
 
 def check_trend(
-    db_path: Path, device: str | None = None, protocol: str | None = None
+    db: Path | str | HistoryTarget | None, device: str | None = None, protocol: str | None = None
 ) -> list[dict[str, Any]]:
     """Per protocol × firmware × quantity: sessions, worst max error, worst achieved
     relative accuracy, FAIL count — in firmware order of first appearance."""
-    where, args = _filters(device, protocol, prefix="s.")
-    query = f"""
-        SELECT s.protocol AS protocol, s.firmware AS firmware, c.quantity AS quantity,
-               COUNT(DISTINCT s.session_id) AS sessions, COUNT(*) AS checks,
-               AVG(c.mean_error) AS mean_error, MAX(c.max_abs_error) AS max_abs_error,
-               MAX(c.achieved_rel) AS achieved_rel,
-               SUM(c.verdict = 'FAIL') AS fails, MIN(s.started_utc) AS first_utc
-        FROM checks c JOIN sessions s ON s.session_id = c.session_id
-        {where}
-        GROUP BY s.protocol, s.firmware, c.quantity
-        ORDER BY s.protocol, c.quantity, first_utc
-    """
-    with connect(db_path) as con:
-        return [dict(r) for r in con.execute(query, args).fetchall()]
+    import sqlalchemy as sa
+
+    from ventbench.bench.history_store import checks, sessions, transaction
+
+    s, c = sessions.c, checks.c
+    first = sa.func.min(s.started_utc).label("first_utc")
+    query = (
+        sa.select(s.protocol, s.firmware, c.quantity,
+                  sa.func.count(sa.distinct(s.session_id)).label("sessions"),
+                  sa.func.count().label("checks"),
+                  sa.func.avg(c.mean_error).label("mean_error"),
+                  sa.func.max(c.max_abs_error).label("max_abs_error"),
+                  sa.func.max(c.achieved_rel).label("achieved_rel"),
+                  sa.func.sum(sa.case((c.verdict == "FAIL", 1), else_=0)).label("fails"),
+                  first)
+        .select_from(checks.join(sessions, s.session_id == c.session_id))
+        .where(*_filters(sessions, device, protocol))
+        .group_by(s.protocol, s.firmware, c.quantity)
+        .order_by(s.protocol, c.quantity, first)
+    )
+    with transaction(_target(db)) as con:
+        return [_plain(dict(r._mapping)) for r in con.execute(query)]
 
 
-def _filters(device: str | None, protocol: str | None, prefix: str = "") -> tuple[str, tuple]:
-    clauses, args = [], []
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """Numbers as Python floats/ints whatever the engine returns (Decimal on PostgreSQL)."""
+    from decimal import Decimal
+
+    return {k: (float(v) if isinstance(v, Decimal) else v) for k, v in row.items()}
+
+
+def _filters(table: Any, device: str | None, protocol: str | None) -> list[Any]:
+    out = []
     if device:
-        clauses.append(f"{prefix}device = ?")
-        args.append(device)
+        out.append(table.c.device == device)
     if protocol:
-        clauses.append(f"{prefix}protocol = ?")
-        args.append(protocol)
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(args)
+        out.append(table.c.protocol == protocol)
+    return out
+
+
+def sessions_root_of(session_dir: Path) -> Path:
+    """The sessions root a session directory lives in (its parent)."""
+    return Path(os.path.abspath(session_dir)).parent

@@ -28,7 +28,7 @@ from ventbench.bench.analysis_config import AnalysisConfig
 from ventbench.bench.conditions import ENVIRONMENT_FILE, apply_conditions
 from ventbench.bench.console import LOG_FILE, Console
 from ventbench.bench.environment import QUANTITIES, phase_record, with_measured
-from ventbench.bench.history import history_path, index_session
+from ventbench.bench.history_sync import check_at_start, record_session
 from ventbench.bench.instruments import Register
 from ventbench.bench.junit import write_junit
 from ventbench.bench.live import Live
@@ -98,6 +98,7 @@ class RunPlan:
     traceability_override: str = ""  #: the operator's recorded reason to accept untraceable data
     #: asks the operator for the end values not given (bench.evidence.ask_environment), or None
     ask_environment_end: Any = None
+    history_url: str | None = None  #: --history (None: $VENTBENCH_HISTORY or the sessions root)
 
 
 @dataclass
@@ -152,6 +153,8 @@ class Runner:
         points = p.protocol["points"]
         self.live.session_header(self.session.session_id, p.protocol["id"], len(points),
                                  str(self.session.root))
+        if p.index_history:  # an unreachable shared history is said now, and never stops us
+            check_at_start(p.history_url, self.session.sessions_root, self.live.line)
         status, reason, exit_code = STATUS_COMPLETED, "all points done", None
         previous_term = None
         if threading.current_thread() is threading.main_thread():
@@ -356,11 +359,9 @@ class Runner:
                            else "not rendered (--no-report)")
         session.write_stop(exit_code, status, reason, extra)
         if self.plan.index_history:
-            try:
-                index_session(history_path(session.sessions_root), session.root,
-                              self._start(), read_json(session.root / "stop.json"), results)
-            except BenchError as error:  # the session is complete without the index
-                self.live.line(f"warning: history not updated: {error}")
+            # the session is complete without the index; an unreachable one queues it
+            record_session(self.plan.history_url, session.sessions_root, session.root,
+                           self.live.line)
         rows = [(pt["id"], pt["verdict"], _detail(pt)) for pt in points]
         self.live.summary(rows, verdict)
         if status != STATUS_COMPLETED:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ventbench.bench.args import add_ambient_arguments, add_evidence_arguments, count, number
 from ventbench.bench.commands.run import analysis_config, make_plan, warn_evidence
+from ventbench.bench.history_url import add_history_argument
 
 if TYPE_CHECKING:
     from ventbench.bench.evidence import Evidence
@@ -52,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measure", type=count, default=None, metavar="N",
                         help="override the protocol's measured breaths (30)")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
+    add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
     # -- instruments (default: the shipped register of the simulated bench), declaration,
     #    decision rule, environment (bench/evidence.py) --
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         protocol, port=DEMO_PORT, driver="rig", operator=operator, config=config,
         driver_options={"rate_hz": args.rate_hz},
         dut=dut, sessions_root=args.out, index_history=not args.no_history,
-        render_report=not args.no_report, evidence=evidence,
+        render_report=not args.no_report, evidence=evidence, history_url=args.history,
     )
     live = Live()
     warn_evidence(evidence, dut, live)

@@ -32,6 +32,7 @@ from ventbench.bench.commands.run_reliability import (
     refuse_reliability_options,
     run_reliability,
 )
+from ventbench.bench.history_url import add_history_argument
 from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--measure", type=count, default=None, metavar="N",
                         help="override the protocol's measured breaths")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
+    add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true",
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/commands/run_reliability.py) --
@@ -128,7 +130,7 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
               dut_port: dict[str, Any] | None = None, lab: str = "",
-              evidence: Evidence | None = None) -> RunPlan:
+              evidence: Evidence | None = None, history_url: str | None = None) -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
     :func:`bench.monitoring.dut_record`; ``evidence`` the environment record and override."""
     from ventbench.bench.runner import RunPlan
@@ -140,7 +142,8 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
                    operator=operator, driver_options=dict(driver_options or {}),
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
-                   dut_port=dict(dut_port or {}), lab=lab, **env)
+                   dut_port=dict(dut_port or {}), lab=lab, history_url=history_url,
+                   **env)
 
 
 def warn_evidence(evidence: Evidence, dut: dict[str, Any], live: Live) -> None:
@@ -226,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
                      config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
-                     evidence=evidence)
+                     evidence=evidence, history_url=args.history)
     if interactive:
         plan.ask_environment_end = ask_environment
     live = Live()

@@ -102,8 +102,8 @@ def run_reliability(args: argparse.Namespace) -> int:
     live = Live()
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
-                             render=render,
-                             history=not args.no_history)
+                             render=render, history=not args.no_history,
+                             history_url=args.history)
         return run.run()
     config = load_reliability(args.protocol, duration=args.duration,
                               set_values=as_dict(args.set_values),
@@ -119,5 +119,6 @@ def run_reliability(args: argparse.Namespace) -> int:
             return 2
     run = ReliabilityRun(config, args.port, args.driver, options.to_dict(),
                          sessions_root=args.out, live=live, ambient=ambient_from_args(args),
-                         render=render, history=not args.no_history)
+                         render=render, history=not args.no_history,
+                         history_url=args.history)
     return run.run()

@@ -123,17 +123,21 @@ class ReliabilityRun:
         ``bench.report.render``; reliability does not import the report package, which
         imports reliability). None: no report.
     history : bool
-        Index the session in the history (``ventbench-history.sqlite`` of the sessions root).
+        Index the session in the history.
+    history_url : str, optional
+        ``--history`` (default ``$VENTBENCH_HISTORY`` or the sessions root's SQLite file).
     """
 
     def __init__(self, config: ReliabilityConfig | None, port: str, driver_name: str,
                  driver_options: dict[str, Any] | None = None, sessions_root: Path | None = None,
                  resume: Path | None = None, live: Live | None = None,
                  ambient: Ambient | None = None,
-                 render: Callable[[Path], Any] | None = None, history: bool = True) -> None:
+                 render: Callable[[Path], Any] | None = None, history: bool = True,
+                 history_url: str | None = None) -> None:
         self.live = live or Live()
         self.render = render if callable(render) else None
         self.history = history
+        self.history_url = history_url
         self.ambient = ambient or Ambient()
         if resume is not None:
             self._init_resume(Path(resume))
@@ -240,6 +244,10 @@ class ReliabilityRun:
                             on_tick=status)
         self.live.line(f"reliability session {self.session.session_id} segment {self.segment}: "
                        f"{_fmt_s(self.config.duration_s - self.base_s)} to go -> {self.session.root}")
+        if self.history:  # an unreachable shared history is said now, and never stops the run
+            from ventbench.bench.history_sync import check_at_start
+
+            check_at_start(self.history_url, self.session.sessions_root, self.live.line)
         status_word, reason, code = STATUS_FAILED, "", EXIT_DEVICE
         try:
             stop = recorder.run().stop
@@ -267,9 +275,7 @@ class ReliabilityRun:
         the report never reads stop.json, so a later ``ventbench report`` gives the same
         bytes. The session is then indexed in the history under its sessions root.
         """
-        import sqlite3
-
-        from ventbench.bench.history import history_path, index_session
+        from ventbench.bench.history_sync import record_session
         from ventbench.bench.reliability.analysis import session_results
 
         root = self.session.root
@@ -295,12 +301,8 @@ class ReliabilityRun:
                 self.live.line(f"warning: report.pdf not rendered: {error}")
         self.session.write_stop(code, status, reason, extra)
         if self.history:
-            try:
-                index_session(history_path(self.session.sessions_root), root,
-                              read_json(root / "start.json", "session start record"),
-                              read_json(root / "stop.json", "session stop record"), results)
-            except (BenchError, OSError, sqlite3.Error) as error:  # the session is whole without it
-                self.live.line(f"warning: history not updated: {error}")
+            # the session is whole without its index; an unreachable history queues it
+            record_session(self.history_url, self.session.sessions_root, root, self.live.line)
         self.live.line(f"session {status}: {reason} (exit {code}); {root}")
         self.console.close()
         return code

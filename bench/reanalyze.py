@@ -1,0 +1,201 @@
+"""Re-analyse an archive of sessions on a Dask cluster, through the very code of ``replay``.
+
+One task per session, :func:`reanalyze_one`, which calls what ``ventbench replay`` calls —
+:func:`bench.reanalysis.reanalyze_session` for a protocol session,
+:func:`bench.reliability.replay.replay_into` / ``session_results`` for a reliability
+session — so its ``results.json`` is the one ``replay --out`` would write. It goes to
+``SESSION/reanalysis/<analysis version>/results.json``; the recorded files are never touched.
+
+:func:`reanalyze_archive` maps the tasks on a cluster (a :class:`distributed.LocalCluster` of
+worker processes by default, or a running scheduler), reports each session as it finishes,
+and writes the history from this process only (workers need no database access). A worker
+that dies has its task rescheduled by the scheduler (up to ``allowed-failures`` times); a
+session that cannot be read comes back as an error entry and is reported — never skipped.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ventbench.errors import BenchError
+
+REANALYSIS_DIR = "reanalysis"
+
+
+def analysis_version() -> str:
+    """The version results are marked with: package version and source commit (if known)."""
+    from ventbench.bench.session import software_info
+
+    info = software_info()
+    sha = info.get("git_sha") or ""
+    if not sha:
+        return str(info["version"])
+    dirty = "-dirty" if sha.endswith("+dirty") else ""
+    return f"{info['version']}+g{sha[:12]}{dirty}"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def reanalyze_one(session: str, version: str) -> dict[str, Any]:
+    """Re-analyse one session into ``SESSION/reanalysis/<version>/`` (a Dask task).
+
+    Returns
+    -------
+    dict
+        ``session``, ``session_id``, ``kind``, ``verdict``, ``recorded_verdict``,
+        ``differences`` (list of str), ``results`` (path), ``peak_rss_mb`` of the worker —
+        or ``session`` and ``error`` when the session cannot be read or analysed.
+    """
+    from ventbench.bench.session import load_session, read_json, write_json_atomic
+
+    root = Path(session)
+    try:
+        start, _stop = load_session(root)
+        out = root / REANALYSIS_DIR / version
+        if out.exists():  # an earlier (possibly killed) re-analysis of this version
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        recorded_path = root / "results.json"
+        recorded = read_json(recorded_path, "results") if recorded_path.exists() else {}
+        if start.get("kind") == "reliability":
+            from ventbench.bench.reliability.analysis import session_results
+            from ventbench.bench.reliability.replay import compare, replay_into
+
+            replay_into(root, out)
+            differences = compare(root, out)
+            results = session_results(root, out)
+            verdict = (results.get("reliability") or {}).get("verdict") or results.get("verdict")
+            recorded_verdict = (recorded.get("reliability") or {}).get("verdict")
+        else:
+            from ventbench.bench.reanalysis import reanalyze_session
+
+            outcome = reanalyze_session(root, start)
+            results = outcome.recomputed
+            differences = [str(d) for d in outcome.differences]
+            verdict, recorded_verdict = results["verdict"], recorded.get("verdict")
+        write_json_atomic(out / "results.json", results)
+    except (BenchError, OSError, ValueError, KeyError) as error:
+        return {"session": str(root), "error": f"{type(error).__name__}: {error}"}
+    return {"session": str(root), "session_id": start.get("session_id") or root.name,
+            "kind": start.get("kind") or "protocol", "verdict": verdict,
+            "recorded_verdict": recorded_verdict, "differences": differences,
+            "results": str(out / "results.json"), "peak_rss_mb": _peak_rss_mb()}
+
+
+@dataclass
+class ArchiveReport:
+    """Outcome of :func:`reanalyze_archive`."""
+
+    version: str
+    done: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    history_errors: list[str] = field(default_factory=list)
+    worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    dashboard: str | None = None
+
+
+def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
+                      workers: int = 2, history_url: str | None = None,
+                      write_history: bool = True, client: Any = None,
+                      say: Callable[[str], None] = print) -> ArchiveReport:
+    """Re-analyse ``sessions`` on a Dask cluster; see the module docstring.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        ``tcp://HOST:PORT`` of a running scheduler (default: a local cluster).
+    workers : int
+        Worker processes of the local cluster (one thread each: the analysis holds the GIL).
+    client : distributed.Client, optional
+        An existing client (tests); ``scheduler`` and ``workers`` are then ignored.
+    """
+    from distributed import Client, LocalCluster, as_completed
+
+    version = analysis_version()
+    report = ArchiveReport(version)
+    cluster = None
+    own_client = client is None
+    if client is None:
+        if scheduler:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0" if _has_bokeh() else None)
+            client = Client(cluster)
+    try:
+        report.dashboard = client.dashboard_link if _has_bokeh() else None
+        n_workers = len(client.scheduler_info().get("workers", {}))
+        say(f"reanalyze: {len(sessions)} session(s), analysis version {version}, "
+            f"{n_workers} worker(s) at {client.scheduler.address}; dashboard: "
+            + (report.dashboard or "not available (install bokeh>=3.1 for it)"))
+        paths = [str(Path(s).resolve()) for s in sessions]
+        futures = client.map(reanalyze_one, paths, version=version, pure=False)
+        index = {f.key: p for f, p in zip(futures, paths, strict=True)}
+        for n, future in enumerate(as_completed(futures), start=1):
+            try:
+                entry = future.result()
+            except Exception as error:  # noqa: BLE001 - KilledWorker etc.: reported, not lost
+                entry = {"session": index[future.key], "error": f"{type(error).__name__}: {error}"}
+            if "error" in entry:
+                report.failed.append(entry)
+                say(f"[{n}/{len(paths)}] {entry['session']}: NOT RE-ANALYSED: {entry['error']}")
+                continue
+            report.done.append(entry)
+            change = ("identical to the recorded results" if not entry["differences"]
+                      else f"{len(entry['differences'])} difference(s) from the recorded results")
+            say(f"[{n}/{len(paths)}] {entry['session_id']}: {entry['verdict']} "
+                f"(recorded {entry['recorded_verdict']}); {change}")
+            if write_history:
+                _to_history(entry, version, history_url, report)
+        try:
+            report.worker_peak_rss_mb = {
+                str(k): float(v) for k, v in client.run(_peak_rss_mb).items()}
+        except Exception:  # noqa: BLE001 - a statistic, not a result
+            pass
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return report
+
+
+def _has_bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def _to_history(entry: dict[str, Any], version: str, history_url: str | None,
+                report: ArchiveReport) -> None:
+    """The session (from its records) and its re-analysis, under ``version``."""
+    from ventbench.bench.history import session_rows
+    from ventbench.bench.history_store import retrying, write_reanalysis
+    from ventbench.bench.history_sync import _index_from_disk
+    from ventbench.bench.history_url import resolve
+    from ventbench.bench.session import iso_utc, load_session, read_json, sha256_file, utc_now
+
+    session = Path(entry["session"])
+    try:
+        target = resolve(history_url, session.parent)
+        _index_from_disk(target, session)
+        start, stop = load_session(session)
+        results = read_json(Path(entry["results"]), "re-analysis results")
+        _, check_rows = session_rows(session, start, stop, results)
+        sid = check_rows[0]["session_id"] if check_rows else start.get("session_id")
+        for row in check_rows:
+            row["analysis_version"] = version
+        row = {"session_id": sid, "analysis_version": version, "verdict": entry["verdict"],
+               "recorded_verdict": entry["recorded_verdict"],
+               "differences": len(entry["differences"]),
+               "results_sha256": sha256_file(Path(entry["results"])), "time_utc": iso_utc(utc_now())}
+        retrying(target, lambda con: write_reanalysis(con, row, check_rows))
+    except BenchError as error:
+        report.history_errors.append(f"{session}: {error}")

@@ -1,0 +1,120 @@
+"""``ventbench reanalyze`` on a real Dask LocalCluster of worker processes: the same results
+as ``replay`` one by one, a worker killed mid-archive, an unreadable session reported,
+results beside (never over) the recorded ones, and the history marked with the version."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ventbench.bench.reanalyze import REANALYSIS_DIR, analysis_version, reanalyze_archive
+from ventbench.bench.session import sha256_file
+
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+
+
+def _archive(root: Path, copies: int) -> list[Path]:
+    sessions = []
+    for n in range(copies):
+        for name in ("demo-pass", "demo-fail"):
+            target = root / f"{name}-{n}"
+            shutil.copytree(FIXTURES / "sessions" / name, target)
+            sessions.append(target)
+    return sessions
+
+
+def _replay_results(session: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "ventbench", "replay", str(session), "--out",
+                           str(out)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads((out / "results.json").read_text())
+
+
+def _killer(client, killed: list[int], stop: threading.Event) -> None:
+    """Kill (SIGKILL) the process of the first worker seen busy with a task."""
+    pids = client.run(os.getpid)
+    while not stop.is_set():
+        busy = [addr for addr, keys in client.processing().items() if keys]
+        if busy and busy[0] in pids:
+            time.sleep(0.5)  # well inside the task (a demo session takes seconds)
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
+            return
+        time.sleep(0.05)
+
+
+def test_archive_on_a_local_cluster_survives_a_killed_worker_and_matches_replay(tmp_path):
+    from distributed import Client, LocalCluster
+
+    sessions = _archive(tmp_path / "archive", copies=2)
+    broken = tmp_path / "archive" / "broken"
+    broken.mkdir()
+    (broken / "start.json").write_text("{ not json")
+    recorded = {s: sha256_file(s / "results.json") for s in sessions}
+    history = tmp_path / "h.sqlite"
+    killed: list[int] = []
+    stop = threading.Event()
+    lines: list[str] = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        killer = threading.Thread(target=_killer, args=(client, killed, stop), daemon=True)
+        killer.start()
+        report = reanalyze_archive(sessions + [broken], client=client,
+                                   history_url=str(history), say=lines.append)
+        stop.set()
+        killer.join(5)
+    assert killed, "no worker was killed: the test did not test a dying worker"
+    assert sorted(e["session"] for e in report.done) == sorted(str(s) for s in sessions)
+    assert [e["session"] for e in report.failed] == [str(broken)]
+    assert "start.json" in report.failed[0]["error"]
+    assert any("NOT RE-ANALYSED" in line and "broken" in line for line in lines)
+    assert all(not e["differences"] for e in report.done)
+    version = analysis_version()
+    for session in sessions:  # the recorded results untouched, the re-analysis beside them
+        assert sha256_file(session / "results.json") == recorded[session]
+        assert (session / REANALYSIS_DIR / version / "results.json").exists()
+    for session in (sessions[0], sessions[1]):  # identical to `replay --out`, byte for byte
+        ours = json.loads((session / REANALYSIS_DIR / version / "results.json").read_text())
+        assert ours == _replay_results(session, tmp_path / f"replay-{session.name}")
+    with sqlite3.connect(history) as con:
+        rows = con.execute("SELECT session_id, analysis_version, verdict, recorded_verdict, "
+                           "differences FROM reanalyses ORDER BY verdict").fetchall()
+        n_checks = con.execute("SELECT COUNT(*) FROM reanalysis_checks").fetchone()[0]
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        (version, "FAIL", "FAIL", 0), (version, "PASS", "PASS", 0)]
+    assert n_checks > 0
+
+
+def test_cli_reports_an_unreadable_session_and_writes_the_shared_history(tmp_path, postgres,
+                                                                          pg_history):
+    (session,) = _archive(tmp_path, copies=1)[:1]
+    missing = tmp_path / "no-such-session"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ventbench", "reanalyze", str(session), str(missing),
+         "--workers", "2", "--history", pg_history],
+        env=postgres.env(), capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "1 of 2 session(s) re-analysed" in proc.stdout
+    assert f"{missing}: " in proc.stdout and "NOT RE-ANALYSED" in proc.stdout
+    assert "dashboard:" in proc.stdout and "peak memory per worker" in proc.stdout
+    assert postgres.password not in proc.stdout + proc.stderr
+    name = pg_history.rsplit("/", 1)[1]
+    out = subprocess.run(
+        [str(postgres.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(postgres.port), "-U",
+         "vbtest", "-d", name, "-At", "-c",
+         "SELECT analysis_version, verdict FROM reanalyses"],
+        env={**os.environ, "PGPASSWORD": postgres.password}, capture_output=True, text=True,
+        check=True).stdout.split()
+    assert out == [f"{analysis_version()}|PASS"]

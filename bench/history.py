@@ -177,6 +177,7 @@ def index_session(
     stop: dict[str, Any] | None,
     results: dict[str, Any] | None,
     attempts: int = 6,
+    integrity: tuple[str, str | None] | None = None,
 ) -> str:
     """Insert (or replace) one session and its checks in one transaction.
 
@@ -190,6 +191,9 @@ def index_session(
     ----------
     db : Path, str or HistoryTarget
         A SQLite file, a ``sqlite:///`` or ``postgresql://`` URL (see :mod:`bench.history_url`).
+    integrity : (str, str or None), optional
+        The session's (integrity, manifest SHA-256) when the caller has already checked it
+        (:func:`integrity_of`); by default it is checked here.
 
     Returns
     -------
@@ -209,7 +213,7 @@ def index_session(
 
     row, check_rows = session_rows(session_dir, start, stop, results)
     # indexing rule: only a session whose records verify at hash level has its checks indexed
-    row["integrity"], row["manifest_sha256"] = integrity_of(session_dir)
+    row["integrity"], row["manifest_sha256"] = integrity or integrity_of(session_dir)
     if row["integrity"] != VERIFIED:
         check_rows = []
     row.update(origin=origin_of(start), bench_host=(start.get("software") or {}).get("host")

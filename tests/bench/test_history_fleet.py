@@ -18,6 +18,10 @@ from ventbench.bench.history_sync import PENDING_DIR
 UNITS = [("U1", "1.0", 8.0, "FAIL"), ("U2", "1.0", 2.0, "PASS"), ("U3", "1.0", 4.0, "PASS"),
          ("U1", "2.0", 1.0, "PASS"), ("U4", "2.0", -3.0, "PASS"), ("U5", "2.0", 6.0, "FAIL")]
 
+#: Synthetic session records (no files behind them): taken as verified, as
+#: bench.integrity is tested on real sessions in test_integrity.py.
+SYNTHETIC = ("verified", None)
+
 
 def _index(db: Path) -> None:
     for n, (serial, fw, err, verdict) in enumerate(UNITS):
@@ -28,7 +32,7 @@ def _index(db: Path) -> None:
         check = {"quantity": "vt", "set": 500.0, "mean": 500.0 + err,
                  "max_abs_error": abs(err) + 1.0, "verdict": verdict}
         results = {"verdict": verdict, "points": [{"id": "p1", "checks": [check]}]}
-        history.index_session(db, Path("/s") / sid, start, {"status": "completed"}, results)
+        history.index_session(db, Path("/s") / sid, start, {"status": "completed"}, results, integrity=SYNTHETIC)
 
 
 def test_fleet_yield_worst_units_and_firmware_drift_on_known_data(tmp_path):

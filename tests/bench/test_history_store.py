@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS checks (
 CREATE INDEX IF NOT EXISTS sessions_by_device ON sessions(device, protocol, started_utc);
 """
 
+#: Synthetic session records (no files behind them): taken as verified, as
+#: bench.integrity is tested on real sessions in test_integrity.py.
+SYNTHETIC = ("verified", None)
+
 
 def _start(sid: str, serial: str = "P1", firmware: str = "1.0", nonce: str = "") -> dict:
     return {"session_id": sid, "time_utc": f"2026-01-01T00:00:{sid[-2:]}Z", "nonce": nonce,
@@ -64,7 +68,7 @@ def test_an_old_sqlite_history_is_upgraded_in_place(tmp_path):
                     "VALUES ('OLD-01', '/x/OLD-01', '0.9', 'iso', 'FAIL')")
         con.execute("INSERT INTO checks (session_id, point_id, quantity, mean_error, verdict) "
                     "VALUES ('OLD-01', 'vc-01', 'vt', 7.5, 'FAIL')")
-    history.index_session(db, tmp_path / "NEW-02", _start("NEW-02"), _STOP, _results(503.0))
+    history.index_session(db, tmp_path / "NEW-02", _start("NEW-02"), _STOP, _results(503.0), integrity=SYNTHETIC)
     rows = {s["session_id"]: s for s in history.list_sessions(db)}
     assert set(rows) == {"OLD-01", "NEW-02"}
     assert rows["OLD-01"]["verdict"] == "FAIL" and rows["OLD-01"]["origin"] is None
@@ -75,7 +79,7 @@ def test_an_old_sqlite_history_is_upgraded_in_place(tmp_path):
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"reanalyses", "reanalysis_checks"} <= tables
     # the old session can still be re-indexed (no origin recorded: replaced, not refused)
-    history.index_session(db, tmp_path / "OLD-01", _start("OLD-01"), _STOP, _results(501.0))
+    history.index_session(db, tmp_path / "OLD-01", _start("OLD-01"), _STOP, _results(501.0), integrity=SYNTHETIC)
     trend = history.check_trend(db)
     assert {t["firmware"] for t in trend} == {"1.0"}
 
@@ -85,8 +89,8 @@ def _writer(url: str, worker: int, n: int) -> None:
     for i in range(n):
         sid = f"W{worker}-{i:02d}"
         history.index_session(url, Path("/benches") / sid, _start(sid, f"U{worker}"), _STOP,
-                              _results(500.0 + i))
-    history.index_session(url, Path("/shared/S-00"), _start("S-00"), _STOP, _results(500.0))
+                              _results(500.0 + i), integrity=SYNTHETIC)
+    history.index_session(url, Path("/shared/S-00"), _start("S-00"), _STOP, _results(500.0), integrity=SYNTHETIC)
 
 
 def _run_writers(url: str, workers: int = 4, n: int = 8) -> None:
@@ -126,10 +130,10 @@ def test_same_id_from_another_session_is_refused_not_overwritten(engine, tmp_pat
     url = (f"sqlite:///{tmp_path / 'h.sqlite'}" if engine == "sqlite"
            else request.getfixturevalue("pg_history"))
     history.index_session(url, Path("/a/S-01"), _start("S-01", nonce="bench A"), _STOP,
-                          _results(501.0))
+                          _results(501.0), integrity=SYNTHETIC)
     with pytest.raises(history_store.HistoryConflict, match="S-01 is already in the history"):
         history.index_session(url, Path("/b/S-01"), _start("S-01", nonce="bench B"), _STOP,
-                              _results(509.0))
+                              _results(509.0), integrity=SYNTHETIC)
     (row,) = history.list_sessions(url)
     assert row["path"] == "/a/S-01"
     assert history.check_trend(url)[0]["mean_error"] == pytest.approx(1.0)

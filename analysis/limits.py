@@ -26,8 +26,6 @@ is a device profile over that set (:meth:`~analysis.tolerance.LimitSet.overridde
 
 from __future__ import annotations
 
-import math
-import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -42,109 +40,73 @@ from ventbench.analysis.tolerance import (
     unit_factor,
 )
 from ventbench.errors import ConfigError
+from ventbench.tomlfile import Key, TomlFile, check_table
 
 __all__ = [
     "BUILTIN_LIMITS", "CONFIDENCES", "DEFAULT_LIMITS", "QUANTITY_UNITS", "REFERENCES",
     "LimitSet", "Tolerance", "load_limits", "parse_limits", "unit_factor",
 ]
 
+#: [tolerances.QUANTITY]: a band ``abs + rel × reference`` (both, or a cap), its source and confidence.
 _TOLERANCE_KEYS = {
-    "abs", "rel", "unit", "applies_above", "of", "max", "max_over", "max_over_by",
-    "source", "confidence", "note",
+    "abs": Key("number", lo=0), "rel": Key("number", lo=0), "unit": Key("text", required=True),
+    "applies_above": Key("number", lo=0), "of": Key("string", choices=REFERENCES),
+    "max": Key("number"), "max_over": Key("string", choices=tuple(QUANTITY_UNITS)),
+    "max_over_by": Key("number", lo=0), "source": Key("text", required=True),
+    "confidence": Key("string", required=True, choices=CONFIDENCES), "note": Key("string"),
 }
-_LIMITS_KEYS = {"id", "title", "base", "notes", "device"}
+_LIMITS_KEYS = {"id": Key("text", required=True), "title": Key("text", required=True),
+                "base": Key("text"), "notes": Key("strings"), "device": Key("text")}
 BUILTIN_LIMITS = ("iso80601-2-12", "iso80601-2-80", "rmvs", "example-device")
 DEFAULT_LIMITS = "iso80601-2-12"
 
 
-def _number(value: Any, where: str, key: str) -> float:
-    """``value`` as a float; a ConfigError naming ``where`` and ``key`` unless a finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}: {key}: expected a finite number, found {value!r}")
-    return float(value)
-
-
-def _tolerance(quantity: str, raw: Any, where: str) -> Tolerance:
+def _tolerance(quantity: str, raw: Any, toml: TomlFile) -> Tolerance:
     prefix = f"tolerances.{quantity}"
     if quantity not in QUANTITY_UNITS:
-        raise ConfigError(
-            f"{where}: {prefix}: unknown quantity {quantity!r} (expected one of {', '.join(QUANTITY_UNITS)})"
-        )
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: {prefix}: expected a table, found {raw!r}")
-    unknown = sorted(set(raw) - _TOLERANCE_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{where}: {prefix}.{unknown[0]}: unknown key (expected some of {', '.join(sorted(_TOLERANCE_KEYS))})"
-        )
-    for key in ("unit", "source", "confidence"):
-        if key not in raw:
-            raise ConfigError(f"{where}: {prefix}.{key}: missing")
-        if not isinstance(raw[key], str) or not raw[key].strip():
-            raise ConfigError(f"{where}: {prefix}.{key}: expected a non-empty string, found {raw[key]!r}")
-    if raw["confidence"] not in CONFIDENCES:
-        raise ConfigError(
-            f"{where}: {prefix}.confidence: expected one of {', '.join(CONFIDENCES)}, found {raw['confidence']!r}"
-        )
+        raise toml.error(prefix, f"unknown quantity {quantity!r} (expected one of "
+                         f"{', '.join(QUANTITY_UNITS)})", None, prefix)
+    check_table(toml, raw, _TOLERANCE_KEYS, prefix, prefix)
     try:
         unit_factor(quantity, raw["unit"])
     except KeyError as exc:
-        raise ConfigError(f"{where}: {prefix}.unit: {exc.args[0]}") from None
-    nums = {k: _number(raw[k], where, f"{prefix}.{k}") for k in
-            ("abs", "rel", "applies_above", "max", "max_over_by") if k in raw}
-    for key, value in nums.items():
-        if value < 0 and key != "max":
-            raise ConfigError(f"{where}: {prefix}.{key}: expected ≥ 0, found {value!r}")
+        raise toml.error(f"{prefix}.unit", exc.args[0], "unit", prefix) from None
+    nums = {k: float(raw[k]) for k in ("abs", "rel", "applies_above", "max", "max_over_by") if k in raw}
     has_cap = "max" in raw or "max_over" in raw
     if ("abs" in raw) != ("rel" in raw) or (not has_cap and "abs" not in raw):
         missing = "rel" if "abs" in raw else "abs"
-        raise ConfigError(
-            f"{where}: {prefix}.{missing}: missing (a band needs both abs and rel; write 0 for none)"
-        )
-    if "max_over" in raw:
-        if raw["max_over"] not in QUANTITY_UNITS:
-            raise ConfigError(f"{where}: {prefix}.max_over: unknown quantity {raw['max_over']!r}")
-        if "max_over_by" not in raw:
-            raise ConfigError(f"{where}: {prefix}.max_over_by: missing (needed with max_over)")
-    of = raw.get("of", "set")
-    if of not in REFERENCES:
-        raise ConfigError(f"{where}: {prefix}.of: expected one of {', '.join(REFERENCES)}, found {of!r}")
+        raise toml.error(f"{prefix}.{missing}",
+                         "missing (a band needs both abs and rel; write 0 for none)", None, prefix)
+    if "max_over" in raw and "max_over_by" not in raw:
+        raise toml.error(f"{prefix}.max_over_by", "missing (needed with max_over)", "max_over", prefix)
     return Tolerance(
         quantity=quantity, abs=nums.get("abs"), rel=nums.get("rel"), unit=raw["unit"],
         source=raw["source"].strip(), confidence=raw["confidence"],
-        applies_above=nums.get("applies_above"), of=of, max=nums.get("max"),
+        applies_above=nums.get("applies_above"), of=raw.get("of", "set"), max=nums.get("max"),
         max_over=raw.get("max_over"), max_over_by=nums.get("max_over_by"),
         note=str(raw.get("note", "")).strip(),
     )
 
 
-def parse_limits(data: Mapping[str, Any], where: str) -> LimitSet:
-    """Validate a parsed limits TOML document; ``where`` names the file in errors."""
+def parse_limits(data: Mapping[str, Any] | TomlFile, where: str) -> LimitSet:
+    """Validate a limits document: a :class:`~ventbench.tomlfile.TomlFile` (errors with
+    lines) or one already parsed (e.g. frozen in a session); ``where`` names it in errors."""
+    toml = data if isinstance(data, TomlFile) else TomlFile.of_data(dict(data), where)
+    data = toml.data
     unknown = sorted(set(data) - {"limits", "tolerances"})
     if unknown:
-        raise ConfigError(f"{where}: {unknown[0]}: unknown table (expected [limits], [tolerances.*])")
-    head = data.get("limits")
-    if not isinstance(head, dict):
+        raise toml.error(unknown[0], "unknown table (expected [limits], [tolerances.*])", unknown[0])
+    if not isinstance(data.get("limits"), dict):
         raise ConfigError(f"{where}: [limits]: missing table")
-    bad = sorted(set(head) - _LIMITS_KEYS)
-    if bad:
-        raise ConfigError(f"{where}: limits.{bad[0]}: unknown key (expected some of {', '.join(sorted(_LIMITS_KEYS))})")
-    for key in ("id", "title"):
-        if not isinstance(head.get(key), str) or not head[key].strip():
-            raise ConfigError(f"{where}: limits.{key}: missing or not a string")
-    for key in ("base", "device"):
-        if key in head and (not isinstance(head[key], str) or not head[key].strip()):
-            raise ConfigError(f"{where}: limits.{key}: expected a non-empty string, found {head[key]!r}")
-    notes = head.get("notes", [])
-    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise ConfigError(f"{where}: limits.notes: expected a list of strings")
+    head = check_table(toml, data["limits"], _LIMITS_KEYS, "limits", "limits")
     tols = data.get("tolerances", {})
     if not isinstance(tols, dict):
-        raise ConfigError(f"{where}: tolerances: expected tables [tolerances.QUANTITY]")
+        raise toml.error("tolerances", "expected tables [tolerances.QUANTITY]", None, "tolerances")
     return LimitSet(
         id=head["id"], title=head["title"],
-        tolerances={q: _tolerance(q, raw, where) for q, raw in tols.items()},
-        notes=tuple(notes), base=head.get("base"), origin=where, device=str(head.get("device", "")),
+        tolerances={q: _tolerance(q, raw, toml) for q, raw in tols.items()},
+        notes=tuple(head.get("notes", [])), base=head.get("base"), origin=where,
+        device=str(head.get("device", "")),
     )
 
 
@@ -180,11 +142,7 @@ def load_limits(name_or_path: str | Path = DEFAULT_LIMITS, *, resolve_base: bool
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{where}: cannot read limits file: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
-    limit_set = parse_limits(data, where)
+    limit_set = parse_limits(TomlFile(text, where), where)
     if resolve_base and limit_set.base:
         if limit_set.base == limit_set.id:
             raise ConfigError(f"{where}: limits.base: a set cannot be its own base ({limit_set.base!r})")

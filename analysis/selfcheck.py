@@ -115,3 +115,15 @@ def segmentation_doubts(t_s, flow_lpm, breaths, set_rate_bpm: float | None = Non
             reasons.append(f"breath count far from the set rate: {len(breaths)} breaths in {span:.1f} s, "
                            f"{expected:.0f} expected at {set_rate_bpm:g} bpm, with unassigned activity")
     return reasons
+
+
+def doubt_point(point: dict, doubts: list[str]) -> dict:
+    """Record ``doubts`` in one point of the results (``segmentation_doubts``) and, since our
+    own doubt is never the device's fault, turn its PASS or FAIL into INCONCLUSIVE with the
+    reason. Returns ``point``."""
+    if doubts and point.get("breaths"):
+        point["segmentation_doubts"] = list(doubts)
+        if point.get("verdict") in ("PASS", "FAIL"):
+            point["verdict"] = "INCONCLUSIVE"
+            point["reason"] = "segmentation in doubt: " + "; ".join(doubts)
+    return point

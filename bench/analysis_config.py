@@ -9,13 +9,18 @@ limits file never silently changes the numbers of a recorded session.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from ventbench.analysis.budget import AmbientUncertainty, BudgetContext
-from ventbench.analysis.checks import InstrumentAccuracy, JudgementRule, SteadyState
+from ventbench.analysis.checks import (
+    InstrumentAccuracy,
+    JudgementRule,
+    SteadyState,
+    derive_set_values,
+)
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import LimitSet, parse_limits
 from ventbench.analysis.segment import SegmentationSettings
@@ -120,8 +125,18 @@ class AnalysisConfig:
         except (KeyError, TypeError) as error:
             raise ConfigError(f"{where}: analysis configuration incomplete ({error})") from None
 
-    def segmentation_for(self, group: str | None) -> SegmentationSettings:
-        return self.segmentation.get(group or "", self.segmentation.get("", SegmentationSettings()))
+    def segmentation_for(self, point: dict[str, Any]) -> SegmentationSettings:
+        """The segmentation of ``point``'s group (else the session's); adaptive settings
+        also take the point's set Ti and rate (``set_ti_s``, ``set_rate_bpm``) when the
+        point gives them, as ``analyze --set`` does."""
+        group = point.get("group") or ""
+        settings = self.segmentation.get(group, self.segmentation.get("", SegmentationSettings()))
+        if not settings.adaptive:
+            return settings
+        sets = derive_set_values(dict(point.get("set") or {}), point.get("mode", "vc"))
+        hints = {f"set_{k}": float(sets[k]) for k in ("ti_s", "rate_bpm")
+                 if k in sets and getattr(settings, f"set_{k}") == 0.0}
+        return replace(settings, **hints) if hints else settings
 
 
 # -- samples → trace → point results ------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ventbench.analysis.checks import evaluate_point
+from ventbench.analysis.checks import derive_set_values, evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.results import point_to_json, results_document, to_jsonable
 from ventbench.analysis.trace import Trace
@@ -59,13 +59,14 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
     ``trace`` None means no sample arrived: the point is judged on no breaths
     (INCONCLUSIVE, with the checks' reasons).
     """
+    from ventbench.analysis.selfcheck import doubt_point, segmentation_doubts
     from ventbench.analysis.stream import analyze_breaths
 
     breaths: list = []
     factor = None
     per_breath = {}
     if trace is not None:
-        settings = config.segmentation_for(point.get("group"))
+        settings = config.segmentation_for(point)
         analysis = analyze_breaths(trace, settings, condition=config.condition)
         breaths, factor = list(analysis.breaths), analysis.volume_factor
         if "fio2_pct" in trace.channels and breaths:
@@ -78,6 +79,10 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
     )
     out = point_to_json(point["id"], point["mode"], point["set"], point["lung"], result,
                         note=point.get("note", ""), limits=limits.id)
+    if trace is not None and breaths:  # the segmentation audits itself (analysis.selfcheck)
+        converted = trace.converted(config.condition)[0]
+        doubt_point(out, segmentation_doubts(converted.t_s, converted.flow_lpm, breaths,
+                                             derive_set_values(point["set"], point["mode"]).get("rate_bpm")))
     out["limits_applied"] = {c.quantity: applied[c.quantity] for c in result.checks if c.quantity in applied}
     out["gas"] = {"flow_condition": None if trace is None else trace.flow_condition.value,
                   "analysis_condition": config.condition.value, "btps_factor": factor}

@@ -97,7 +97,7 @@ def live_cells(breath: Any, sets: dict[str, float], point: dict[str, Any],
                       and not (quantity == "vt" and point["mode"] == "pc"))
             if judged:
                 ref = abs(value) if tol.of == "actual" else abs(set_value)
-                ok = abs(error) <= tol.limit(ref) and not breath.flags
+                ok = abs(error) <= tol.limit(ref) and breath.trusted
         cells.append(Cell(label, value, "", error, ok, digits))
     return cells
 
@@ -119,7 +119,7 @@ class BreathSink:
         self.need = rule.settle_breaths + rule.measure_breaths + limits.extra_breaths
         self.limit_s = limits.max_point_factor * (self.need + 2) * expected_breath_s(point)
         self.driver = driver
-        self.stream = BreathStream(config.segmentation_for(point.get("group")))
+        self.stream = BreathStream(config.segmentation_for(point))
         self.clock = ContinuousTime()  # device resets: the same time base as the re-analysis
         self.validator = SampleValidator()  # gaps, stuck sensors, impossible values (as re-analysis)
         self.sets = derive_set_values(point["set"], point["mode"])

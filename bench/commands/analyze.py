@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.analysis.gas import GasCondition
     from ventbench.analysis.results import point_to_json
     from ventbench.analysis.segment import SegmentationSettings
-    from ventbench.analysis.selfcheck import segmentation_doubts
+    from ventbench.analysis.selfcheck import doubt_point, segmentation_doubts
     from ventbench.analysis.stream import analyze_breaths
     from ventbench.bench.results_doc import (
         build_results,
@@ -304,12 +304,9 @@ def run(args: argparse.Namespace) -> int:
         point["reason"] = no_breathing or (
             f"no complete breath found with the {spec.preset} segmentation preset "
             f"({len(trace)} samples, {trace.duration_s:.1f} s)")
-    doubts = segmentation_doubts(trace.t_s, trace.flow_lpm, breaths, spec.set_values.get("rate_bpm"))
-    if breaths and doubts:
-        point["segmentation_doubts"] = doubts
-        if point["verdict"] in ("PASS", "FAIL"):  # our own doubt is never the device's fault
-            point["verdict"] = "INCONCLUSIVE"
-            point["reason"] = "segmentation in doubt: " + "; ".join(doubts)
+    if breaths:
+        doubt_point(point, segmentation_doubts(trace.t_s, trace.flow_lpm, breaths,
+                                               spec.set_values.get("rate_bpm")))
     point["segmentation"] = {"preset": spec.preset, **asdict(settings)}
     gas = gas_block(recorded, analysis_condition, factor, flow_condition_source=condition_source)
     document = build_results([point], source_files=[source], gas=gas)

@@ -37,6 +37,7 @@ from scipy import stats
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EVENTS_FILE, read_events
 from ventbench.bench.reliability.store import read_breaths
+from ventbench.bench.reliability.store import trusted as is_trusted
 from ventbench.bench.session import read_json
 
 DAY_S = 86400.0
@@ -129,7 +130,7 @@ def reliability_block(rec: np.ndarray, events: list[dict[str, Any]], config: Rel
     gap_s = sum(g[2] for g in gaps)
     fault_s = sum(float(e.get("duration_s", 0.0)) for e in events if e["kind"] == "sensor_fault")
     longest = max(gaps, key=lambda g: g[2], default=None)
-    trusted = rec["flags"] == 0 if len(rec) else np.zeros(0, bool)
+    trusted = is_trusted(rec["flags"]) if len(rec) else np.zeros(0, bool)
     t_ok = rec["t_start_s"][trusted]
     counts: dict[str, int] = {}
     for e in events:

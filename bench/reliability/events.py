@@ -48,6 +48,7 @@ import numpy as np
 
 from ventbench.analysis.trace import SampleFlag
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
+from ventbench.bench.reliability.store import SUSPECT_BITS
 from ventbench.errors import TransportError
 
 EVENTS_FILE = "events.jsonl"
@@ -216,7 +217,7 @@ class EventDetector:
                     if interval >= cfg.apnoea_s:
                         self.emit("apnoea", self._prev_start, duration_s=_r(interval))
             self._prev_start = start
-            if r["flags"]:  # suspect numbers (gap, fault, reset …): judged neither way
+            if r["flags"] & SUSPECT_BITS:  # suspect numbers (gap, fault, reset …): judged neither way
                 continue
             for q in QUANTITIES:
                 if q in cfg.limits:

@@ -33,6 +33,7 @@ from ventbench.analysis.validity import SampleValidator
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EventDetector
 from ventbench.bench.reliability.store import BreathStore, breath_records
+from ventbench.bench.reliability.store import trusted as is_trusted
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.timebase import ContinuousTime
 
@@ -172,7 +173,7 @@ class Pipeline:
         r = self.rolling
         r.breaths += len(rec)
         out = np.zeros(len(rec), dtype=bool)
-        trusted = rec["flags"] == 0
+        trusted = is_trusted(rec["flags"])
         for q in QUANTITIES:
             if q in self.config.limits:
                 lo, hi = self.config.limits[q]

@@ -19,6 +19,7 @@ import numpy as np
 
 from ventbench.bench.reliability.config import QUANTITIES
 from ventbench.bench.reliability.events import iter_events
+from ventbench.bench.reliability.store import trusted as is_trusted
 
 TIMELINE_KINDS = ("disconnect", "reconnect", "data_stall", "sensor_fault", "device_reset",
                   "corrupt_data", "missed_breath", "apnoea", "out_of_limit", "out_of_limit_run",
@@ -68,7 +69,7 @@ def draw_trends(axes: Sequence[Any], hourly: Mapping[str, Any], limits: Mapping[
 def draw_histograms(axes: Sequence[Any], rec: np.ndarray, limits: Mapping[str, Sequence[float]],
                     labels: Mapping[str, str]) -> dict[str, int]:
     """Histogram of every unflagged breath per quantity, limits dashed; ``quantity -> n``."""
-    ok = rec["flags"] == 0
+    ok = is_trusted(rec["flags"])
     counts = {}
     for ax, q in zip(axes, QUANTITIES, strict=True):
         v = rec[q][ok].astype(np.float64)

@@ -41,7 +41,10 @@ RECORD_DTYPE = np.dtype([
 ])
 #: Breath flag names → bits of the ``flags`` field (anything else → ``other``).
 FLAG_BITS = {"gap": 1, "fault": 2, "saturated": 4, "stale": 8, "reset": 16,
-             "double_trigger": 32, "other": 128}
+             "double_trigger": 32, "patient_triggered": 64, "other": 128}
+#: Bits that make a breath's numbers suspect: all but the information that the patient
+#: triggered it (``analysis.breath.INFO_FLAGS``), which is judged like any other breath.
+SUSPECT_BITS = 0xFFFF & ~FLAG_BITS["patient_triggered"]
 CHUNK_GLOB = "breaths-*.bin"
 META_FILE = "breaths.json"
 _BODY = RECORD_DTYPE.itemsize - 4
@@ -53,6 +56,11 @@ def flags_mask(names: Sequence[str]) -> int:
     for name in names:
         mask |= FLAG_BITS.get(name, FLAG_BITS["other"])
     return mask
+
+
+def trusted(flags: np.ndarray) -> np.ndarray:
+    """Per record: True when no suspect flag is set (``Breath.trusted`` for stored breaths)."""
+    return (np.asarray(flags) & SUSPECT_BITS) == 0
 
 
 def breath_records(breaths: Sequence[Any], segment: int, t_offset_s: float = 0.0) -> np.ndarray:

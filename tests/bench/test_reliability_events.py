@@ -106,3 +106,11 @@ def test_events_do_not_depend_on_how_the_breaths_arrive(sizes):
     starts = np.concatenate([PERIOD_S * np.arange(10), 40 + PERIOD_S * np.arange(20)])
     rec = records(starts, vt_ml={3: 600, 4: 600, 5: 600, 20: 400}, rate_bpm={25: 25.0})
     assert detect(rec, sizes) == detect(rec)
+
+
+def test_a_patient_triggered_breath_is_judged_like_any_other_but_a_suspect_one_is_not():
+    from ventbench.bench.reliability.store import flags_mask, trusted
+
+    masks = np.array([flags_mask([]), flags_mask(["patient_triggered"]), flags_mask(["gap"]),
+                      flags_mask(["patient_triggered", "double_trigger"]), flags_mask(["odd"])])
+    assert trusted(masks).tolist() == [True, True, False, False, False]

@@ -16,7 +16,7 @@ TRIGGER_FIELDS = ("t_effort_s", "trigger_delay_s")
 INFO_FLAGS = frozenset({"patient_triggered"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Breath:
     """Metrics of one complete breath (inspiration then expiration).
 
@@ -84,3 +84,25 @@ def breath_values(breaths: Sequence[Breath], name: str, per_breath: Mapping[str,
     if breaths and not hasattr(breaths[0], name):
         return None
     return np.array([np.nan if getattr(b, name) is None else getattr(b, name) for b in breaths], dtype=float)
+
+
+def channel_means(t_s: np.ndarray, values: np.ndarray | None, breaths: Sequence[Breath]) -> list[float]:
+    """Mean of an extra channel (e.g. FiO2, %) over each breath, from its start to its end
+    (start + 60 / rate when the end is not known); NaN where no sample falls in it.
+
+    Parameters
+    ----------
+    t_s : ndarray
+        Sample times, s, increasing.
+    values : ndarray or None
+        The channel's samples (None: every mean is NaN).
+    breaths : sequence of Breath
+    """
+    if values is None or not len(breaths):
+        return [math.nan] * len(breaths)
+    starts = np.array([b.t_start_s for b in breaths], dtype=float)
+    ends = np.array([b.t_end_s if math.isfinite(b.t_end_s) else b.t_start_s + 60.0 / b.rr_bpm
+                     for b in breaths], dtype=float)
+    lo, hi = np.searchsorted(t_s, starts), np.searchsorted(t_s, ends)
+    return [float(np.nanmean(values[a:b])) if b > a else math.nan
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]

@@ -11,13 +11,11 @@ analysis or a file that changed.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ventbench.analysis.breath import channel_means
 from ventbench.analysis.checks import derive_set_values, evaluate_point
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.results import point_to_json, results_document, to_jsonable
@@ -70,7 +68,7 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
         analysis = analyze_breaths(trace, settings, condition=config.condition)
         breaths, factor = list(analysis.breaths), analysis.volume_factor
         if "fio2_pct" in trace.channels and breaths:
-            per_breath["fio2_pct"] = _per_breath_mean(trace, breaths, "fio2_pct")
+            per_breath["fio2_pct"] = channel_means(trace.t_s, trace.channels["fio2_pct"], breaths)
     limits, applied = config.limits_for(point)
     result = evaluate_point(
         breaths, point["set"], limits, config.rule, point.get("checks"), point["mode"],
@@ -87,16 +85,6 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
     out["gas"] = {"flow_condition": None if trace is None else trace.flow_condition.value,
                   "analysis_condition": config.condition.value, "btps_factor": factor}
     out["samples"] = 0 if trace is None else len(trace)
-    return out
-
-
-def _per_breath_mean(trace: Trace, breaths: list, channel: str) -> list[float]:
-    t, x = trace.t_s, trace.channels[channel]
-    out = []
-    for b in breaths:
-        end = b.t_end_s if math.isfinite(b.t_end_s) else b.t_start_s + 60.0 / b.rr_bpm
-        lo, hi = np.searchsorted(t, [b.t_start_s, end])
-        out.append(float(np.nanmean(x[lo:hi])) if hi > lo else math.nan)
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ventbench.analysis.gas import GasCondition
+from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.results import SCHEMA, results_document
 from ventbench.analysis.trace import Trace
 from ventbench.bench.session import git_sha, sha256_file, write_json_atomic
@@ -67,7 +67,8 @@ def source_file_entry(
 
 
 def gas_block(
-    recorded: Trace,
+    flow_condition: GasCondition,
+    ambient: Ambient,
     analysis_condition: GasCondition | str,
     btps_factor: float,
     *,
@@ -78,9 +79,8 @@ def gas_block(
 
     Parameters
     ----------
-    recorded : Trace
-        The trace as read (before conversion), with any user overrides of condition and
-        ambient already applied.
+    flow_condition, ambient : GasCondition, Ambient
+        The recording's (with any user overrides already applied).
     analysis_condition : GasCondition or str
         Condition the analysis states volumes at (BTPS unless asked otherwise).
     btps_factor : float
@@ -90,20 +90,19 @@ def gas_block(
         "file" when the condition came from the recording, "user" when from the command
         line, "default" when assumed.
     """
-    amb = recorded.ambient
     condition = (
         analysis_condition
         if isinstance(analysis_condition, GasCondition)
         else GasCondition.parse(analysis_condition)
     )
     return {
-        "flow_condition": recorded.flow_condition.value,
+        "flow_condition": flow_condition.value,
         "flow_condition_source": flow_condition_source,
         "analysis_condition": condition.value,
-        "t_amb_degc": amb.t_amb_degc,
-        "p_amb_hpa": amb.p_amb_hpa,
-        "rh_pct": amb.rh_pct,
-        "ambient_source": amb.source,
+        "t_amb_degc": ambient.t_amb_degc,
+        "p_amb_hpa": ambient.p_amb_hpa,
+        "rh_pct": ambient.rh_pct,
+        "ambient_source": ambient.source,
         "btps_factor": btps_factor,
     }
 

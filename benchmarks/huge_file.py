@@ -1,19 +1,20 @@
 """A huge Trace CSV through ``ventbench analyze``: peak memory, and what happens.
 
-Writes a valid Trace CSV of ``--size-gb`` (default 2 GiB; 100 Hz, VC 500 mL / 20 bpm
-with sensor noise) into a temporary directory, runs ``python -m ventbench analyze`` on it
-as a child process and prints its exit status, its first error line and its peak RSS.
+Writes a valid Trace CSV of ``--size-gb`` (default 2 GiB; ``--rate-hz``, default 1 kHz;
+VC 500 mL / 20 bpm with sensor noise) into a temporary directory, runs ``python -m ventbench analyze`` on it
+as a child process and prints its exit status, its verdict line and its peak RSS.
 
-The importers read a whole file at once (none streams yet), so a file whose estimated
-memory (200 MB + 12 × its size; ``drivers.importers.check_memory``) exceeds the budget
-(``$VENTBENCH_MAX_MEMORY_MB``, default half the physical memory) is refused before it is
-read, with a message naming the file, its size and what to do. Without the check the 2 GiB
-file grew to 24 GB and was killed (issue 15).
+A file whose estimated memory for a whole read (200 MB + 12 × its size;
+``drivers.importers.check_memory``) exceeds the budget (``$VENTBENCH_MAX_MEMORY_MB``,
+default half the physical memory) is analysed streamed when it is a Trace CSV
+(``bench/trace_input.py``: blocks of rows into ``analysis.chunked.ChunkedAnalysis``), and
+refused before it is read in the formats that are read whole. ``--budget-mb`` sets the
+budget for the child (e.g. 250 to stream a small file).
 
 Usage::
 
-    python benchmarks/huge_file.py                  # 2 GiB: refused, peak RSS of the refusal
-    python benchmarks/huge_file.py --size-gb 0.05   # analysed: peak RSS of a whole analysis
+    python benchmarks/huge_file.py                  # 2 GiB, streamed: peak RSS and time
+    python benchmarks/huge_file.py --size-gb 0.05   # read whole: peak RSS of a whole analysis
 """
 
 from __future__ import annotations
@@ -28,32 +29,34 @@ from pathlib import Path
 import numpy as np
 
 HEADER = b"# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n"
-CHUNK = 1_000_000  #: samples per block: 10 000 s at 100 Hz
+BLOCK_S = 3000  #: seconds of samples formatted at a time (a whole number of 3 s breaths)
 
 
-def _blocks() -> tuple[bytes, list[bytes]]:
-    """The first block's text, and the lines of every later one as ``"SSSS.SS,flow,paw\n"``
-    (the time's last 4 integer digits zero-padded; the block number is put before them,
-    so time keeps increasing). 10 000 s at 100 Hz of VC with sensor noise."""
+def _block_text(start_s: float, rate_hz: float, rng: np.random.Generator) -> bytes:
+    """``BLOCK_S`` of VC at ``rate_hz`` from ``start_s``: 20 bpm, Ti 1 s, sensor noise."""
+    import io
+
+    n = int(BLOCK_S * rate_hz)
+    t = start_s + np.arange(n) / rate_hz
+    phase = (t - start_s) % 3.0
+    flow = np.where(phase < 1, 30.0, -60 * np.exp(-(phase - 1) / 0.3)) + rng.normal(0, 0.3, n)
+    paw = np.where(phase < 1, 5 + 12 * phase, 5.0) + rng.normal(0, 0.05, n)
+    digits = max(2, int(np.ceil(np.log10(rate_hz))))
+    buf = io.BytesIO()
+    np.savetxt(buf, np.column_stack([t, flow, paw]), fmt=[f"%.{digits}f", "%.3f", "%.3f"],
+               delimiter=",")
+    return buf.getvalue()
+
+
+def write_trace(path: Path, size_bytes: int, rate_hz: float = 100.0) -> int:
+    """Write a Trace CSV of about ``size_bytes`` (whole lines) sampled at ``rate_hz``;
+    returns the samples written."""
     rng = np.random.default_rng(1)
-    t = np.arange(CHUNK) / 100.0
-    phase = t % 3.0
-    flow = np.where(phase < 1, 30.0, -60 * np.exp(-(phase - 1) / 0.3)) + rng.normal(0, 0.3, CHUNK)
-    paw = np.where(phase < 1, 5 + 12 * phase, 5.0) + rng.normal(0, 0.05, CHUNK)
-    rows = list(zip(t.tolist(), flow.tolist(), paw.tolist(), strict=True))
-    first = "".join(f"{a:.2f},{b:.3f},{c:.3f}\n" for a, b, c in rows).encode()
-    return first, [f"{a:07.2f},{b:.3f},{c:.3f}\n".encode() for a, b, c in rows]
-
-
-def write_trace(path: Path, size_bytes: int) -> int:
-    """Write a Trace CSV of about ``size_bytes`` (whole lines); returns the samples written."""
-    first, rest = _blocks()
     written, samples, block = 0, 0, 0
     with open(path, "wb") as out:
         out.write(HEADER)
         while written < size_bytes:
-            prefix = str(block).encode()
-            text = first if block == 0 else b"".join([prefix + line for line in rest])
+            text = _block_text(block * BLOCK_S, rate_hz, rng)
             if written + len(text) > size_bytes:  # the last block: only what is needed
                 text = text[: text.rfind(b"\n", 0, size_bytes - written) + 1]
                 if not text:
@@ -95,20 +98,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=2.0, help="file size, GiB (default 2)")
     parser.add_argument("--keep", type=Path, default=None, help="write the file here and keep it")
+    parser.add_argument("--rate-hz", type=float, default=1000.0,
+                        help="sample rate of the file, Hz (default 1000, a bench analyser's)")
+    parser.add_argument("--budget-mb", type=float, default=None,
+                        help="memory budget of the child, MB (default: $VENTBENCH_MAX_MEMORY_MB)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="ventbench-huge-") as tmp:
         path = args.keep or Path(tmp) / "huge.csv"
         t0 = time.monotonic()
-        samples = write_trace(path, int(args.size_gb * 2**30))
+        samples = write_trace(path, int(args.size_gb * 2**30), args.rate_hz)
         print(f"wrote {path}: {path.stat().st_size / 2**30:.2f} GiB, {samples:,} samples "
               f"in {time.monotonic() - t0:.0f} s")
         t0 = time.monotonic()
+        import os
+
+        env = dict(os.environ)
+        if args.budget_mb is not None:
+            env["VENTBENCH_MAX_MEMORY_MB"] = str(args.budget_mb)
         code, text, peak_mb = run_measured(["analyze", str(path), "--mode", "vc", "--set",
                                             "vt_ml=500", "--set", "rate_bpm=20", "--set",
-                                            "ti_s=1", "--set", "peep_cmh2o=5"])
+                                            "ti_s=1", "--set", "peep_cmh2o=5"], env=env)
         lines = text.strip().splitlines()
         print(f"analyze: exit {code} in {time.monotonic() - t0:.1f} s, peak RSS {peak_mb:.0f} MB")
-        print(f"  {lines[-1] if lines else ''}")
+        for line in lines:
+            if line.startswith(("verdict:", "point ")) or "streamed" in line or "GiB" in line:
+                print(f"  {line}")
     return 0
 
 

@@ -25,9 +25,8 @@ or malformed file, 4 missing or unreadable file.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +36,7 @@ from ventbench.analysis.vocabulary import AUTO, CRITERIA, SEGMENTATION_PRESETS
 from ventbench.bench.args import as_dict, count, key_value, number, p_amb_hpa, t_amb_degc
 from ventbench.bench.outputs import FIGURE_SUFFIXES, check_output_file
 from ventbench.bench.records import disk_error
-from ventbench.drivers.importers import FORMATS, check_memory
+from ventbench.drivers.importers import FORMATS
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import exit_code_for_verdict
 
@@ -187,27 +186,14 @@ def load_limit_set(spec: PointSpec, device_profile: str | None) -> LimitSet:
     return limit_set
 
 
-def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
-    """Read FILE; returns the trace with overrides applied, its format and where the flow
-    condition came from ("file", "user" or "default")."""
+def _overrides(args: argparse.Namespace, condition: Any, ambient: Any, source: str
+               ) -> tuple[Any, Any, str]:
+    """The recording's flow condition and ambient with the command line's overrides, and
+    where the condition came from ("file", "user" or "default")."""
     from ventbench.analysis.gas import Ambient, GasCondition
-    from ventbench.drivers.importers import read_trace, sniff_format
 
-    path = Path(args.file)
-    fmt = args.format or sniff_format(path)
-    opts: dict[str, Any] = {}
-    if args.skip_bad:
-        opts["skip_bad"] = True
-    if args.flow_unit:
-        opts["flow_unit"] = args.flow_unit
-    if args.pressure_unit:
-        opts["pressure_unit"] = args.pressure_unit
-    check_memory(path)  # a file too big for memory is refused before it is read
-    trace = read_trace(path, fmt, **opts)
-    condition_source = str(trace.meta.get("flow_condition_source", "file"))
-    condition, ambient = trace.flow_condition, trace.ambient
     if args.flow_condition:
-        condition, condition_source = GasCondition.parse(args.flow_condition), "user"
+        condition, source = GasCondition.parse(args.flow_condition), "user"
     if args.t_amb_degc is not None or args.p_amb_hpa is not None:
         ambient = Ambient(
             ambient.t_amb_degc if args.t_amb_degc is None else args.t_amb_degc,
@@ -215,37 +201,38 @@ def read_input(args: argparse.Namespace) -> tuple[Trace, str, str]:
             ambient.rh_pct,
             "user",
         )
+    return condition, ambient, source
+
+
+def read_input(args: argparse.Namespace, fmt: str | None) -> tuple[Trace, str]:
+    """Read FILE whole; returns the trace with overrides applied and where the flow
+    condition came from ("file", "user" or "default")."""
+    from ventbench.drivers.importers import read_trace
+
+    path = Path(args.file)
+    opts: dict[str, Any] = {}
+    if args.skip_bad:
+        opts["skip_bad"] = True
+    if args.flow_unit:
+        opts["flow_unit"] = args.flow_unit
+    if args.pressure_unit:
+        opts["pressure_unit"] = args.pressure_unit
+    trace = read_trace(path, fmt, **opts)
+    condition, ambient, source = _overrides(
+        args, trace.flow_condition, trace.ambient, str(trace.meta.get("flow_condition_source", "file")))
     if condition is not trace.flow_condition or ambient is not trace.ambient:
         trace = replace(trace, flow_condition=condition, ambient=ambient)
-    return trace, fmt or "csv", condition_source
-
-
-def per_breath_channels(trace: Trace, breaths: Sequence[Any]) -> dict[str, list[float]]:
-    """Per-breath means of extra channels the checks know (FiO2 from an O2 channel)."""
-    import numpy as np
-
-    out: dict[str, list[float]] = {}
-    if "fio2_pct" in trace.channels and breaths:
-        values = trace.channels["fio2_pct"]
-        starts = np.searchsorted(trace.t_s, [b.t_start_s for b in breaths])
-        ends = np.searchsorted(trace.t_s, [b.t_start_s + b.ti_s + b.te_s for b in breaths])
-        out["fio2_pct"] = [
-            float(np.nanmean(values[a:b])) if b > a else math.nan for a, b in zip(starts, ends, strict=True)
-        ]
-    return out
+    return trace, source
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; returns the exit code (see module doc)."""
-    import numpy as np
-
     from ventbench.analysis.budget import BudgetContext
     from ventbench.analysis.checks import evaluate_point
     from ventbench.analysis.gas import GasCondition
     from ventbench.analysis.results import point_to_json
     from ventbench.analysis.segment import SegmentationSettings
-    from ventbench.analysis.selfcheck import doubt_point, segmentation_doubts
-    from ventbench.analysis.stream import analyze_breaths
+    from ventbench.analysis.selfcheck import doubt_point
     from ventbench.bench.results_doc import (
         build_results,
         gas_block,
@@ -253,6 +240,8 @@ def run(args: argparse.Namespace) -> int:
         write_results,
     )
     from ventbench.bench.summary import print_summary
+    from ventbench.bench.trace_input import analyse_file, source_counts
+    from ventbench.drivers.importers import sniff_format
 
     path = Path(args.file)
     spec = point_from_args(args, path)  # usage errors before touching the file
@@ -268,55 +257,56 @@ def run(args: argparse.Namespace) -> int:
 
         window = parse_window(args.plot_window)
 
-    recorded, fmt, condition_source = read_input(args)
-    source = source_file_entry(path, fmt, recorded)
+    fmt = args.format or sniff_format(path)
     hints = {f"set_{k}": float(spec.set_values[k]) for k in ("ti_s", "rate_bpm")
              if spec.preset == AUTO and spec.set_values.get(k)}
-    settings = SegmentationSettings.preset(spec.preset, **hints)
-    no_breathing = ""
-    if len(recorded) > 1:
-        analysis = analyze_breaths(recorded, settings, condition=analysis_condition)
-        breaths, factor = list(analysis.breaths), analysis.volume_factor
-        settings, no_breathing = analysis.segmentation, analysis.no_breathing_reason
-    else:  # nothing to segment; the verdict below says so
-        breaths, factor = [], recorded.converted(analysis_condition)[1]
-    trace = recorded.converted(analysis_condition)[0]  # the same factor, for plot and channels
+    got = analyse_file(path, fmt, lambda: read_input(args, fmt),
+                       lambda c, a, src: _overrides(args, c, a, src),
+                       SegmentationSettings.preset(spec.preset, **hints), analysis_condition,
+                       spec.set_values.get("rate_bpm"), skip_bad=args.skip_bad,
+                       plot_window_s=window)
+    fmt = fmt or "csv"
+    if got.streamed:
+        print(f"{path}: too big to read whole: streamed in blocks ({got.samples} samples); "
+              "the self-check ran over windows of 600 s", file=sys.stderr)
+    source = {**source_file_entry(path, fmt), **source_counts(got)}
+    breaths = got.breaths
     if not spec.limits:  # measure only: report every breath unless told otherwise
         spec = replace(spec, rule=replace(
             spec.rule,
             settle_breaths=0 if args.settle is None else args.settle,
             measure_breaths=max(1, len(breaths)) if args.breaths is None else args.breaths,
         ))
-        if "fio2_pct" in trace.channels:
+        if got.has_fio2:
             spec = replace(spec, quantities=(*spec.quantities, "fio2"))
     result = evaluate_point(
         breaths, spec.set_values, limit_set, spec.rule, spec.quantities, spec.mode,
-        expected=spec.expected, per_breath=per_breath_channels(trace, breaths),
+        expected=spec.expected, per_breath=got.per_breath,
         context=BudgetContext(
             None if spec.rule.instrument is None else spec.rule.instrument.as_reference(),
-            recorded.flow_condition, analysis_condition, recorded.ambient,
-            dt_s=float(np.median(np.diff(recorded.t_s))) if len(recorded) > 1 else None),
+            got.flow_condition, analysis_condition, got.ambient, dt_s=got.dt_s),
     )
     point = point_to_json(spec.id, spec.mode, spec.set_values, spec.lung, result,
                           note=spec.note, limits=limit_set.id)
     if not breaths:
         point["verdict"] = "INCONCLUSIVE"
-        point["reason"] = no_breathing or (
+        point["reason"] = got.no_breathing or (
             f"no complete breath found with the {spec.preset} segmentation preset "
-            f"({len(trace)} samples, {trace.duration_s:.1f} s)")
-    if breaths:
-        doubt_point(point, segmentation_doubts(trace.t_s, trace.flow_lpm, breaths,
-                                               spec.set_values.get("rate_bpm")))
-    point["segmentation"] = {"preset": spec.preset, **asdict(settings)}
-    gas = gas_block(recorded, analysis_condition, factor, flow_condition_source=condition_source)
+            f"({got.samples} samples, {got.duration_s:.1f} s)")
+    doubt_point(point, got.doubts)
+    point["segmentation"] = {"preset": spec.preset, **asdict(got.segmentation)}
+    gas = gas_block(got.flow_condition, got.ambient, analysis_condition, got.factor,
+                    flow_condition_source=got.condition_source)
     document = build_results([point], source_files=[source], gas=gas)
 
     print_summary(document, sys.stdout)
     if args.json:
         write_results(args.json, document)
         print(f"results: {args.json}")
-    if args.plot and len(trace) < 2:
-        print(f"ventbench analyze: no plot: {path} has {len(trace)} sample(s)", file=sys.stderr)
+    trace = got.plot_trace
+    if args.plot and (trace is None or len(trace) < 2):
+        print(f"ventbench analyze: no plot: {path} has {0 if trace is None else len(trace)} "
+              "sample(s) to draw", file=sys.stderr)
     elif args.plot:
         from ventbench.bench.plot import plot_trace
 

@@ -32,7 +32,8 @@ FORMATS: dict[str, tuple[str, str]] = {
 SNIFF_BYTES = 4096
 #: Peak resident memory of ``analyze`` per byte of input, and its fixed part (Python, numpy,
 #: matplotlib), from Trace CSV files of 21 and 66 MB (399 and 912 MB peak RSS, a margin added; see
-#: ``benchmarks/huge_file.py``). The importers read a whole file at once; none streams yet.
+#: ``benchmarks/huge_file.py``). Every importer reads a whole file at once; ``analyze`` streams a
+#: Trace CSV that does not fit (``drivers.importers.trace_csv_chunks``) and refuses the others.
 RSS_PER_FILE_BYTE = 12.0
 RSS_BASE_MB = 200.0
 #: Environment variable: the most memory, MB, an import may be expected to take.
@@ -70,9 +71,9 @@ def check_memory(path: str | os.PathLike, budget_mb: float | None = None) -> flo
     if estimate > budget:
         raise ConfigError(
             f"{path}: {size / 2**30:.2f} GiB would take about {estimate / 1024:.1f} GiB of memory "
-            f"to analyse (the importers read a whole file at once), more than the "
-            f"{budget / 1024:.1f} GiB allowed; analyse it in parts (split the data lines, "
-            f"keeping the header) or raise {MEMORY_ENV}")
+            f"to read whole, more than the {budget / 1024:.1f} GiB allowed; this format is read "
+            f"whole: convert it to a Trace CSV (which is streamed) or analyse it in parts, "
+            f"or raise {MEMORY_ENV}")
     return estimate
 
 

@@ -1,8 +1,10 @@
-"""A file too big for memory is refused before it is read; the memory model behind the
-refusal is conservative (measured on a real child process)."""
+"""A Trace CSV too big for memory is analysed streamed, in bounded memory, with the results
+of a whole read; a format read whole is refused before it is read (measured on a real child
+process)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -14,9 +16,9 @@ VC = ["--mode", "vc", "--set", "vt_ml=500", "--set", "rate_bpm=20", "--set", "ti
       "--set", "peep_cmh2o=5"]
 
 
-def analyze(path, budget_mb):
+def analyze(path, budget_mb, *extra):
     """Run analyze; returns (exit code, output, peak RSS of that process, MB)."""
-    return run_measured(["analyze", str(path), *VC],
+    return run_measured(["analyze", str(path), *VC, *extra],
                         env=dict(os.environ, **{MEMORY_ENV: str(budget_mb)}))
 
 
@@ -27,11 +29,29 @@ def trace_8mb(tmp_path_factory):
     return path
 
 
-def test_a_file_over_the_budget_is_refused_before_it_is_read(trace_8mb):
-    code, text, peak_mb = analyze(trace_8mb, budget_mb=250)
+def test_a_csv_over_the_budget_is_streamed_with_the_results_of_a_whole_read(trace_8mb, tmp_path):
+    whole, streamed = tmp_path / "whole.json", tmp_path / "streamed.json"
+    code, text, _ = analyze(trace_8mb, 10_000, "--json", str(whole))
+    assert code == 0 and "streamed" not in text, text
+    code, text, peak_mb = analyze(trace_8mb, 250, "--json", str(streamed))
+    assert code == 0, text
+    assert "too big to read whole: streamed in blocks" in text and "Traceback" not in text
+    a, b = (json.loads(p.read_text()) for p in (whole, streamed))
+    assert a["points"][0]["breaths"] == b["points"][0]["breaths"]
+    assert a["points"][0]["checks"] == b["points"][0]["checks"]
+    assert a["source"]["files"][0]["samples"] == b["source"]["files"][0]["samples"] > 0
+    assert (a["verdict"], a["gas"]) == (b["verdict"], b["gas"])
+    assert peak_mb < 300
+
+
+def test_a_format_read_whole_is_refused_before_it_is_read(trace_8mb, tmp_path):
+    labchart = tmp_path / "t.txt"  # the same size, in a format that is read whole
+    labchart.write_bytes(b"Interval=\t0.01 s\nChannelTitle=\tFlow\tPressure\n"
+                         b"Range=\t1 V\t1 V\n" + trace_8mb.read_bytes()[:8 * 2**20])
+    code, text, peak_mb = analyze(labchart, 250, "--format", "labchart")
     assert code == 3, text
     assert "Traceback" not in text
-    assert f"{trace_8mb}: 0.01 GiB would take about" in text and MEMORY_ENV in text
+    assert f"{labchart}: 0.01 GiB would take about" in text and MEMORY_ENV in text
     assert peak_mb < 300  # the refusal itself stays small
 
 

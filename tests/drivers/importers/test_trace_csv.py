@@ -55,33 +55,34 @@ def test_flags_column_and_flagged_nan_flow(tmp_path):
     assert math.isnan(tr.flow_lpm[1])
 
 
-@pytest.mark.parametrize(
-    ("text", "line", "words"),
-    [
-        ("t_s,flow_lpm,paw_cmh2o\n0,1,2\n", 1, "missing magic line"),
-        ("# ventbench-trace: 2\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n", 1,
-         "unknown ventbench-trace version '2'"),
-        ("# ventbench-trace: 1\n# flow_condition: NTP\nt_s,flow_lpm,paw_cmh2o\n", 2,
-         "unknown gas condition 'NTP'"),
-        ("# ventbench-trace: 1\nt_s,flow_lpm,paw_cmh2o\n", 2, "no '# flow_condition:'"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm\n0,1\n", 3,
-         "lacks column(s) paw_cmh2o"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o,fio2\n", 3,
-         "column 'fio2' does not name its unit"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
-         "0.01,1,2,3\n", 5, "wrong field count: expected 3"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
-         "# a comment\n0.01,1,abc\n", 6, "column paw_cmh2o: 'abc' is not a number"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
-         "0.02,1,2\n0.01,1,2\n", 6, "time 0.01 s does not increase"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
-         "0.01,nan,2\n", 5, "not flagged as a gap or fault"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o,flags\n"
-         "0,1,2,0.5\n", 4, "flags must be an integer mask"),
-        ("# ventbench-trace: 1\n# flow_condition: BTPS\n# t_amb_degc: warm\n"
-         "t_s,flow_lpm,paw_cmh2o\n", 3, "t_amb_degc must be a number"),
-    ],
-)
+#: Malformed files: (text, line named, words of the message).
+MALFORMED = [
+    ("t_s,flow_lpm,paw_cmh2o\n0,1,2\n", 1, "missing magic line"),
+    ("# ventbench-trace: 2\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n", 1,
+     "unknown ventbench-trace version '2'"),
+    ("# ventbench-trace: 1\n# flow_condition: NTP\nt_s,flow_lpm,paw_cmh2o\n", 2,
+     "unknown gas condition 'NTP'"),
+    ("# ventbench-trace: 1\nt_s,flow_lpm,paw_cmh2o\n", 2, "no '# flow_condition:'"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm\n0,1\n", 3,
+     "lacks column(s) paw_cmh2o"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o,fio2\n", 3,
+     "column 'fio2' does not name its unit"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
+     "0.01,1,2,3\n", 5, "wrong field count: expected 3"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
+     "# a comment\n0.01,1,abc\n", 6, "column paw_cmh2o: 'abc' is not a number"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
+     "0.02,1,2\n0.01,1,2\n", 6, "time 0.01 s does not increase"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o\n0,1,2\n"
+     "0.01,nan,2\n", 5, "not flagged as a gap or fault"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\nt_s,flow_lpm,paw_cmh2o,flags\n"
+     "0,1,2,0.5\n", 4, "flags must be an integer mask"),
+    ("# ventbench-trace: 1\n# flow_condition: BTPS\n# t_amb_degc: warm\n"
+     "t_s,flow_lpm,paw_cmh2o\n", 3, "t_amb_degc must be a number"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), MALFORMED)
 def test_malformed_files_name_file_and_line(tmp_path, text, line, words):
     path = write(tmp_path, text)
     with pytest.raises(FrameError) as info:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 from ventbench.analysis.checks import QUANTITY_FIELDS, derive_set_values
 from ventbench.analysis.tolerance import LimitSet, Tolerance, unit_factor
 from ventbench.errors import ConfigError
+from ventbench.tomlfile import TomlFile
 
 _DEVICE_REQUIRED = ("name", "serial", "document")
 _DEVICE_OPTIONAL = ("manufacturer", "model", "firmware")
@@ -169,14 +169,5 @@ def parse_declaration(data: dict[str, Any], path: str) -> Declaration:
 
 
 def load_declaration(path: str | Path) -> Declaration:
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: device declaration not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the device declaration: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return replace(parse_declaration(data, str(path)), sha256=hashlib.sha256(raw).hexdigest())
+    toml, raw = TomlFile.read(path, "device declaration")
+    return replace(parse_declaration(toml.data, str(path)), sha256=hashlib.sha256(raw).hexdigest())

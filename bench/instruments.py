@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -40,6 +39,7 @@ from typing import Any
 
 from ventbench.analysis.uncertainty import MEASURAND_UNITS, Accuracy, ReferenceSpec
 from ventbench.errors import ConfigError
+from ventbench.tomlfile import TomlFile
 from ventbench.units import PRESSURE_TO_CMH2O
 
 PORTS = ("reference", "dut", "none")
@@ -220,17 +220,8 @@ def parse_register(data: dict[str, Any], path: str) -> Register:
 def load_register(path: str | Path, label: str | None = None) -> Register:
     """Read and validate a register file (ConfigError: one line naming file, entry, field);
     ``label`` names it in records instead of its path (a built-in file)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: instrument register not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read the instrument register: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    return replace(parse_register(data, label or str(path)), sha256=hashlib.sha256(raw).hexdigest())
+    toml, raw = TomlFile.read(path, "instrument register", label)
+    return replace(parse_register(toml.data, label or str(path)), sha256=hashlib.sha256(raw).hexdigest())
 
 
 # -- what the instruments report, and whether it matches ---------------------------------------

@@ -20,6 +20,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ventbench.errors import ConfigError
@@ -69,6 +70,25 @@ class TomlFile:
         self.lines = text.splitlines()
         self.headers = [(i, m.group(1), line.lstrip().startswith("[["))
                         for i, line in enumerate(self.lines) if (m := self._header.match(line))]
+
+    @classmethod
+    def read(cls, path: str | Path, what: str, where: str | None = None) -> tuple[TomlFile, bytes]:
+        """Read and parse a TOML file; returns it and its bytes (for a hash).
+
+        Raises
+        ------
+        ConfigError
+            ``PATH: WHAT not found``, ``cannot read the WHAT``, or invalid TOML with its line.
+        """
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: {what} not found") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read the {what}: {error}") from None
+        return cls(text, where or str(path)), raw
 
     @classmethod
     def of_data(cls, data: dict[str, Any], where: str) -> TomlFile:

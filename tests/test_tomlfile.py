@@ -161,3 +161,20 @@ def test_the_line_found_is_the_line_of_the_key(keys, blank_lines, index):
     for key in keys:
         line = toml.line(key, "item", index)
         assert toml.lines[line - 1] == f"{key} = {index}"
+
+
+def test_reading_a_file_names_what_is_wrong_with_it(tmp_path):
+    with pytest.raises(ConfigError, match=r"x.toml: instrument register not found$"):
+        TomlFile.read(tmp_path / "x.toml", "instrument register")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"latin.toml: cannot read the device declaration: 'utf-8'"):
+        TomlFile.read(latin, "device declaration")
+    broken = tmp_path / "broken.toml"
+    broken.write_text('a = 1\nb = "unterminated\n')
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(broken))}:2: invalid TOML"):
+        TomlFile.read(broken, "device declaration")
+    good = tmp_path / "ok.toml"
+    good.write_text("a = 1\n")
+    toml, raw = TomlFile.read(good, "limits file")
+    assert (toml.data, raw, toml.where) == ({"a": 1}, b"a = 1\n", str(good))

@@ -20,7 +20,6 @@ import tomllib
 from pathlib import Path
 
 from ventbench.bench.args import (
-    ambient_from_args,
     as_dict,
     duration,
     interval,
@@ -82,8 +81,11 @@ def refuse_reliability_options(args: argparse.Namespace, protocol: str) -> None:
 
 def run_reliability(args: argparse.Namespace) -> int:
     """Run (or resume) a reliability session from parsed ``ventbench run`` arguments."""
+    from ventbench.bench.evidence import evidence_from_args, parse_env_pairs
     from ventbench.bench.live import Live
+    from ventbench.bench.protocol import load_protocol
     from ventbench.bench.reliability.config import load_reliability
+    from ventbench.bench.reliability.evidence import declared_limits, start_fields
     from ventbench.bench.reliability.runner import ReliabilityRun
     from ventbench.drivers.registry import driver_options
 
@@ -92,23 +94,35 @@ def run_reliability(args: argparse.Namespace) -> int:
         from ventbench.bench.report import render  # matplotlib: only when a run needs it
     # unknown driver or a bad --option: a usage error before any file is written
     options = driver_options(args.driver, args.option)
-    unsupported = [flag for flag, given in (
+    # instruments, declaration, decision rule, environment: frozen at the start like run's
+    # (bench/evidence.py); a resumed session keeps its own and takes only --env-end
+    frozen = [flag for flag, given in (
         ("--instruments", args.instruments), ("--declaration", args.declaration),
         ("--decision-rule", args.decision_rule), ("--traceability-override", args.traceability_override),
-        ("--env", args.env), ("--env-end", args.env_end)) if given]
-    if unsupported:  # never accepted and silently ignored
-        raise ConfigError(f"{', '.join(unsupported)}: not yet supported for reliability runs "
-                          f"(protocol {args.protocol!r}); only run and demo sessions take them")
+        ("--env", args.env)) if given]
+    if args.resume is not None and frozen:
+        raise ConfigError(f"{', '.join(frozen)}: fixed at the start of {args.resume}; a resumed "
+                          "reliability run keeps them (only --env-end is taken)")
+    if args.decision_rule == "guarded":  # never accepted and silently ignored
+        raise ConfigError("--decision-rule guarded: not supported for reliability runs (their per-breath "
+                          "limits are judged breath by breath, without a guard band); use simple")
     live = Live()
+    env_end = parse_env_pairs(args.env_end, "--env-end")
     if args.resume is not None:
         run = ReliabilityRun(None, args.port, args.driver, resume=args.resume, live=live,
                              render=render, history=not args.no_history,
-                             history_url=args.history)
+                             history_url=args.history, env_end=env_end)
         return run.run()
     config = load_reliability(args.protocol, duration=args.duration,
                               set_values=as_dict(args.set_values),
                               limits=as_dict(args.limit_values),
                               drift_limits=as_dict(args.drift_values))
+    evidence = evidence_from_args(args, dict(load_protocol(args.protocol).environment))
+    config = declared_limits(config, evidence.declaration)
+    dut = {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware}
+    if evidence.declaration is not None:  # the declared identity fills what was not given
+        for key in ("name", "serial", "firmware"):
+            dut[key] = dut[key] or evidence.declaration.device.get(key, "")
     if not args.port.lower().startswith("sim://") and not args.yes:
         print("Set the ventilator to: " + ", ".join(f"{k} {v:g}" for k, v in config.set.items()))
         print("Test lung: " + ", ".join(f"{k} {v:g}" for k, v in config.lung.items()))
@@ -118,7 +132,9 @@ def run_reliability(args: argparse.Namespace) -> int:
             print("no answer (end of input): not started", file=sys.stderr)
             return 2
     run = ReliabilityRun(config, args.port, args.driver, options.to_dict(),
-                         sessions_root=args.out, live=live, ambient=ambient_from_args(args),
+                         sessions_root=args.out, live=live, ambient=evidence.ambient(),
                          render=render, history=not args.no_history,
-                         history_url=args.history)
+                         history_url=args.history, evidence=start_fields(evidence, dut), env_end=env_end)
+    for line in evidence.warnings(dut):  # what will make the verdict INCONCLUSIVE, said now
+        live.line(f"warning: {line}")
     return run.run()

@@ -98,7 +98,7 @@ def _reanalysis(session: Path, start: dict, stop: dict | None, findings: Finding
         findings.mismatches += [f"re-analysis differs: {d}" for d in diffs]
         if not diffs:
             findings.matched.append("re-analysis: reliability captures re-decoded, "
-                                    "breaths and events identical")
+                                    "breaths, events and results identical")
         return
     from ventbench.bench.reanalysis import reanalyze_session
 

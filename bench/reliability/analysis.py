@@ -220,6 +220,10 @@ def session_results(root: Path, data_dir: Path | None = None) -> dict[str, Any]:
               "bytes": p.stat().st_size}
              for parts in segment_parts(points_dir).values() for p in parts]
     software = {k: v for k, v in software_info().items() if k in ("name", "version", "git_sha")}
-    return {"schema": "ventbench.results/1", "software": software,
-            "source": {"session": start.get("session_id"), "files": files}, "gas": gas,
-            "reliability": block, "points": [], "verdict": block["verdict"]}
+    results = {"schema": "ventbench.results/1", "software": software,
+               "source": {"session": start.get("session_id"), "files": files}, "gas": gas,
+               "reliability": block, "points": [], "verdict": block["verdict"]}
+    # instruments, environment, declaration: bench/reliability/evidence.py
+    from ventbench.bench.reliability.evidence import apply_evidence
+
+    return apply_evidence(results, root, start)

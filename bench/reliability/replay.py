@@ -119,7 +119,8 @@ def compare(session: Path, replayed: Path) -> list[str]:
         if len(ra) != len(rb):
             diffs.append(f"segment {seg}: breaths recorded {len(ra)}, replayed {len(rb)}")
         n = min(len(ra), len(rb))
-        rows_a, rows_b = ra[:n].view(np.uint8).reshape(n, -1), rb[:n].view(np.uint8).reshape(n, -1)
+        width = ra.dtype.itemsize  # explicit: a segment without breaths (n = 0) has no -1 to infer
+        rows_a, rows_b = ra[:n].view(np.uint8).reshape(n, width), rb[:n].view(np.uint8).reshape(n, width)
         bad = np.flatnonzero((rows_a != rows_b).any(axis=1))
         if bad.size:
             i = int(bad[0])
@@ -131,11 +132,33 @@ def compare(session: Path, replayed: Path) -> list[str]:
     return diffs
 
 
+#: The parts of results.json re-derived from the session's records (``software`` may differ).
+DERIVED_KEYS = ("verdict", "gas", "reliability", "instruments", "environment", "declaration")
+
+
+def compare_results(session: Path, data_dir: Path | None = None) -> list[str]:
+    """Differences between the recorded ``results.json`` and the one re-derived from the store,
+    events, start record, environment record and captures (verdict, conditions, evidence)."""
+    from ventbench.bench.reliability.analysis import session_results
+
+    path = Path(session) / "results.json"
+    if not path.exists():
+        return []
+    recorded = read_json(path, "results")
+    derived = json.loads(json.dumps(session_results(Path(session), data_dir)))
+    return [f"results.json {key}: recorded {json.dumps(recorded.get(key))[:300]}, "
+            f"re-derived {json.dumps(derived.get(key))[:300]}"
+            for key in DERIVED_KEYS if recorded.get(key) != derived.get(key)]
+
+
 def replay_session(session: Path) -> list[str]:
-    """Replay into a temporary directory and compare; the differences (empty: identical)."""
+    """Replay into a temporary directory and compare; the differences (empty: identical),
+    then results.json re-derived from the recorded store (which the replay has just matched:
+    a killed segment's store is only a prefix of its replay) and the session's records."""
     with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:
         replay_into(session, Path(tmp))
-        return compare(session, Path(tmp))
+        diffs = compare(session, Path(tmp))
+        return diffs or compare_results(session)  # from the recorded store, which the replay matched
 
 
 def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int:

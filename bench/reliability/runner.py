@@ -126,6 +126,12 @@ class ReliabilityRun:
         Index the session in the history.
     history_url : str, optional
         ``--history`` (default ``$VENTBENCH_HISTORY`` or the sessions root's SQLite file).
+    evidence : dict, optional
+        ``start.json`` fields of the register, declaration, environment and override
+        (:func:`bench.reliability.evidence.start_fields`); a new run only.
+    env_end : dict, optional
+        Ambient values entered for the end of this segment (``--env-end``), by
+        :data:`bench.environment.QUANTITIES` name.
     """
 
     def __init__(self, config: ReliabilityConfig | None, port: str, driver_name: str,
@@ -133,8 +139,11 @@ class ReliabilityRun:
                  resume: Path | None = None, live: Live | None = None,
                  ambient: Ambient | None = None,
                  render: Callable[[Path], Any] | None = None, history: bool = True,
-                 history_url: str | None = None) -> None:
+                 history_url: str | None = None, evidence: dict[str, Any] | None = None,
+                 env_end: dict[str, float] | None = None) -> None:
         self.live = live or Live()
+        #: this segment's --env-end values (bench/reliability/evidence.py writes environment.json)
+        self.env_end = dict(env_end or {})
         self.render = render if callable(render) else None
         self.history = history
         self.history_url = history_url
@@ -157,7 +166,8 @@ class ReliabilityRun:
             self.session.write_start({
                 "kind": "reliability", "protocol": {"id": config.protocol_id},
                 "reliability": config.to_json(), "port": self.port, "driver": self.driver_name,
-                "driver_options": self.driver_options, "ambient": vars(self.ambient).copy()})
+                "driver_options": self.driver_options, "ambient": vars(self.ambient).copy(),
+                **(evidence or {})})
         # every live line also in SESSION/console.log: a lost terminal never ends the run
         self.console = self.live.stream
         if not isinstance(self.console, Console):
@@ -277,8 +287,14 @@ class ReliabilityRun:
         """
         from ventbench.bench.history_sync import record_session
         from ventbench.bench.reliability.analysis import session_results
+        from ventbench.bench.reliability.evidence import write_environment
 
         root = self.session.root
+        try:  # the environment at the end of this segment (flags, else what the instrument said)
+            write_environment(root, read_json(root / "start.json", "session start record"),
+                              self.segment, self.env_end)
+        except (BenchError, OSError, ValueError) as error:
+            self.live.line(f"warning: environment.json not written: {error}")
         extra: dict[str, Any] = {"report": "not rendered: " + ("no results" if self.render
                                                                is not None else "--no-report")}
         results = None

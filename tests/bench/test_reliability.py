@@ -215,7 +215,8 @@ def test_fault_run_results_follow_the_contract(fault_run):
 
     root, _, _ = fault_run
     doc = json.loads((root / "results.json").read_text())
-    assert list(doc) == ["schema", "software", "source", "gas", "reliability", "points", "verdict"]
+    assert list(doc) == ["schema", "software", "source", "gas", "reliability", "points", "verdict",
+                         "instruments", "environment"]  # the evidence blocks (reliability/evidence.py)
     files = doc["source"]["files"]
     parts = sorted((root / "points" / "reliability").glob("*.vbcap"))
     assert [f["path"] for f in files] == [p.relative_to(root).as_posix() for p in parts]

@@ -16,6 +16,7 @@ mean over its sessions on that firmware), and its change from the first firmware
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,19 +82,18 @@ def fleet_rows(db: Any, device: str | None = None, protocol: str | None = None
         return [dict(r._mapping) for r in con.execute(query)]
 
 
-def _float_array(values: list[Any]) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-
-
 def summarise(rows: list[dict[str, Any]]) -> tuple[list[QuantityFleet], list[FirmwareDrift]]:
-    """The fleet tables of :func:`fleet_rows` output (see the module docstring)."""
+    """The fleet tables of :func:`fleet_rows` output (see the module docstring).
+
+    One pass over the rows of each protocol × quantity (dictionaries keyed by unit and by
+    firmware), so 10 000 sessions × 40 checks take about a second, not minutes.
+    """
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
+        row["unit"] = row["serial"] or NO_SERIAL
         groups.setdefault((row["protocol"] or "—", row["quantity"]), []).append(row)
     fleets, drifts = [], []
     for (protocol, quantity), group in sorted(groups.items()):
-        for row in group:
-            row["unit"] = row["serial"] or NO_SERIAL
         latest: dict[str, str] = {}
         for row in group:  # rows are in time order: the last session seen is the latest
             latest[row["unit"]] = row["session_id"]
@@ -115,28 +115,34 @@ def summarise(rows: list[dict[str, Any]]) -> tuple[list[QuantityFleet], list[Fir
 
 
 def _per_unit(rows: list[dict[str, Any]]) -> tuple[dict[str, float], dict[str, set[str]]]:
+    """Per unit (in order of first row): the worst |error| (NaN if none) and its verdicts."""
     errors: dict[str, float] = {}
     verdicts: dict[str, set[str]] = {}
     for row in rows:
-        value = np.nan if row["max_abs_error"] is None else abs(float(row["max_abs_error"]))
-        old = errors.get(row["unit"], np.nan)
-        errors[row["unit"]] = value if np.isnan(old) else (old if np.isnan(value) else max(old, value))
-        verdicts.setdefault(row["unit"], set()).add(str(row["verdict"]))
+        unit, value = row["unit"], row["max_abs_error"]
+        value = math.nan if value is None else abs(float(value))
+        old = errors.get(unit, math.nan)
+        errors[unit] = value if math.isnan(old) else (old if math.isnan(value) else max(old, value))
+        verdicts.setdefault(unit, set()).add(str(row["verdict"]))
     return errors, verdicts
 
 
 def _drift(protocol: str, quantity: str, rows: list[dict[str, Any]]) -> list[FirmwareDrift]:
-    order: list[str] = []
+    """Per firmware (order of first appearance): units, the mean over units of each unit's
+    mean signed error (NaN-free units only), its change from the first firmware with a mean,
+    and each unit's worst |error|. Rows are split by firmware and unit in one pass."""
+    by_fw: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        fw = row["firmware"] or "—"
-        if fw not in order:
-            order.append(fw)
+        by_fw.setdefault(row["firmware"] or "—", []).append(row)
     out, first = [], None
-    for fw in order:
-        on_fw = [r for r in rows if (r["firmware"] or "—") == fw]
-        units = sorted({r["unit"] for r in on_fw})
-        signed = {u: _float_array([r["mean_error"] for r in on_fw if r["unit"] == u]) for u in units}
-        unit_means = np.array([np.nanmean(v) for v in signed.values() if np.isfinite(v).any()])
+    for fw, on_fw in by_fw.items():
+        signed_by_unit: dict[str, list[float]] = {}
+        for r in on_fw:
+            signed_by_unit.setdefault(r["unit"], []).append(
+                np.nan if r["mean_error"] is None else float(r["mean_error"]))
+        units = sorted(signed_by_unit)
+        signed = (np.array(signed_by_unit[u], dtype=float) for u in units)
+        unit_means = np.array([np.nanmean(v) for v in signed if np.isfinite(v).any()])
         mean = float(unit_means.mean()) if unit_means.size else None
         if first is None and mean is not None:
             first = mean

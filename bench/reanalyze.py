@@ -26,6 +26,33 @@ from ventbench.errors import BenchError
 
 REANALYSIS_DIR = "reanalysis"
 
+#: Dask configuration of the local cluster (scheduler, nannies and worker processes), each
+#: entry measured with ``distributed.get_task_stream`` and the workers' ``getrusage`` on
+#: one-hour reliability sessions (one re-analysis costs 1.27 s of CPU in a plain process):
+#:
+#: - ``MALLOC_TRIM_THRESHOLD_``: Dask's default (65536) makes glibc hand freed memory back
+#:   to the kernel after each of the many mid-sized numpy blocks of a replay and map it again
+#:   for the next: 1.23 s of CPU per session became 2.47 s (system time 0.16 s → 1.07 s),
+#:   which cancelled the second core (0.92× of one-by-one ``replay``). Unset, glibc's own
+#:   adaptive threshold applies and a worker's peak memory stays ~180 MB.
+#: - the worker's statistical profiler (a thread walking the task's stack every 10 ms) and
+#:   the 20 ms event-loop tick, 0.5 s system monitor and 0.1 s memory monitor: each wakes a
+#:   thread that takes the GIL from the analysis; off / slowed they cost 1.45 s instead of
+#:   1.86 s of worker CPU per session, and on a loaded machine far less wall time (every
+#:   GIL hand-over waits for the OS to run the other thread). The dashboard loses its
+#:   profile page and samples system load every 5 s.
+#:
+#: A variable already in the environment still wins over the first (Dask reads
+#: ``os.environ`` first). Workers of a lab's running scheduler (``--scheduler``) take their
+#: configuration where they are started (``dask worker``): see docs/history.md.
+LOCAL_WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
 
 def analysis_version() -> str:
     """The version results are marked with: package version and source commit (if known)."""
@@ -65,6 +92,8 @@ def reanalyze_one(session: str, version: str) -> dict[str, Any]:
         recorded_path = root / "results.json"
         recorded = read_json(recorded_path, "results") if recorded_path.exists() else {}
         if start.get("kind") == "reliability":
+            # One task per session. A long session split in time segments (issue 16's
+            # segment-parallel replay) would be called here, its segments mapped as tasks.
             from ventbench.bench.reliability.analysis import session_results
             from ventbench.bench.reliability.replay import compare, replay_into
 
@@ -116,6 +145,7 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
     client : distributed.Client, optional
         An existing client (tests); ``scheduler`` and ``workers`` are then ignored.
     """
+    import dask
     from distributed import Client, LocalCluster, as_completed
 
     version = analysis_version()
@@ -126,8 +156,9 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
         if scheduler:
             client = Client(scheduler, timeout="10s")
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=":0" if _has_bokeh() else None)
+            with dask.config.set(LOCAL_WORKER_CONFIG):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0" if _has_bokeh() else None)
             client = Client(cluster)
     try:
         report.dashboard = client.dashboard_link if _has_bokeh() else None

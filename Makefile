@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/decode.py
 	$(PY) benchmarks/live_cpu.py
 	$(PY) benchmarks/report.py
+	$(PY) benchmarks/peer_ventmap.py
+	$(PY) benchmarks/capture_size.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -62,7 +63,8 @@ class Breath:
     def to_json(self) -> dict:
         """The breath as a JSON-ready dict (contract keys first, NaN as null)."""
         out = {}
-        for key, value in asdict(self).items():
+        for key in _field_names(type(self)):  # shallow: asdict's deep copy cost ~0.3 ms a breath
+            value = getattr(self, key)
             if key in TRIGGER_FIELDS and not math.isfinite(value):
                 continue
             if isinstance(value, float) and not math.isfinite(value):
@@ -71,6 +73,11 @@ class Breath:
                 value = list(value)
             out[key] = value
         return out
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
 
 
 def breath_values(breaths: Sequence[Breath], name: str, per_breath: Mapping[str, Sequence[float]]) -> np.ndarray | None:

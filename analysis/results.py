@@ -32,6 +32,15 @@ def round_number(value: float, digits: int = SIGNIFICANT_DIGITS) -> float | None
 def to_jsonable(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
     """Recursively convert to JSON types: floats rounded, NaN → None, tuples → lists,
     numpy scalars and arrays → Python numbers and lists, mapping keys → str."""
+    kind = type(value)  # the plain types first: a results document is ~10^5 of them
+    if kind is float:
+        return round_number(value, digits)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): to_jsonable(v, digits) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [to_jsonable(v, digits) for v in value]
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int | np.integer):

@@ -20,7 +20,6 @@ Layout (DESIGN.md contract)::
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import platform
@@ -113,7 +112,9 @@ def _clean(value: Any) -> Any:
 
 def dumps(document: Any) -> str:
     """JSON text of ``document``: insertion order, 2-space indent, NaN as null, newline end."""
-    return json.dumps(_clean(document), indent=2, default=_json_default, allow_nan=False) + "\n"
+    from ventbench.bench.json_text import dumps_indent2  # json.dumps(indent=2)'s text, faster
+
+    return dumps_indent2(_clean(document), default=_json_default) + "\n"
 
 
 def write_json_atomic(path: Path, document: Any) -> Path:

@@ -47,6 +47,7 @@ from ventbench.drivers.capture_format import (
     Record,
 )
 from ventbench.drivers.capture_writer import CaptureWriter
+from ventbench.drivers.capture_zstd import is_compressed, raw_copy
 from ventbench.errors import FrameError
 
 __all__ = [
@@ -97,7 +98,10 @@ class CaptureReader:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.report = ReadReport()
-        with open(self.path, "rb") as f:
+        self._raw: Any = None  # a .vbcap.zst part: its bytes in a temporary file
+        if is_compressed(self.path):
+            self._raw = raw_copy(self.path)
+        with self._open() as f:
             head = f.read(_FILE_HEAD.size)
             if len(head) < _FILE_HEAD.size or head[:8] != MAGIC:
                 raise FrameError(f"{self.path}: not a .vbcap capture (expected magic "
@@ -123,13 +127,21 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Record]:
         self.report = ReadReport()
-        with open(self.path, "rb") as f:
+        with self._open() as f:
             size = os.fstat(f.fileno()).st_size
             if size <= self.data_offset:
                 self.report.end_offset = size
                 return
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 yield from self._scan(mm, size)
+
+    def _open(self):
+        """The raw bytes: the file itself, or a new handle on a ``.zst`` part's copy."""
+        if self._raw is None:
+            return open(self.path, "rb")
+        handle = os.fdopen(os.dup(self._raw.fileno()), "rb")
+        handle.seek(0)
+        return handle
 
     def _check(self, mm: mmap.mmap, pos: int, size: int) -> tuple[str, Record | None]:
         """Classify the record at ``pos``: ("ok", rec) | ("torn", None) | (reason, None)."""

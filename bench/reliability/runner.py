@@ -37,7 +37,12 @@ from ventbench.bench.console import LOG_FILE, Console
 from ventbench.bench.live import Live
 from ventbench.bench.recorder import Recorder, Source
 from ventbench.bench.recorder_stops import SINK, DiskSpace, Signals, Stop, WallLimit
-from ventbench.bench.reliability.capture_parts import part_path, rotate, segment_parts
+from ventbench.bench.reliability.capture_parts import (
+    finish_compression,
+    part_path,
+    rotate,
+    segment_parts,
+)
 from ventbench.bench.reliability.config import ReliabilityConfig
 from ventbench.bench.reliability.events import EVENTS_FILE, EventDetector, EventLog, read_events
 from ventbench.bench.reliability.pipeline import Pipeline
@@ -273,6 +278,8 @@ class ReliabilityRun:
                 pass
             store.close()
             log.close()
+            for problem in finish_compression(cap_dir):  # closed parts → .vbcap.zst
+                self.live.line(f"warning: {problem}")
             self.live.line(status_line(pipeline, self.config))
             code = self._close(status_word, reason, code)
         return code

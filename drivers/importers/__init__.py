@@ -92,6 +92,8 @@ def sniff_format(path: str | os.PathLike) -> str | None:
         raw = handle.read(SNIFF_BYTES)
     if raw.startswith(b"\x89VBCAP"):  # drivers.capture.MAGIC
         return "vbcap"
+    if raw.startswith(b"\x28\xb5\x2f\xfd") and path.name.endswith(".vbcap.zst"):  # zstd frame
+        return "vbcap"
     head = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
     if head.lstrip().startswith("# ventbench-trace"):
         return "csv"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,102 @@ def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
     """
     path = Path(path)
     raw = path.read_bytes()
+    parsed = _fast_rows(raw)
+    if parsed is None:  # something unusual: the line-by-line reader names it or skips it
+        parsed = _slow_rows(raw, path, skip_bad)
+    flow, paw, breath, stamps, skipped = parsed
+    if not len(flow):
+        raise FrameError(f"{path}: no data rows ('flow, pressure') found")
+    n = len(flow)
+    meta = {
+        "format": "ventmap", "source_path": str(path), "data_lines": n,
+        "skipped_lines": skipped, "device": "Puritan Bennett 840 (ventMAP format)",
+        "flow_condition_note": "PB840 flow is BTPS-compensated [unconfirmed]",
+        "timestamps": stamps,
+        "breaths": int(np.unique(breath[np.isfinite(breath)]).size),
+    }
+    trace = Trace(np.arange(n) / fs_hz, flow, paw, GasCondition.BTPS,
+                  channels={"breath_number": breath}, meta=meta,
+                  flags=np.where(np.isfinite(flow), 0, SampleFlag.INVALID).astype(np.uint8))
+    return trace.validated(validity)
+
+
+_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, object]], int]
+
+
+def _fast_rows(raw: bytes) -> _Rows | None:
+    """Vectorised parse of a well-formed file; None when anything is unusual.
+
+    Lines are found and classified with numpy on the bytes; only the marker lines
+    (``BS``/``BE``/time stamps, two per breath) are visited in Python, and the data rows are
+    parsed at once by ``np.loadtxt``. The result is the one :func:`_slow_rows` would give:
+    every case it might treat differently (non-ASCII bytes, a lone ``\\r``, blank lines or
+    lines starting with white space, 3-column rows, trailing commas, non-finite or
+    unparsable numbers, a malformed ``B…`` line) returns None, and the slow reader decides.
+    """
+    if not raw.isascii():
+        return None
+    if b"\r" in raw:
+        raw = raw.replace(b"\r\n", b"\n")
+        if b"\r" in raw:
+            return None
+    if not raw.endswith(b"\n"):
+        raw += b"\n"
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if np.any(ends == starts):  # a blank line
+        return None
+    first = buf[starts]
+    if np.any((first == ord(" ")) | (first == ord("\t"))):
+        return None
+    fourth = buf[np.minimum(starts + 4, buf.size - 1)]
+    candidate = (first == ord("B")) | (
+        (first >= ord("0")) & (first <= ord("9")) & (fourth == ord("-")) & (ends - starts >= 19))
+    marker_lines: list[int] = []
+    after: list[float] = []  # breath number in force after each marker
+    stamp_at: list[tuple[int, str]] = []
+    current = math.nan
+    for index in np.flatnonzero(candidate).tolist():
+        line = raw[starts[index]:ends[index]].decode("ascii").strip()
+        if line == "BE":
+            current = math.nan
+        elif line.startswith("B"):
+            bs = _BS.match(line)
+            if bs is None:
+                return None
+            current = float(bs.group(1))
+        elif _STAMP.match(line):
+            stamp_at.append((index - len(marker_lines), line))
+        else:  # a data row such as "1.00,-5.0"
+            continue
+        marker_lines.append(index)
+        after.append(current)
+    is_data = np.ones(starts.size, dtype=bool)
+    is_data[marker_lines] = False
+    body = buf[np.repeat(is_data, ends - starts + 1)].tobytes().decode("ascii")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            data = np.loadtxt(body.splitlines(), delimiter=",", comments=None, ndmin=2,
+                              dtype=np.float64)
+    except ValueError:
+        return None
+    total = int(is_data.sum())
+    if data.size == 0:
+        data = np.empty((0, 2))
+    if data.shape != (total, 2) or not np.isfinite(data).all():
+        return None
+    # rows before each marker → the breath number in force on every row
+    rows_before = np.asarray(marker_lines, dtype=np.int64) - np.arange(len(marker_lines))
+    counts = np.diff(np.concatenate(([0], rows_before, [total])))
+    breath = np.repeat(np.array([math.nan, *after]), counts)
+    stamps: list[dict[str, object]] = [{"sample": r, "time": t} for r, t in stamp_at]
+    return data[:, 0].copy(), data[:, 1].copy(), breath, stamps, 0
+
+
+def _slow_rows(raw: bytes, path: Path, skip_bad: bool) -> _Rows:
+    """Line-by-line parse: names the first malformed line, or skips (and counts) them."""
     flow: list[float] = []
     paw: list[float] = []
     breath: list[float] = []
@@ -106,20 +203,8 @@ def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
         if not skip_bad:
             raise FrameError(f"{path}:{number}: {problem}")
         skipped += 1
-    if not flow:
-        raise FrameError(f"{path}: no data rows ('flow, pressure') found")
-    n = len(flow)
-    meta = {
-        "format": "ventmap", "source_path": str(path), "data_lines": n,
-        "skipped_lines": skipped, "device": "Puritan Bennett 840 (ventMAP format)",
-        "flow_condition_note": "PB840 flow is BTPS-compensated [unconfirmed]",
-        "timestamps": stamps,
-        "breaths": int(len({b for b in breath if not math.isnan(b)})),
-    }
-    trace = Trace(np.arange(n) / fs_hz, np.array(flow), np.array(paw), GasCondition.BTPS,
-                  channels={"breath_number": np.array(breath)}, meta=meta,
-                  flags=np.where(np.isfinite(flow), 0, SampleFlag.INVALID).astype(np.uint8))
-    return trace.validated(validity)
+    return (np.array(flow, dtype=np.float64), np.array(paw, dtype=np.float64),
+            np.array(breath, dtype=np.float64), stamps, skipped)
 
 
 def _two_numbers(parts: list[str]) -> tuple[float, float] | None:

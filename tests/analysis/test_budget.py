@@ -133,3 +133,15 @@ def test_bad_accuracy_is_a_config_error() -> None:
         Accuracy("flow", 0.02, 0.1, 0.0)
     with pytest.raises(ConfigError, match="abs: expected ≥ 0"):
         Accuracy("pressure", 0.0, -0.1, 2.0)
+
+
+def test_coverage_factor_equals_scipy_stats_bit_for_bit():
+    """The light scipy.special route gives the very numbers scipy.stats gives."""
+    from scipy.stats import norm, t
+
+    q = (1.0 + 0.9545) / 2.0
+    nu = np.concatenate([np.linspace(0.5, 200.0, 4001), [1e3, 1e6, 1.0, 2.0, 3.0]])
+    assert np.array_equal(coverage_factor(nu), t.ppf(q, nu))
+    assert coverage_factor(np.inf) == norm.ppf(q)
+    assert coverage_factor(np.array([np.inf, np.inf])).tolist() == [norm.ppf(q)] * 2
+    assert coverage_factor(np.array([np.inf, 3.0])).tolist() == [norm.ppf(q), t.ppf(q, 3.0)]

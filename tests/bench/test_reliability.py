@@ -120,7 +120,7 @@ def _first_device_time_s(root) -> float:
     from ventbench.drivers.registry import make_driver
 
     driver = make_driver("rig")
-    for rec in CaptureReader(next((root / "points" / "reliability").glob("capture-00-0000.vbcap"))):
+    for rec in CaptureReader(next((root / "points" / "reliability").glob("capture-00-0000.vbcap*"))):
         if rec.kind == "rx" and len(block := driver.feed(rec.data)):
             return float(block.t_s[0])
     raise AssertionError("no sample")
@@ -218,7 +218,7 @@ def test_fault_run_results_follow_the_contract(fault_run):
     assert list(doc) == ["schema", "software", "source", "gas", "reliability", "points", "verdict",
                          "instruments", "environment"]  # the evidence blocks (reliability/evidence.py)
     files = doc["source"]["files"]
-    parts = sorted((root / "points" / "reliability").glob("*.vbcap"))
+    parts = sorted((root / "points" / "reliability").glob("*.vbcap*"))
     assert [f["path"] for f in files] == [p.relative_to(root).as_posix() for p in parts]
     assert files[-1]["sha256"] == hashlib.sha256(parts[-1].read_bytes()).hexdigest()
     gas = doc["gas"]

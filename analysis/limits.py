@@ -50,7 +50,7 @@ __all__ = [
 
 _TOLERANCE_KEYS = {
     "abs", "rel", "unit", "applies_above", "of", "max", "max_over", "max_over_by",
-    "source", "confidence", "note",
+    "source", "confidence", "note", "min",
 }
 _LIMITS_KEYS = {"id", "title", "base", "notes", "device"}
 BUILTIN_LIMITS = ("iso80601-2-12", "iso80601-2-80", "rmvs", "example-device")
@@ -91,11 +91,11 @@ def _tolerance(quantity: str, raw: Any, where: str) -> Tolerance:
     except KeyError as exc:
         raise ConfigError(f"{where}: {prefix}.unit: {exc.args[0]}") from None
     nums = {k: _number(raw[k], where, f"{prefix}.{k}") for k in
-            ("abs", "rel", "applies_above", "max", "max_over_by") if k in raw}
+            ("abs", "rel", "applies_above", "max", "max_over_by", "min") if k in raw}
     for key, value in nums.items():
-        if value < 0 and key != "max":
+        if value < 0 and key not in ("max", "min"):
             raise ConfigError(f"{where}: {prefix}.{key}: expected ≥ 0, found {value!r}")
-    has_cap = "max" in raw or "max_over" in raw
+    has_cap = "max" in raw or "max_over" in raw or "min" in raw
     if ("abs" in raw) != ("rel" in raw) or (not has_cap and "abs" not in raw):
         missing = "rel" if "abs" in raw else "abs"
         raise ConfigError(
@@ -114,7 +114,7 @@ def _tolerance(quantity: str, raw: Any, where: str) -> Tolerance:
         source=raw["source"].strip(), confidence=raw["confidence"],
         applies_above=nums.get("applies_above"), of=of, max=nums.get("max"),
         max_over=raw.get("max_over"), max_over_by=nums.get("max_over_by"),
-        note=str(raw.get("note", "")).strip(),
+        note=str(raw.get("note", "")).strip(), min=nums.get("min"),
     )
 
 

@@ -35,10 +35,11 @@ from ventbench.bench.protocol_model import (
     Point,
     Protocol,
 )
+from ventbench.bench.protocol_steady import parse_channels, parse_steady_point, parse_steady_table
 from ventbench.errors import ConfigError
 
 _PROTOCOL_KEYS = {"id", "title", "standard", "limits", "settle", "measure_breaths", "criterion",
-                  "decision_rule", "source", "notes", "environment"}
+                  "decision_rule", "source", "notes", "environment", "steady", "channels"}
 _SETTLE_KEYS = {"breaths", "steady_k", "steady_tol_pct", "steady_field"}
 _GROUP_KEYS = {"title", "segmentation", "note"}
 _POINT_KEYS = {"id", "row", "mode", "group", "checks", "set", "lung", "expect", "note"}
@@ -267,7 +268,7 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         if not isinstance(raw, dict):
             raise loc.error(path, "expected a table", None, "points", index)
         for key in raw:
-            if key not in _POINT_KEYS:
+            if key not in _POINT_KEYS and raw.get("mode") != "steady":  # steady: its own keys
                 raise loc.error(f"{path}.{key}", f"unknown key (expected some of {', '.join(sorted(_POINT_KEYS))})",
                                 key, "points", index)
         point_id = _str(raw, "id", path, loc, "points", index)
@@ -275,6 +276,9 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         if point_id in seen:
             raise loc.error(f"{path}.id", f"duplicate point id {point_id!r}", "id", "points", index)
         seen.add(point_id)
+        if raw.get("mode") == "steady":  # judged over windows: bench.protocol_steady
+            points.append(_steady_point(raw, path, point_id, head, groups, loc, index))
+            continue
         mode = _choice(raw.get("mode"), MODES, f"{path}.mode", loc, "mode", "points", index)
         group = _str(raw, "group", path, loc, "points", index, default="")
         if groups and group not in groups:
@@ -298,10 +302,39 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         points.append(Point(id=point_id, mode=mode, set=s, lung=lung, checks=tuple(checks), group=group,
                             row=row, expect=expect, note=_str(raw, "note", path, loc, "points", index, default=""),
                             line=loc.line(None, "points", index)))
+    if "steady" in head or "channels" in head:
+        try:
+            parse_steady_table(head.get("steady"), "protocol.steady")
+            channels = parse_channels(head.get("channels"), "protocol.channels")
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    else:
+        channels = {}
     return Protocol(
+        channels=channels,
         id=pid, title=_str(head, "title", "protocol", loc, "protocol", default=pid),
         standard=_str(head, "standard", "protocol", loc, "protocol", default=""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
         measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,
         source=_str(head, "source", "protocol", loc, "protocol", default=""), notes=tuple(notes), path=where,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _steady_point(raw: dict, path: str, point_id: str, head: dict, groups: dict, loc: _Locator,
+                  index: int) -> Point:
+    """A ``mode = "steady"`` point (bench.protocol_steady), errors with file and line."""
+    group = _str(raw, "group", path, loc, "points", index, default="")
+    if groups and group not in groups:
+        raise loc.error(f"{path}.group", f"expected one of {', '.join(groups)}, found {group!r}",
+                        "group", "points", index)
+    try:
+        fields = parse_steady_point(raw, path, parse_steady_table(head.get("steady"), "protocol.steady"),
+                                    parse_channels(head.get("channels"), "protocol.channels"))
+    except ConfigError as exc:
+        text = str(exc)
+        key = text.split(":", 1)[0].rsplit(".", 1)[-1]
+        line = loc.line(key, "points", index)
+        raise ConfigError(f"{loc.where}:{line}: {text}" if line else f"{loc.where}: {text}") from None
+    return Point(id=point_id, mode="steady", group=group, row=raw.get("row"),
+                 note=_str(raw, "note", path, loc, "points", index, default=""),
+                 line=loc.line(None, "points", index), **fields)

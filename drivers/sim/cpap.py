@@ -48,7 +48,7 @@ class CpapSettings:
     cpap_cmh2o: float = 10.0
     supply_bar: float = 4.0
     tau_gen_s: float = 1.5
-    r_valve: float = 0.005  #: cmH2O per L/min through the PEEP valve
+    r_valve: float = 0.002  #: cmH2O per L/min through the PEEP valve
     r_circuit: float = 0.03  #: cmH2O per L/min of patient flow
     patient_peak_lpm: float = 20.0
     patient_rate_bpm: float = 12.0

@@ -120,3 +120,13 @@ def test_run_cpap_end_to_end_with_seeded_defect(tmp_path):
     assert high["settled_at_s"] is not None and len(high["windows"]) >= 8
     replay = ventbench("verify", str(session))
     assert replay.returncode == 0, replay.stdout + replay.stderr
+    # the report's steady page: channel roles, windows, oxygen beside FiO2, the window table
+    report = ventbench("report", str(session), timeout=300)
+    assert report.returncode == 0, report.stdout + report.stderr
+    from pypdf import PdfReader
+
+    text = "\n".join(p.extract_text() for p in PdfReader(session / "report.pdf").pages)
+    page = text[text.index("Point o2-table-peep05-120"):]
+    assert "Channel roles" in page and "o2_flow: o2_flow_lpm" in page
+    assert "of O2 drawn at FiO2 24." in page and "Each window's value against time" in page
+    assert "measured" in page and "supply_p" in page

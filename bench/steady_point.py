@@ -148,3 +148,53 @@ def analyze_steady_trace(trace, point: dict[str, Any], config) -> dict[str, Any]
                   "analysis_condition": config.condition.value, "btps_factor": factor}
     out["samples"] = 0 if trace is None else len(trace)
     return out
+
+
+def steady_protocol_point(protocol: str, point_id: str) -> dict[str, Any] | None:
+    """The point's dict when ``point_id`` of ``protocol`` is a steady point, else None."""
+    from ventbench.bench.protocol import load_protocol
+
+    point = load_protocol(protocol).point(point_id)
+    return point.to_json() if point.mode == "steady" else None
+
+
+def analyze_steady_file(args: Any, point: dict[str, Any]) -> int:
+    """``ventbench analyze FILE --protocol P --point ID`` for a steady point: the window
+    analysis of the file, the summary, ``--json``; the exit code of the verdict."""
+    import math
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from ventbench.analysis.gas import GasCondition
+    from ventbench.analysis.judgement import JudgementRule
+    from ventbench.bench.commands.analyze import read_input
+    from ventbench.bench.outputs import check_output_file
+    from ventbench.bench.results_doc import (
+        build_results,
+        gas_block,
+        source_file_entry,
+        write_results,
+    )
+    from ventbench.bench.summary import print_summary
+    from ventbench.exit_codes import exit_code_for_verdict
+
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.plot:
+        raise ConfigError("--plot: not for steady points (their plot is in the session report)")
+    path = Path(args.file)
+    condition = GasCondition.parse(args.condition)
+    recorded, fmt, condition_source = read_input(args)
+    config = SimpleNamespace(rule=JudgementRule(decision_rule="simple"), condition=condition,
+                             budget_context=lambda trace: SimpleNamespace(reference=None))
+    result = analyze_steady_trace(recorded, point, config)
+    factor = result["gas"]["btps_factor"]
+    gas = gas_block(recorded, condition, factor if factor is not None and math.isfinite(factor) else 1.0,
+                    flow_condition_source=condition_source)
+    document = build_results([result], source_files=[source_file_entry(path, fmt, recorded)], gas=gas)
+    print_summary(document, sys.stdout)
+    if args.json:
+        write_results(args.json, document)
+        print(f"results: {args.json}")
+    return exit_code_for_verdict(document["verdict"])

@@ -130,3 +130,22 @@ def test_run_cpap_end_to_end_with_seeded_defect(tmp_path):
     assert "Channel roles" in page and "o2_flow: o2_flow_lpm" in page
     assert "of O2 drawn at FiO2 24." in page and "Each window's value against time" in page
     assert "measured" in page and "supply_p" in page
+
+
+def test_analyze_a_steady_point_from_a_trace_file(tmp_path):
+    from ventbench.drivers.importers.trace_csv import write_trace_csv
+    from ventbench.drivers.sim.cpap import CpapModel, CpapSettings
+
+    trace = CpapModel(CpapSettings(flow_lpm=120, fio2_pct=28.2, cpap_cmh2o=5, fio2_low_pct=4), 100.0).trace(90.0)
+    write_trace_csv(tmp_path / "t.csv", trace)
+    out = tmp_path / "r.json"
+    proc = ventbench("analyze", str(tmp_path / "t.csv"), "--protocol", "cpap", "--point", "o2-table-peep05-120",
+                     "--json", str(out))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    point = json.loads(out.read_text())["points"][0]
+    assert point["mode"] == "steady" and point["verdict"] == "FAIL"
+    assert {c["quantity"]: c["verdict"] for c in point["checks"]}["fio2"] == "FAIL"
+    assert abs(point["oxygen"]["fio2_pct"] - 24.2) < 0.2
+    plot = ventbench("analyze", str(tmp_path / "t.csv"), "--protocol", "cpap", "--point", "o2-min",
+                     "--plot", str(tmp_path / "p.png"))
+    assert plot.returncode == 3 and "--plot: not for steady points" in plot.stderr

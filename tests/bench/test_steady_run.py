@@ -149,3 +149,17 @@ def test_analyze_a_steady_point_from_a_trace_file(tmp_path):
     plot = ventbench("analyze", str(tmp_path / "t.csv"), "--protocol", "cpap", "--point", "o2-min",
                      "--plot", str(tmp_path / "p.png"))
     assert plot.returncode == 3 and "--plot: not for steady points" in plot.stderr
+
+
+def test_cpap_demo_seeded_defect_with_its_register(tmp_path):
+    proc = ventbench("demo", "--cpap", "--point", "o2-min", "--point", "o2-table-peep10-120", "--no-history",
+                     "--no-report", "--out", str(tmp_path))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    session = next(p for p in tmp_path.iterdir() if p.is_dir())
+    results = json.loads((session / "results.json").read_text())
+    verdicts = {p["id"]: p["verdict"] for p in results["points"]}
+    assert verdicts == {"o2-min": "PASS", "o2-table-peep10-120": "FAIL"}
+    fio2 = next(c for c in results["points"][1]["checks"] if c["quantity"] == "fio2")
+    assert "missing" not in fio2["uncertainty"]  # the demo register states the O2 analyser's accuracy
+    start = json.loads((session / "start.json").read_text())
+    assert "FiO2 4 vol % low" in json.dumps(start["dut"])

@@ -202,3 +202,34 @@ def test_windows_reject_unknown_quantity():
 
     with pytest.raises(ConfigError, match="unknown quantity 'vt'"):
         steady_windows(CpapModel(CpapSettings()).trace(20.0), ("vt",), SteadyRule())
+
+
+_BASE = CpapModel(CpapSettings(flow_lpm=60, fio2_pct=60), 100.0, seed=11)
+_TRACE = _BASE.trace(80.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.0, 79.0), st.floats(0.05, 2.0), st.sampled_from(["mean", "every-window"]))
+def test_a_gap_anywhere_never_gives_pass_on_its_window(t_gap, length, criterion):
+    keep = ~((_TRACE.t_s >= t_gap) & (_TRACE.t_s < t_gap + length))
+    tr = Trace(_TRACE.t_s[keep], _TRACE.flow_lpm[keep], _TRACE.paw_cmh2o[keep], _TRACE.flow_condition,
+               channels={k: v[keep] for k, v in _TRACE.channels.items()}).validated()
+    result = evaluate_steady(tr, sets_of(_BASE), LIMITS, SteadyRule(criterion=criterion, measure_windows=5))
+    win = result.windows
+    gapped = [j for j in range(win.t0_s.size) if win.t0_s[j] < t_gap + length and t_gap < win.t1_s[j]]
+    if result.verdict == "PASS":  # then no measured window may hold the gap
+        assert not set(gapped) & set(win.measured.tolist())
+    assert result.verdict != "FAIL"  # the device is healthy: a gap never makes it fail
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(-1.0, 1.0))
+def test_pressure_offset_judged_at_the_limit(offset):
+    tr = Trace(_TRACE.t_s, _TRACE.flow_lpm, _TRACE.paw_cmh2o + offset, _TRACE.flow_condition,
+               channels=dict(_TRACE.channels)).validated()
+    paw = evaluate_steady(tr, sets_of(_BASE), LIMITS, quantities=("paw",)).checks[0]
+    bound = STEADY_ANALYSIS_BOUNDS["paw"][0]
+    if abs(offset) < 0.5 - bound:
+        assert paw.verdict == "PASS"
+    elif abs(offset) > 0.5 + bound:
+        assert paw.verdict == "FAIL"

@@ -163,3 +163,24 @@ def test_cpap_demo_seeded_defect_with_its_register(tmp_path):
     assert "missing" not in fio2["uncertainty"]  # the demo register states the O2 analyser's accuracy
     start = json.loads((session / "start.json").read_text())
     assert "FiO2 4 vol % low" in json.dumps(start["dut"])
+
+
+def test_a_real_port_without_the_channels_exits_3_when_the_point_opens(tmp_path):
+    import time
+
+    link = tmp_path / "rig"
+    server = subprocess.Popen([sys.executable, "-m", "ventbench", "simulate", "--link", str(link), "--device", "rig"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not link.exists():
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.05)
+        proc = ventbench("run", "cpap", "--point", "o2-min", "--port", str(link), "--driver", "rig",
+                         "--no-history", "--no-report", "--out", str(tmp_path / "s"), stdin="\n")
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert "fio2 needs channel 'fio2_pct'" in proc.stdout + proc.stderr
+        assert "(device channels: flow_lpm, paw_cmh2o)" in proc.stdout + proc.stderr
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

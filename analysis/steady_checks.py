@@ -153,11 +153,13 @@ def _check(quantity: str, win: SteadyWindows, sets: Mapping[str, float], limits:
     errors = x - set_value if set_value is not None else np.full(x.size, np.nan)
     max_abs = float(np.max(np.abs(errors[trusted]))) if set_value is not None and trusted.any() else None
     a_term = tol.abs if tol is not None and tol.is_band else 0.0
-    ach_rel = (float(max(0.0, max_abs - a_term) / abs(set_value)) if max_abs is not None and set_value else None)
+    banded = tol is not None and tol.is_band  # a cap has no ±(A + B %) to disclose
+    ach_rel = (float(max(0.0, max_abs - a_term) / abs(set_value))
+               if banded and max_abs is not None and set_value else None)
     bias = st["mean"] - set_value if set_value is not None and st["mean"] is not None else None
     common = dict(quantity=quantity, set=set_value, limit=tol, criterion=rule.criterion, n_breaths=st["n"],
                   mean=st["mean"], sd=st["sd"], min=st["min"], max=st["max"], max_abs_error=max_abs,
-                  achieved_abs=a_term if max_abs is not None else None, achieved_rel=ach_rel, unit=unit,
+                  achieved_abs=a_term if banded and max_abs is not None else None, achieved_rel=ach_rel, unit=unit,
                   measured_as=measured_as, bias=bias, flagged_breaths=tuple(int(i) for i in pos[flagged]))
     comps = None
     if trusted.any():

@@ -184,3 +184,27 @@ def test_a_real_port_without_the_channels_exits_3_when_the_point_opens(tmp_path)
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_a_second_rig_channel_serves_as_the_o2_flow_by_role():
+    from types import SimpleNamespace
+
+    from ventbench.analysis.gas import GasCondition
+    from ventbench.analysis.judgement import JudgementRule
+    from ventbench.analysis.trace import Trace
+    from ventbench.bench.steady_point import analyze_steady_trace
+    from ventbench.drivers.sim.cpap import CpapModel, CpapSettings
+
+    model = CpapModel(CpapSettings(flow_lpm=60, fio2_pct=60), 100.0)
+    tr = model.trace(80.0)
+    chans = {"fio2_pct": tr.channels["fio2_pct"], "flow2_lpm": tr.channels["o2_flow_lpm"]}  # no o2_flow_lpm
+    trace = Trace(tr.t_s, tr.flow_lpm, tr.paw_cmh2o, tr.flow_condition, channels=chans).validated()
+    point = parse_protocol(MIXED, "mixed.toml").points[1].to_json()
+    config = SimpleNamespace(rule=JudgementRule(), condition=GasCondition.BTPS,
+                             budget_context=lambda t: SimpleNamespace(reference=None))
+    out = analyze_steady_trace(trace, point, config)
+    o2 = next(c for c in out["checks"] if c["quantity"] == "o2_flow")
+    assert abs(o2["mean"] - model.steady()["o2_flow"]) < 0.1 and out["channels"]["o2_flow"] == "flow2_lpm"
+    point["channels"]["o2_flow"] = "o2_flow_lpm"  # without the role the channel is missing
+    missing = analyze_steady_trace(trace, point, config)
+    assert "no o2_flow_lpm channel" in next(c for c in missing["checks"] if c["quantity"] == "o2_flow")["reason"]

@@ -29,6 +29,18 @@ def _check_table(doc: Document, point: Mapping[str, Any], msgs: Messages) -> Non
                   styles=[{9: verdict_style(c.get("verdict"))} for c in checks])
 
 
+def _limit_table(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
+    """The point's own limits with their source and confidence (a steady point carries its table's)."""
+    from ventbench.bench.report.fmt import limit_text
+
+    rows = [[c["quantity"], limit_text(msgs, c["limit"]), str(c["limit"].get("confidence", "")),
+             str(c["limit"].get("source", ""))] for c in point.get("checks") or [] if c.get("limit")]
+    if rows:
+        doc.table([Column(msgs("steady.col_quantity"), 0.8), Column(msgs("table.limit"), 1.2),
+                   Column(msgs("steady.col_confidence"), 0.85),
+                   Column(msgs("steady.col_source"), CONTENT_W_IN - 2.85)], rows, size=6.2)
+
+
 def _window_plot(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
     """One panel per checked quantity: window values over time, measured ones filled, the set
     value and the limit (band or cap)."""
@@ -140,6 +152,7 @@ def steady_point_page(doc: Document, data: ReportData, point: Mapping[str, Any],
         rows.append((msgs("point.reason"), str(point["reason"])))
     doc.key_values(rows, size=7.5, key_in=1.45)
     _check_table(doc, point, msgs)
+    _limit_table(doc, point, msgs)
     _window_plot(doc, point, msgs)
     _excerpt(doc, data, point, msgs)
     _window_table(doc, point, msgs)

@@ -253,10 +253,11 @@ def steady_windows(trace: Trace, quantities: Sequence[str], rule: SteadyRule,
     fs = trace.fs_hz if len(trace) > 1 else float("nan")
     values, flagged, reasons, tols, missing = {}, {}, {}, {}, []
     for q in quantities:
+        if channel(trace, STEADY_QUANTITIES[q][0]) is None:
+            missing.append(q)
+            continue
         got = window_values(trace, q, edges, rule, fs) if t0.size else None
         if got is None:
-            if channel(trace, STEADY_QUANTITIES[q][0]) is None:
-                missing.append(q)
             continue
         values[q], flagged[q], reasons[q] = got
         tols[q] = settle_tolerance(q, rule, (half_widths or {}).get(q))
@@ -273,7 +274,9 @@ def steady_windows(trace: Trace, quantities: Sequence[str], rule: SteadyRule,
             ok &= ~bad & np.isfinite(span) & (span <= tols[q])
         hits = np.flatnonzero(ok)
         settled_at = int(hits[0]) if hits.size else None
-    if not values:
+    if n_win == 0:
+        blocking.append(f"no complete {rule.window_s:g} s window: {len(trace)} samples over {trace.duration_s:.3g} s")
+    elif not values:
         blocking.append("no channel for any steady quantity")
     elif settled_at is None:
         worst = ", ".join(f"{q} (tolerance {tols[q]:.3g})" for q in values)

@@ -142,9 +142,10 @@ def _check(quantity: str, win: SteadyWindows, sets: Mapping[str, float], limits:
     field_name = STEADY_QUANTITIES[quantity][0]
     measured_as = f"{field_name} ({STEADY_QUANTITIES[quantity][1]} per {rule.window_s:g} s window)"
     if quantity not in win.values:
+        why = (f"not measured: no {field_name} channel" if quantity in win.missing
+               else "not measured: " + "; ".join(win.blocking or ("no window",)))
         return Check(quantity, set_value, tol, rule.criterion, 0, None, None, None, None, None, None, None,
-                     "INCONCLUSIVE" if tol is not None else "INFO", f"not measured: no {field_name} channel", unit,
-                     measured_as)
+                     "INCONCLUSIVE" if tol is not None else "INFO", why, unit, measured_as)
     pos = win.measured
     x = win.values[quantity][pos]
     flagged = win.flagged[quantity][pos]

@@ -233,3 +233,9 @@ def test_pressure_offset_judged_at_the_limit(offset):
         assert paw.verdict == "PASS"
     elif abs(offset) > 0.5 + bound:
         assert paw.verdict == "FAIL"
+
+
+def test_no_complete_window_is_inconclusive_with_reason():
+    model = CpapModel(CpapSettings(), 100.0)
+    result = evaluate_steady(model.trace(6.0), sets_of(model), LIMITS)
+    assert result.verdict == "INCONCLUSIVE" and "no complete 10 s window: 600 samples" in result.reason

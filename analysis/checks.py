@@ -211,6 +211,9 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
     if tol.max is not None:
         parts.append(x - tol.max)
         descr.append(f"≤ {tol.max:g} {unit}")
+    if tol.min is not None:
+        parts.append(tol.min - x)
+        descr.append(f"≥ {tol.min:g} {unit}")
     if tol.max_over is not None:
         other_field = QUANTITY_FIELDS[tol.max_over][0]
         other = breath_values(all_b, other_field, per_breath)[pos]
@@ -237,6 +240,8 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
                 mparts.append(abs(xm - set_value) - tol.limit(mref))
             if tol.max is not None:
                 mparts.append(xm - tol.max)
+            if tol.min is not None:
+                mparts.append(tol.min - xm)
             if tol.max_over is not None:
                 mparts.append(float(np.mean((x - other)[trusted])) - tol.max_over_by)
             margin = np.array([max(mparts)])

@@ -53,7 +53,7 @@ _TOLERANCE_KEYS = {
     "applies_above": Key("number", lo=0), "of": Key("string", choices=REFERENCES),
     "max": Key("number"), "max_over": Key("string", choices=tuple(QUANTITY_UNITS)),
     "max_over_by": Key("number", lo=0), "source": Key("text", required=True),
-    "confidence": Key("string", required=True, choices=CONFIDENCES), "note": Key("string"),
+    "confidence": Key("string", required=True, choices=CONFIDENCES), "note": Key("string"), "min": Key("number"),
 }
 _LIMITS_KEYS = {"id": Key("text", required=True), "title": Key("text", required=True),
                 "base": Key("text"), "notes": Key("strings"), "device": Key("text")}
@@ -71,8 +71,8 @@ def _tolerance(quantity: str, raw: Any, toml: TomlFile) -> Tolerance:
         unit_factor(quantity, raw["unit"])
     except KeyError as exc:
         raise toml.error(f"{prefix}.unit", exc.args[0], "unit", prefix) from None
-    nums = {k: float(raw[k]) for k in ("abs", "rel", "applies_above", "max", "max_over_by") if k in raw}
-    has_cap = "max" in raw or "max_over" in raw
+    nums = {k: float(raw[k]) for k in ("abs", "rel", "applies_above", "max", "max_over_by", "min") if k in raw}
+    has_cap = "max" in raw or "max_over" in raw or "min" in raw
     if ("abs" in raw) != ("rel" in raw) or (not has_cap and "abs" not in raw):
         missing = "rel" if "abs" in raw else "abs"
         raise toml.error(f"{prefix}.{missing}",
@@ -84,7 +84,7 @@ def _tolerance(quantity: str, raw: Any, toml: TomlFile) -> Tolerance:
         source=raw["source"].strip(), confidence=raw["confidence"],
         applies_above=nums.get("applies_above"), of=raw.get("of", "set"), max=nums.get("max"),
         max_over=raw.get("max_over"), max_over_by=nums.get("max_over_by"),
-        note=str(raw.get("note", "")).strip(),
+        note=str(raw.get("note", "")).strip(), min=nums.get("min"),
     )
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from ventbench.units import PRESSURE_TO_CMH2O
+from ventbench.units import FLOW_TO_LPM, PRESSURE_TO_CMH2O
 
 CONFIDENCES = ("confirmed", "consistent", "unconfirmed")
 #: Reference of the relative term: the set value, or the measured ("actual") reading.
@@ -54,6 +54,12 @@ QUANTITY_UNITS: Mapping[str, str] = MappingProxyType(
         "peep_monitor": "cmH2O",
         "pip_monitor": "cmH2O",
         "rate_monitor": "bpm",
+        # steady-state quantities judged over windows (analysis.steady): CPAP / high flow
+        "paw": "cmH2O",
+        "paw_swing": "cmH2O",
+        "flow": "L/min",
+        "o2_flow": "L/min",
+        "supply_p": "bar",
     }
 )
 
@@ -69,6 +75,8 @@ _FACTORS_BY_UNIT = {
     "bpm": _RATE_TO_BPM,
     "1": _RATIO,
     "%": _PERCENT,
+    "L/min": FLOW_TO_LPM,
+    "bar": {"bar": 1.0, "kpa": 0.01, "mbar": 0.001, "psi": 0.0689476},
 }
 
 
@@ -130,6 +138,8 @@ class Tolerance:
     max_over: str | None = None
     max_over_by: float | None = None
     note: str = ""
+    #: one-sided floor: the reading must not be below it (CPAP "maximum oxygen > 95 %")
+    min: float | None = None
 
     @property
     def is_band(self) -> bool:
@@ -139,7 +149,7 @@ class Tolerance:
     @property
     def is_cap(self) -> bool:
         """True when the tolerance has a one-sided cap (``max`` or ``max_over``)."""
-        return self.max is not None or self.max_over is not None
+        return self.max is not None or self.max_over is not None or self.min is not None
 
     def limit(self, reference):
         """Half-width of the band, ``abs + rel·|reference|`` (array-friendly), in ``unit``."""
@@ -167,7 +177,7 @@ class Tolerance:
         )
         return replace(
             self, abs=conv(self.abs), max=conv(self.max), max_over_by=conv(self.max_over_by),
-            applies_above=conv(self.applies_above), unit=target, note=note,
+            applies_above=conv(self.applies_above), unit=target, note=note, min=conv(self.min),
         )
 
     def describe(self) -> str:
@@ -179,6 +189,8 @@ class Tolerance:
             parts.append(f"≤ {self.max:g} {self.unit}")
         if self.max_over is not None:
             parts.append(f"≤ {self.max_over} + {self.max_over_by:g} {self.unit}")
+        if self.min is not None:
+            parts.append(f"≥ {self.min:g} {self.unit}")
         return ", ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -196,6 +208,8 @@ class Tolerance:
         if self.max_over is not None:
             out["max_over"] = self.max_over
             out["max_over_by"] = self.max_over_by
+        if self.min is not None:
+            out["min"] = self.min
         if self.note:
             out["note"] = self.note
         return out

@@ -106,8 +106,10 @@ class TerminalOperator:
 # -- automated operator -------------------------------------------------------------------
 #: Settings and lung keys passed on to the simulated device, in the device's names.
 SIM_SETTING_KEYS = ("vt_ml", "rate_bpm", "ti_s", "peep_cmh2o", "dp_cmh2o", "fio2_pct",
-                    "pause_s", "rise_time_s", "flow_pattern")
-SIM_LUNG_KEYS = ("c_ml_per_hpa", "r_hpa_s_per_l", "leak_ml_min")
+                    "pause_s", "rise_time_s", "flow_pattern",
+                    "flow_lpm", "cpap_cmh2o", "supply_bar")  # steady points (sim://cpap)
+SIM_LUNG_KEYS = ("c_ml_per_hpa", "r_hpa_s_per_l", "leak_ml_min",
+                 "patient_rate_bpm", "patient_peak_lpm")  # the breathing patient (sim://cpap)
 
 
 @dataclass(frozen=True)

@@ -51,15 +51,22 @@ class Point:
     expect: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
     line: int | None = None
+    #: steady points only (bench.protocol_steady): inline tolerances, window rule, channel roles
+    limits: Mapping[str, Any] = field(default_factory=dict)
+    steady: Mapping[str, Any] = field(default_factory=dict)
+    channels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("set", "lung", "expect"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "row": self.row, "mode": self.mode, "group": self.group,
-                "set": dict(self.set), "lung": dict(self.lung), "expect": dict(self.expect),
-                "checks": list(self.checks), "note": self.note}
+        out = {"id": self.id, "row": self.row, "mode": self.mode, "group": self.group,
+               "set": dict(self.set), "lung": dict(self.lung), "expect": dict(self.expect),
+               "checks": list(self.checks), "note": self.note}
+        if self.mode == "steady":
+            out.update(limits=dict(self.limits), steady=dict(self.steady), channels=dict(self.channels))
+        return out
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Protocol:
     notes: tuple[str, ...] = ()
     path: str = ""
     sha256: str = ""
+    #: channel roles (bench.protocol_steady): role → channel, shown in the report
+    channels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -134,4 +143,5 @@ class Protocol:
                 "steady_state": None if self.steady_state is None else vars(self.steady_state).copy(),
                 "criterion": self.criterion, "decision_rule": self.decision_rule,
                 "environment": {k: list(v) for k, v in self.environment.items()},
-                "points": [p.to_json() for p in self.points]}
+                "points": [p.to_json() for p in self.points],
+                **({"channels": dict(self.channels)} if self.channels else {})}

@@ -33,6 +33,7 @@ from ventbench.bench.protocol_model import (
     Point,
     Protocol,
 )
+from ventbench.bench.protocol_steady import parse_channels, parse_steady_point, parse_steady_table
 from ventbench.errors import ConfigError
 from ventbench.tomlfile import Key, TomlFile, check_table
 
@@ -42,6 +43,7 @@ _PROTOCOL_KEYS = {
     "limits": Key("text"), "settle": Key("table"), "measure_breaths": Key("integer", lo=1),
     "criterion": Key("string", choices=CRITERIA), "decision_rule": Key("string", choices=DECISION_RULES),
     "source": Key("string"), "notes": Key("strings"), "environment": Key("table"),
+    "steady": Key("table"), "channels": Key("table"),
 }
 _SETTLE_KEYS = {"breaths": Key("number", lo=0), "steady_k": Key("number", lo=0),
                 "steady_tol_pct": Key("number", lo=0), "steady_field": Key("string")}
@@ -53,6 +55,9 @@ _POINT_KEYS = {
     "checks": Key("strings"), "set": Key("table"), "lung": Key("table"), "expect": Key("table"),
     "note": Key("string"),
 }
+#: A ``mode = "steady"`` point's common keys; the rest are bench.protocol_steady's to check.
+_STEADY_HEAD_KEYS = {"id": _POINT_KEYS["id"], "row": _POINT_KEYS["row"], "mode": Key("string"),
+                     "group": Key("string"), "note": Key("string")}
 
 
 def _number(value: Any) -> bool:
@@ -175,12 +180,19 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
     points, seen = [], set()
     for index, raw in enumerate(raw_points):
         path = f"points[{index}]"
-        check_table(loc, raw, _POINT_KEYS, path, "points", index)
+        if isinstance(raw, dict) and raw.get("mode") == "steady":
+            check_table(loc, {k: v for k, v in raw.items() if k in _STEADY_HEAD_KEYS}, _STEADY_HEAD_KEYS,
+                        path, "points", index)
+        else:
+            check_table(loc, raw, _POINT_KEYS, path, "points", index)
         point_id = raw["id"]
         path = f"points[{index}] (id {point_id!r})"
         if point_id in seen:
             raise loc.error(f"{path}.id", f"duplicate point id {point_id!r}", "id", "points", index)
         seen.add(point_id)
+        if raw.get("mode") == "steady":  # judged over windows: bench.protocol_steady
+            points.append(_steady_point(raw, path, point_id, head, groups, loc, index))
+            continue
         mode, group = raw["mode"], raw.get("group", "")
         if groups and group not in groups:
             raise loc.error(f"{path}.group", f"expected one of {', '.join(groups)}, found {group!r}",
@@ -198,9 +210,37 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         points.append(Point(id=point_id, mode=mode, set=s, lung=lung, checks=tuple(checks), group=group,
                             row=row, expect=expect, note=raw.get("note", ""),
                             line=loc.line(None, "points", index)))
+    if "steady" in head or "channels" in head:
+        try:
+            parse_steady_table(head.get("steady"), "protocol.steady")
+            channels = parse_channels(head.get("channels"), "protocol.channels")
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    else:
+        channels = {}
     return Protocol(
+        channels=channels,
         id=pid, title=head.get("title", pid), standard=head.get("standard", ""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
         measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,
         source=head.get("source", ""), notes=tuple(notes), path=where,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+
+def _steady_point(raw: dict, path: str, point_id: str, head: dict, groups: dict, loc: TomlFile,
+                  index: int) -> Point:
+    """A ``mode = "steady"`` point (bench.protocol_steady), errors with file and line."""
+    group = raw.get("group", "")
+    if groups and group not in groups:
+        raise loc.error(f"{path}.group", f"expected one of {', '.join(groups)}, found {group!r}",
+                        "group", "points", index)
+    try:
+        fields = parse_steady_point(raw, path, parse_steady_table(head.get("steady"), "protocol.steady"),
+                                    parse_channels(head.get("channels"), "protocol.channels"))
+    except ConfigError as exc:
+        text = str(exc)
+        key = text.split(":", 1)[0].rsplit(".", 1)[-1]
+        line = loc.line(key, "points", index)
+        raise ConfigError(f"{loc.where}:{line}: {text}" if line else f"{loc.where}: {text}") from None
+    return Point(id=point_id, mode="steady", group=group, row=raw.get("row"),
+                 note=raw.get("note", ""), line=loc.line(None, "points", index), **fields)

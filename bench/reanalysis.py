@@ -46,7 +46,7 @@ def block_trace(block: SampleBlock, flow_condition: GasCondition | str, ambient:
     flagged by :meth:`analysis.trace.Trace.validated`, as every importer does."""
     t, flags = ContinuousTime()(block.t_s, block.flags)
     return Trace(t, block.flow_lpm, block.paw_cmh2o, flow_condition, ambient, flags,
-                 {k: v for k, v in block.channels.items() if k.endswith("_pct")},
+                 {k: v for k, v in block.channels.items() if k.endswith(("_pct", "_lpm", "_bar"))},
                  meta or {}).validated()
 
 
@@ -57,6 +57,10 @@ def analyze_trace(trace: Trace | None, point: dict[str, Any], config: AnalysisCo
     ``trace`` None means no sample arrived: the point is judged on no breaths
     (INCONCLUSIVE, with the checks' reasons).
     """
+    if point.get("mode") == "steady":  # judged over windows (bench.steady_point)
+        from ventbench.bench.steady_point import analyze_steady_trace
+
+        return analyze_steady_trace(trace, point, config)
     from ventbench.analysis.selfcheck import doubt_point, segmentation_doubts
     from ventbench.analysis.stream import analyze_breaths
 

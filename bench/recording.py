@@ -188,8 +188,13 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
     limits = limits or Limits()
     out = Recording()
     acquisition = Acquisition(url, driver, capture, reconnect=True, metadata=metadata)
-    sources = [Source(acquisition, [BreathSink(point, config, live, limits, driver, out)],
-                      no_data_s=limits.no_data_timeout_s)]
+    if point.get("mode") == "steady":  # judged over windows: a fixed device time (bench.steady_point)
+        from ventbench.bench.steady_point import SteadySink
+
+        sink: Any = SteadySink(point, live, out)
+    else:
+        sink = BreathSink(point, config, live, limits, driver, out)
+    sources = [Source(acquisition, [sink], no_data_s=limits.no_data_timeout_s)]
     dut_acq = None
     if dut is not None:
         dut_acq = Acquisition(dut.url, dut.driver, dut.capture, reconnect=True,

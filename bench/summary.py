@@ -64,7 +64,7 @@ def check_row(check: Mapping[str, Any]) -> list[str]:
     return [
         quantity,
         unit,
-        format_number(check.get("n_breaths")),
+        format_number(check.get("n_breaths", check.get("n_windows"))),  # windows: steady points
         format_number(check.get("mean"), decimals=places),
         format_number(check.get("sd"), decimals=places if places is None else places + 1),
         format_number(check.get("min"), decimals=places),
@@ -105,6 +105,14 @@ def point_lines(point: Mapping[str, Any]) -> list[str]:
         f"  {len(breaths)} breaths found, {skipped} skipped while settling, {len(measured)} judged"
         f" ({flagged} of them flagged); limits {point.get('limits') or '-'}",
     ]
+    if point.get("mode") == "steady":  # judged over windows (analysis.steady)
+        settled = point.get("settled_at_s")
+        ox = point.get("oxygen") or {}
+        lines[1] = (f"  {len(point.get('windows') or [])} windows, settled at "
+                    f"{'never' if settled is None else f'{settled:.3g} s'}, "
+                    f"{len(point.get('measured_windows') or [])} measured; limits {point.get('limits') or '-'}"
+                    + (f"; O2 drawn {ox['o2_lpm']:.4g} L/min at FiO2 {ox['fio2_pct']:.4g} %"
+                       if ox.get("o2_lpm") is not None and ox.get("fio2_pct") is not None else ""))
     checks = point.get("checks") or []
     if checks:
         lines += table([check_row(c) for c in checks])

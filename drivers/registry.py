@@ -48,6 +48,7 @@ DEVICES: dict[str, str] = {
     "imt": "ventbench.drivers.sim.imt_device:",
     "tsi": "ventbench.drivers.sim.tsi_device:",
     "pirds": "ventbench.drivers.sim.pirds_device:",
+    "cpap": "ventbench.drivers.sim.cpap_device:SimulatedCpap",
 }
 
 

@@ -244,6 +244,12 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.drivers.importers import sniff_format
 
     path = Path(args.file)
+    if args.protocol and args.point and not args.set:  # a steady point: windows (bench.steady_point)
+        from ventbench.bench.steady_point import analyze_steady_file, steady_protocol_point
+
+        steady = steady_protocol_point(args.protocol, args.point)
+        if steady is not None:
+            return analyze_steady_file(args, steady)
     spec = point_from_args(args, path)  # usage errors before touching the file
     if args.json:
         check_output_file(args.json, "--json")

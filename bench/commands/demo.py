@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
+    parser.add_argument("--cpap", action="store_true",
+                        help="the CPAP protocol against a simulated CPAP device (FiO2 4 %% low at high flow)")
     # -- instruments (default: the shipped register of the simulated bench), declaration,
     #    decision rule, environment (bench/evidence.py) --
     add_ambient_arguments(parser)
@@ -66,13 +68,13 @@ DEMO_ENVIRONMENT = {"t_amb_degc": 22.0, "p_amb_hpa": 1013.25, "rh_pct": 45.0, "m
                     "mains_hz": 50.0}
 
 
-def demo_evidence(args: argparse.Namespace, protocol) -> Evidence:
+def demo_evidence(args: argparse.Namespace, protocol, register_file: str = DEMO_REGISTER) -> Evidence:
     """The shared options with the demo's defaults: its shipped register, its environment."""
     from importlib import resources
 
     from ventbench.bench.evidence import evidence_from_args
 
-    register = Path(str(resources.files("ventbench.bench").joinpath(DEMO_REGISTER)))
+    register = Path(str(resources.files("ventbench.bench").joinpath(register_file)))
     given = {(pair.partition("=")[0]) for pair in args.env}
     given |= {n for n, f in (("t_amb_degc", "t_amb"), ("p_amb_hpa", "p_amb"), ("rh_pct", "rh"))
               if getattr(args, f) is not None}
@@ -90,19 +92,31 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.session import read_json
 
     t0 = time.monotonic()
-    protocol = load_protocol(DEMO_PROTOCOL).select(group=DEMO_GROUP, ids=args.point)
-    prototype = demo_prototype()
+    port = DEMO_PORT
+    if args.cpap:  # steady points on sim://cpap (bench.cpap_demo)
+        from ventbench.bench.cpap_demo import (
+            CPAP_DEMO_PORT,
+            CPAP_DEMO_PROTOCOL,
+            cpap_demo_prototype,
+        )
+
+        protocol = load_protocol(CPAP_DEMO_PROTOCOL)
+        protocol = protocol.select(ids=args.point) if args.point else protocol
+        prototype, port = cpap_demo_prototype(), CPAP_DEMO_PORT
+    else:
+        protocol = load_protocol(DEMO_PROTOCOL).select(group=DEMO_GROUP, ids=args.point)
+        prototype = demo_prototype()
     if args.no_defect:
         prototype = type(prototype)(prototype.name, prototype.serial, prototype.firmware,
                                     prototype.imperfections, ())
     operator = AutomatedOperator(prototype, seed=args.seed)
-    evidence = demo_evidence(args, protocol)
+    evidence = demo_evidence(args, protocol, "data/demo-cpap-instruments.toml" if args.cpap else DEMO_REGISTER)
     config = analysis_config(protocol, None, evidence.ambient(), args.settle, args.measure,
                              evidence)
     dut = {"name": prototype.name, "serial": prototype.serial, "firmware": prototype.firmware,
            "simulated": prototype.describe()}
     plan = make_plan(
-        protocol, port=DEMO_PORT, driver="rig", operator=operator, config=config,
+        protocol, port=port, driver="rig", operator=operator, config=config,
         driver_options={"rate_hz": args.rate_hz},
         dut=dut, sessions_root=args.out, index_history=not args.no_history,
         render_report=not args.no_report, evidence=evidence, history_url=args.history,

@@ -66,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
         settle += f", then steady state ({ss.k} breaths of {ss.field} within {ss.tol_pct:g} %)"
     print(f"  settle   : {settle}; measure {proto.measure_breaths} breaths, "
           f"criterion {proto.criterion}, decision rule {proto.decision_rule}")
+    steady = [p for p in proto.points if p.mode == "steady"]
+    if steady:  # judged over windows (bench.protocol_steady); the breath rule is for the others
+        rule = dict(steady[0].steady)
+        print(f"  steady   : {len(steady)} point(s) over {rule.get('window_s', 10):g} s windows, "
+              f"{rule.get('record_s', 90):g} s recorded each, criterion {rule.get('criterion', 'mean')}"
+              + (f"; channels {', '.join(f'{r}={c}' for r, c in proto.channels.items())}" if proto.channels else ""))
     print(f"  file     : {proto.path} (sha256 {proto.sha256[:16]}…)")
     set_keys = _ordered({k for p in proto.points for k in p.set}, SET_ORDER)
     lung_keys = _ordered({k for p in proto.points for k in p.lung}, LUNG_ORDER)

@@ -203,6 +203,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"protocol {protocol.id!r}: no points selected")
     # an unknown driver or a bad --option is a usage error before any file is written
     options = driver_options(args.driver, args.option)
+    if any(p.mode == "steady" for p in protocol.points):  # channels the steady points need
+        from ventbench.bench.steady_point import check_steady_channels
+
+        check_steady_channels([p.to_json() for p in protocol.points], args.port, f"--port {args.port}")
     dut_port = dut_port_from_args(args)
     interactive = args.operator_mode == "terminal" and sys.stdin.isatty()
     if interactive:  # what no flag gave is asked of the operator, at the start and the end

@@ -24,7 +24,7 @@ from ventbench.exit_codes import EXIT_PASS
 
 #: ``--device`` names (drivers.registry.DEVICES; repeated so that ``--help`` imports no
 #: driver code, and checked equal by a test).
-DEVICE_NAMES = ("imt", "pirds", "rig", "tsi")
+DEVICE_NAMES = ("cpap", "imt", "pirds", "rig", "tsi")
 
 HELP = "serve a simulated rig or instrument on a pseudo-terminal at PATH"
 

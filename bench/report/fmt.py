@@ -35,6 +35,8 @@ def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
         parts.append(f"≤ {msgs.sig(limit['max'])} {unit}")
     if limit.get("max_over") is not None:
         parts.append(f"≤ {limit['max_over']} + {msgs.sig(limit.get('max_over_by'))} {unit}")
+    if limit.get("min") is not None:  # a floor (steady points: "maximum oxygen > 95 %")
+        parts.append(f"≥ {msgs.sig(limit['min'])} {unit}")
     text = ", ".join(parts)
     if limit.get("of") == "actual":
         text += " " + msgs("limits.of_actual")

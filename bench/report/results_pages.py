@@ -285,5 +285,11 @@ def _strips(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
 def point_pages(doc: Document, data: ReportData, msgs: Messages) -> None:
     """One page (or more) per tested point, in planned order."""
     for point in data.points:
-        if str(point.get("verdict")).upper() != NOT_TESTED:
+        if str(point.get("verdict")).upper() != NOT_TESTED and point.get("mode") == "steady":
+            from ventbench.bench.report.steady_pages import (
+                steady_point_page,  # windows, not breaths
+            )
+
+            steady_point_page(doc, data, point, msgs)
+        elif str(point.get("verdict")).upper() != NOT_TESTED:
             point_page(doc, data, point, msgs)

@@ -25,7 +25,7 @@ FLAGS_COLUMN = "flags"
 #: Unit suffixes a column name may end in (``<quantity>_<unit>``).
 UNIT_SUFFIXES = frozenset(
     "s ms us hz lpm slpm lps ml l ml_s cmh2o hpa mbar kpa pa mmhg pct degc k bpm v mv "
-    "ppm ratio count mlmin ml_per_hpa".split()
+    "ppm ratio count mlmin ml_per_hpa bar".split()
 )
 #: Metadata keys the reader fills in itself; the writer never writes them back.
 READER_META_KEYS = frozenset({"format", "source_path", "data_lines", "skipped_lines"})

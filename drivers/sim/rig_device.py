@@ -118,8 +118,7 @@ class SimulatedRig(SimulatedDevice):
         self._status_once = 0  #: status bits for the next sample sent (6, 7)
         self._reset_done = False
         self._fault_state = False
-        self._sim: Any = simulation_from_params(self._sim_params, float(self.rate_hz),
-                                                 truth=False)  # no one reads it
+        self._sim: Any = self._new_sim(float(self.rate_hz))
         self._rx = bytearray()
         self._queued: list[bytes] = []
         self._line_pos = 0  #: bytes put on the line (before drops)
@@ -182,7 +181,20 @@ class SimulatedRig(SimulatedDevice):
         self._seq0_k = 0
         if self.continuous and getattr(self._sim, "fs_hz", None) == float(rate):
             return  # the ventilator was never stopped: the same simulation goes on
-        self._sim = simulation_from_params(self._sim_params, float(rate), truth=False)
+        self._sim = self._new_sim(float(rate))
+
+    def _new_sim(self, rate_hz: float) -> Any:
+        """The simulation behind the samples (no per-breath truth: no one reads it); a
+        subclass streaming another device overrides this, :meth:`_extra_channels` and
+        :attr:`n_channels`."""
+        return simulation_from_params(self._sim_params, rate_hz, truth=False)
+
+    #: channels per SAMPLE (flow and paw, then any :meth:`_extra_channels`)
+    n_channels = 2
+
+    def _extra_channels(self, chunk: Any, n: int) -> list[np.ndarray]:  # noqa: ARG002 - hook
+        """Raw i32 values of channels after flow and paw, one array of ``n`` per channel."""
+        return []
 
     def describe(self) -> dict[str, Any]:
         """The DESCRIBE object (``sim`` is a key the protocol does not define)."""
@@ -229,22 +241,24 @@ class SimulatedRig(SimulatedDevice):
         dev_us = self._start_us + ((k + 1) * 1_000_000) // rate
         stream_us = dev_us - (self._first_start_us or 0)  # µs since the first START
         flow, paw, status = self._values(k.size)
+        extra = self._extra
         events: list[tuple[int, int, str]] = []
         self._sensor_fault(stream_us, flow, paw, status, events)
         seq, t_us, epoch = self._clock(k, dev_us, stream_us, status, events)
         send = self._stall(stream_us, seq, status)
-        ch = np.stack([np.round(flow * 1000.0), np.round(paw * 1000.0)], axis=1).astype(np.int64)
+        ch = np.stack([np.round(flow * 1000.0), np.round(paw * 1000.0), *extra], axis=1).astype(np.int64)
         frames = np.frombuffer(encode_samples(seq, t_us, ch, status), dtype=np.uint8)
         for i, code, text in events:
             inserts.append((i, encode_event(int(t_us[i]), code, text), "frame"))
         self._garbage(dev_us, inserts)
         return {"seq": seq, "t_us": t_us, "ch": ch, "status": status, "epoch": epoch,
                 "dev_us": dev_us, "send": send,
-                "frames": frames.reshape(k.size, 7 + sample_length(2))}
+                "frames": frames.reshape(k.size, 7 + sample_length(self.n_channels))}
 
     def _values(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flow L/min, paw cmH2O and status bits of the next ``n`` samples."""
         chunk = self._sim.advance(n)
+        self._extra = self._extra_channels(chunk, n)
         flow = np.array(chunk.flow_lpm, dtype=np.float64)
         paw = np.array(chunk.paw_cmh2o, dtype=np.float64)
         flags = np.asarray(chunk.flags, dtype=np.uint8)
@@ -329,7 +343,7 @@ class SimulatedRig(SimulatedDevice):
         """Lay frames on the line in order, inject byte faults, record what was sent."""
         n = 0 if rows is None else rows["frames"].shape[0]
         sent = np.zeros(0, dtype=np.int64) if rows is None else np.flatnonzero(rows["send"])
-        size = 7 + sample_length(2)
+        size = 7 + sample_length(self.n_channels)
         pieces: list[bytes] = []
         spans: list[tuple[int, int, str, bytes]] = []  # non-sample pieces: start, end, kind
         sample_at = np.empty(sent.size, dtype=np.int64)  # line offset of each sent sample

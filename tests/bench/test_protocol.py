@@ -46,12 +46,12 @@ def standards_tables():
 
 
 def test_builtins() -> None:
-    assert builtin_protocol_names() == ("iso80601-2-12-pc", "iso80601-2-12-vc", "iso80601-2-80-pc", "reliability",
-                                       "rmvs")
+    assert builtin_protocol_names() == ("cpap", "high-flow", "iso80601-2-12-pc", "iso80601-2-12-vc",
+                                       "iso80601-2-80-pc", "reliability", "rmvs")
     protocols = builtin_protocols()
     assert {n: len(p.points) for n, p in protocols.items()} == {
         "iso80601-2-12-pc": 21, "iso80601-2-12-vc": 21, "iso80601-2-80-pc": 12, "reliability": 1,
-        "rmvs": 10}
+        "rmvs": 10, "cpap": 14, "high-flow": 6}
     for p in protocols.values():
         load_limits(p.limits)  # every protocol names a loadable limit set
         assert p.settle_breaths == 10 and p.measure_breaths == 30 and p.criterion == "every-breath"

@@ -1,0 +1,158 @@
+"""Alarm tests end to end: sim://rig?alarms=1 through the real RigDriver, each condition."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ventbench.bench.alarm_tests import (
+    ACTUATOR,
+    Sequencer,
+    judge_run,
+    load_alarm_tests,
+    parse_alarm_tests,
+)
+from ventbench.drivers.registry import make_driver, register_url_handlers
+from ventbench.drivers.transport import open_port
+from ventbench.errors import ConfigError
+
+register_url_handlers()
+
+
+def _session(query: str = ""):
+    driver = make_driver("rig")
+    port = open_port(f"sim://rig?alarms=1&speed=max&seed=3{query}", driver)
+    driver.handshake(port)
+    driver.start(port)
+    return port, driver
+
+
+def _truth(port, condition: str) -> dict:
+    """What the simulated prototype did for the last test of ``condition``."""
+    log = [a for a in port.device.alarm_bench.log if a["condition"] == ACTUATOR[condition]]
+    return log[-1]
+
+
+TESTS = [
+    {"id": "disc", "condition": "disconnection"},
+    {"id": "occl", "condition": "occlusion"},
+    {"id": "high", "condition": "high_pressure", "threshold_cmh2o": 35},
+    {"id": "vt", "condition": "vt_out_of_range", "limit_s": 10, "detect": "telemetry"},
+    {"id": "gas", "condition": "gas_supply_loss"},
+    {"id": "mains", "condition": "mains_loss", "limit_s": 1},
+    {"id": "apnoea", "condition": "apnoea", "limit_s": 20, "window_s": 40},
+]
+
+
+@pytest.mark.parametrize("raw", TESTS, ids=[t["id"] for t in TESTS])
+def test_each_condition_is_induced_seen_and_timed(raw):
+    port, driver = _session()
+    try:
+        (test,) = parse_alarm_tests({"alarms": [raw]}, "t.toml")
+        result = judge_run(Sequencer(port, driver).run(test))
+        truth = _truth(port, raw["condition"])
+    finally:
+        port.close()
+    assert result.verdict == "PASS", result.reason
+    true_delay_s = (truth["alarm_on_us"] - truth["onset_us"]) / 1e6
+    assert result.delay_s == pytest.approx(true_delay_s, abs=0.05)
+    assert abs(result.induced_vs_data_s) < 3.0  # the condition seen in the data after the actuator moved
+    assert result.recovered_s is not None and result.recovered_s >= result.released_s
+
+
+def test_seeded_defect_disconnection_alarm_20_s_late_is_measured_within_50_ms():
+    port, driver = _session("&alarm_late=disconnect:20")
+    try:
+        (test,) = load_alarm_tests('[[alarms]]\nid = "d"\ncondition = "disconnection"\n', "p.toml")
+        result = judge_run(Sequencer(port, driver).run(test))
+        truth = _truth(port, "disconnection")
+    finally:
+        port.close()
+    assert result.verdict == "FAIL" and "> limit 1 s" in result.reason
+    assert (truth["alarm_on_us"] - truth["onset_us"]) / 1e6 == pytest.approx(20.4)
+    assert result.delay_s == pytest.approx(20.4, abs=0.05)
+    assert result.limit["confidence"] == "confirmed" and "RMVS" in result.limit["source"]
+
+
+def test_alarm_that_never_comes_is_fail_with_the_window_and_no_hang():
+    port, driver = _session("&alarm_late=occlude:500")
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "o", "condition": "occlusion", "window_s": 8}]}, "t")
+        run = Sequencer(port, driver).run(test)
+        result = judge_run(run)
+    finally:
+        port.close()
+    assert result.verdict == "FAIL"
+    assert "no alarm within the 8 s window" in result.reason
+    assert run.data["t_s"][-1] - run.induced_s < 8 + 2 + test.recovery_s + 1
+
+
+def test_condition_not_in_the_data_is_inconclusive():
+    port, driver = _session("&peep_cmh2o=0")
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "d", "condition": "disconnection"}]}, "t")
+        result = judge_run(Sequencer(port, driver).run(test))
+    finally:
+        port.close()
+    assert result.verdict == "INCONCLUSIVE"
+    assert result.reason.startswith("condition not seen in the data")
+
+
+def test_rejected_actuator_aborts_the_test_and_the_rig_is_made_safe():
+    driver = make_driver("rig")
+    port = open_port("sim://rig?speed=max&seed=1", driver)  # a v1 rig: no actuators
+    try:
+        driver.handshake(port)
+        driver.start(port)
+        (test,) = parse_alarm_tests({"alarms": [{"id": "d", "condition": "disconnection", "baseline_s": 4}]}, "t")
+        result = judge_run(Sequencer(port, driver).run(test))
+    finally:
+        port.close()
+    assert result.verdict == "INCONCLUSIVE"
+    assert "rig refused 'ACT disconnect 1'" in result.reason and "unknown command" in result.reason
+
+
+def test_safe_state_is_restored_in_finally_on_any_abort():
+    port, driver = _session()
+
+    class Boom(Exception):
+        pass
+
+    seq = Sequencer(port, driver)
+    original = seq._read
+    calls = {"n": 0}
+
+    def failing_read(acq, until, what):
+        if "alarm" in what:
+            raise Boom()
+        calls["n"] += 1
+        return original(acq, until, what)
+
+    seq._read = failing_read
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "g", "condition": "gas_supply_loss"}]}, "t")
+        with pytest.raises(Boom):
+            seq.run(test)
+        states = port.device.alarm_bench.states
+    finally:
+        port.close()
+    assert states["gas"].on_us is not None and states["gas"].off_us is not None  # SAFE switched it back
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"id": "x", "condition": "fire"}, "alarms[0].condition: expected one of"),
+    ({"id": "x", "condition": "apnoea"}, "limit_s: missing (no standard limit"),
+    ({"id": "x", "condition": "occlusion", "window_s": -1}, "alarms[0].window_s: expected a number > 0"),
+    ({"id": "x", "condition": "occlusion", "colour": 1}, "alarms[0].colour: unknown key"),
+    ({"id": "x", "condition": "occlusion", "detect": "smell"}, "alarms[0].detect: expected one of"),
+])
+def test_bad_alarm_entries_name_the_entry(raw, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_alarm_tests({"alarms": [raw]}, "p.toml")
+
+
+def test_protocol_limit_is_the_laboratorys_and_says_what_it_replaced():
+    (test,) = parse_alarm_tests({"alarms": [{"id": "o", "condition": "occlusion", "limit_s": 3}]}, "p.toml")
+    assert test.limit.delay_s == 3.0 and test.limit.confidence == "laboratory"
+    assert "replaces 2 s" in test.limit.source

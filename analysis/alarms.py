@@ -7,7 +7,7 @@ EVENT gives the moment, or by the operator at a keypress):
 - :func:`breath_starts` and :func:`baseline` describe the undisturbed ventilation before it;
 - :func:`condition_onset` finds the condition in the pressure / flow signature (a
   disconnection drops the airway pressure below PEEP, an occluded expiratory limb stops the
-  expiration, a low-compliance step takes paw over the high-pressure setting, a leak takes
+  expiration (no flow either way for 0.5 s while paw stays above PEEP), a low-compliance step takes paw over the high-pressure setting, a leak takes
   the expired volume out of range, a lost gas supply or an apnoea leaves the next breath
   missing); loss of mains has no signature and is taken from the rig's relay event;
 - :func:`sound_onset` finds the alarm tone on a sound-level channel (dB) by its level over
@@ -31,6 +31,8 @@ CONDITIONS = ("disconnection", "occlusion", "high_pressure", "vt_out_of_range",
               "gas_supply_loss", "mains_loss", "apnoea")
 DETECTIONS = ("telemetry", "sound", "keypress")
 BREATH_FLOW_LPM = 3.0  #: breath start / end level (STANDARDS.md §3)
+#: no flow with paw above PEEP this long is an occlusion (an inspiratory pause is shorter), s
+OCCLUSION_HOLD_S = 0.5
 #: u of an operator's reaction to an alarm tone, s (simple auditory reaction 0.15–0.4 s,
 #: rectangular over a 0.5 s span, not corrected) [laboratory]
 REACTION_U_S = 0.5 / math.sqrt(12.0)
@@ -143,14 +145,14 @@ def condition_onset(condition: str, t_s: np.ndarray, flow_lpm: np.ndarray, paw_c
         if ok.any():
             return float(t[a[ok][0]]), f"paw below {level:.1f} cmH2O (PEEP {base.peep_cmh2o:.1f})"
         return None, f"no disconnection seen: paw never stayed below {level:.1f} cmH2O for 0.2 s"
-    if condition == "occlusion":
-        a, b = _runs(f > BREATH_FLOW_LPM)
-        for end in b[b < t.size]:
-            nxt = (t > t[end]) & (t <= t[end] + 0.3)
-            held = (t > t[end]) & (t <= t[end] + 1.0)
-            if not (f[nxt] < -BREATH_FLOW_LPM).any() and (p[held] > base.peep_cmh2o + 0.3 * span).all():
-                return float(t[end]), "no expiration after an inspiration (paw held up)"
-        return None, "no occlusion seen: every inspiration was followed by an expiration"
+    if condition == "occlusion":  # no flow either way while paw stays above PEEP
+        level = base.peep_cmh2o + max(0.5, 0.05 * span)
+        a, b = _runs((np.abs(f) < BREATH_FLOW_LPM) & (p > level))
+        ok = (b - a) * dt >= OCCLUSION_HOLD_S
+        if ok.any():
+            return float(t[a[ok][0]]), (f"no flow with paw held above {level:.1f} cmH2O "
+                                        f"for ≥ {OCCLUSION_HOLD_S:g} s")
+        return None, f"no occlusion seen: paw never held above {level:.1f} cmH2O without flow"
     if condition == "high_pressure":
         level = threshold_cmh2o if threshold_cmh2o is not None else base.pip_cmh2o + max(5.0, 0.25 * span)
         hit = np.flatnonzero(p > level)

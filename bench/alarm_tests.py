@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,89 +35,15 @@ from typing import Any
 import numpy as np
 
 from ventbench.analysis import alarms as al
-from ventbench.analysis.alarm_limits import AlarmLimit, resolve_limit
+from ventbench.bench.alarm_model import (  # noqa: F401 - re-exported
+    ACTUATOR,
+    AlarmTest,
+    load_alarm_tests,
+    parse_alarm_tests,
+)
 from ventbench.errors import ConfigError, TransportError
 
-#: The rig actuator that induces each condition (docs/drivers/rig-actuators.md).
-ACTUATOR = {"disconnection": "disconnect", "occlusion": "occlude", "high_pressure": "stiff",
-            "vt_out_of_range": "leak", "gas_supply_loss": "gas", "mains_loss": "mains",
-            "apnoea": "apnoea"}
-_KEYS = {"id", "condition", "induce", "detect", "limit_s", "must_recover", "window_s", "baseline_s",
-         "recovery_s", "threshold_cmh2o", "note"}
-HOLD_AFTER_ALARM_S = 2.0
-
-
-@dataclass(frozen=True)
-class AlarmTest:
-    """One alarm test of a protocol (times in s)."""
-
-    id: str
-    condition: str
-    induce: str
-    detect: str
-    limit: AlarmLimit
-    must_recover: bool = True
-    window_s: float = 30.0
-    baseline_s: float = 10.0
-    recovery_s: float = 20.0
-    threshold_cmh2o: float | None = None
-    note: str = ""
-
-
-def _choice(raw: dict, path: str, key: str, options: tuple[str, ...], default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if value not in options:
-        raise ConfigError(f"{path}.{key}: expected one of {', '.join(options)}, found {value!r}")
-    return value
-
-
-def _seconds(raw: dict, path: str, key: str, default: float | None) -> float | None:
-    value = raw.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{path}.{key}: expected a number > 0, found {value!r}")
-    return float(value)
-
-
-def parse_alarm_tests(data: dict[str, Any], where: str) -> tuple[AlarmTest, ...]:
-    """The ``[[alarms]]`` tables of a parsed protocol document; ConfigError naming the entry."""
-    raw_list = data.get("alarms", [])
-    if not isinstance(raw_list, list):
-        raise ConfigError(f"{where}: alarms: expected [[alarms]] tables")
-    tests, seen = [], set()
-    for i, raw in enumerate(raw_list):
-        path = f"{where}: alarms[{i}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a table")
-        unknown = sorted(set(raw) - _KEYS)
-        if unknown:
-            raise ConfigError(f"{path}.{unknown[0]}: unknown key (expected some of {', '.join(sorted(_KEYS))})")
-        tid = raw.get("id")
-        if not isinstance(tid, str) or not tid.strip() or tid in seen:
-            raise ConfigError(f"{path}.id: expected a unique non-empty string, found {tid!r}")
-        seen.add(tid)
-
-        condition = _choice(raw, path, "condition", al.CONDITIONS)
-        detect = _choice(raw, path, "detect", al.DETECTIONS, "sound")
-        must = raw.get("must_recover", True)
-        if not isinstance(must, bool):
-            raise ConfigError(f"{path}.must_recover: expected true or false, found {must!r}")
-        tests.append(AlarmTest(
-            id=tid, condition=condition, induce=_choice(raw, path, "induce", ("rig", "operator"), "rig"), detect=detect,
-            limit=resolve_limit(condition, _seconds(raw, path, "limit_s", None), f"{where} alarms[{i}]"),
-            must_recover=must, window_s=_seconds(raw, path, "window_s", 30.0), baseline_s=_seconds(raw, path, "baseline_s", 10.0),
-            recovery_s=_seconds(raw, path, "recovery_s", 20.0), threshold_cmh2o=_seconds(raw, path, "threshold_cmh2o", None),
-            note=str(raw.get("note", ""))))
-    return tuple(tests)
-
-
-def load_alarm_tests(text: str, where: str) -> tuple[AlarmTest, ...]:
-    """The alarm tests of protocol TOML ``text`` (``where`` names the file)."""
-    try:
-        return parse_alarm_tests(tomllib.loads(text), where)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
+HOLD_AFTER_ALARM_S = 2.0  #: recording goes on this long after the device's alarm output fired
 
 
 # -- the sequence ---------------------------------------------------------------------------
@@ -289,7 +214,11 @@ def judge_run(run: AlarmRun, *, keypress_s: float | None = None) -> al.AlarmResu
     elif test.detect == "telemetry":
         alarm_s = al.event_onset(run.events, start - 2.0 * dt, until)
     else:
-        alarm_s = keypress_s if keypress_s is not None and keypress_s <= until else None
+        if keypress_s is None:
+            return al.AlarmResult(induced_s=run.induced_s, condition_s=cond_s, alarm_s=None, delay_s=None,
+                                  verdict="INCONCLUSIVE", reason="detect = 'keypress': no keypress recorded "
+                                  "(the live 'alarm heard' prompt is not built yet)", **common)
+        alarm_s = keypress_s if keypress_s <= until else None
     covered = t.size > 0 and t[-1] >= min(until, alarm_s if alarm_s is not None else until)
     win = (t >= (cond_s or run.induced_s) - 1.0) & (t <= (alarm_s or until))
     whole = covered and not np.any(d["flags"][win] != 0) and not np.any(np.diff(t[win]) > 3 * dt)

@@ -83,6 +83,7 @@ class Protocol:
     notes: tuple[str, ...] = ()
     path: str = ""
     sha256: str = ""
+    alarms: tuple[Any, ...] = ()  #: bench.alarm_model.AlarmTest, from [[alarms]]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -134,4 +135,5 @@ class Protocol:
                 "steady_state": None if self.steady_state is None else vars(self.steady_state).copy(),
                 "criterion": self.criterion, "decision_rule": self.decision_rule,
                 "environment": {k: list(v) for k, v in self.environment.items()},
-                "points": [p.to_json() for p in self.points]}
+                "points": [p.to_json() for p in self.points],
+                **({"alarms": [a.to_json() for a in self.alarms]} if self.alarms else {})}

@@ -23,6 +23,7 @@ from ventbench.analysis.checks import (
     SteadyState,
 )
 from ventbench.analysis.limits import BUILTIN_LIMITS
+from ventbench.bench.alarm_model import parse_alarm_tests
 from ventbench.bench.environment import parse_ranges
 from ventbench.bench.protocol_model import (
     LUNG_KEYS,
@@ -188,9 +189,9 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         raise ConfigError(f"{at}: invalid TOML: {exc}") from None
     for key in data:
         # [reliability]: the reliability run's own settings, read by bench.reliability.config
-        if key not in ("protocol", "groups", "points", "reliability"):
+        if key not in ("protocol", "groups", "points", "reliability", "alarms"):
             raise loc.error(key, "unknown table (expected [protocol], [groups.*], [[points]], "
-                            "[reliability])", key)
+                            "[reliability], [[alarms]])", key)
     head = data.get("protocol")
     if not isinstance(head, dict):
         raise ConfigError(f"{where}: [protocol]: missing table")
@@ -298,8 +299,12 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
         points.append(Point(id=point_id, mode=mode, set=s, lung=lung, checks=tuple(checks), group=group,
                             row=row, expect=expect, note=_str(raw, "note", path, loc, "points", index, default=""),
                             line=loc.line(None, "points", index)))
+    alarms = parse_alarm_tests(data, where)  # [[alarms]]: bench.alarm_model
+    for i, test in enumerate(alarms):
+        if test.point and test.point not in seen:
+            raise loc.error(f"alarms[{i}].point", f"no point {test.point!r}", "point", "alarms", i)
     return Protocol(
-        id=pid, title=_str(head, "title", "protocol", loc, "protocol", default=pid),
+        alarms=alarms, id=pid, title=_str(head, "title", "protocol", loc, "protocol", default=pid),
         standard=_str(head, "standard", "protocol", loc, "protocol", default=""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
         measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,

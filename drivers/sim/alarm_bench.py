@@ -8,7 +8,7 @@ alarm condition by changing what the flow and pressure sensors at the patient po
 actuator      physical effect at the patient-port sensors (applied to the simulator's samples)
 ============  ==============================================================================
 disconnect    patient-port valve opens to air: paw falls to 0 (τ 5 ms), expiratory flow stops
-occlude       expiratory-limb pinch valve: no expiration; paw = PEEP + V / C (relief 60 cmH2O)
+occlude       expiratory-limb pinch valve: no expiration; paw ≥ PEEP + V / C (relief 60 cmH2O)
 stiff         compliance valve switches in a stiff lung (C / 3): paw − PEEP × 3
 leak          calibrated leak valve downstream of the sensor: expiratory flow halved (VTe low)
 gas           supply shut-off: from the next inspiration no flow, paw falls to 0 (τ 0.3 s)
@@ -154,7 +154,7 @@ class AlarmBench:
             f[f < 0] = 0.0
             vol = state.hold + np.cumsum(f * self._dt_s[idx] * (1000.0 / 60.0))
             state.hold = float(vol[-1])
-            p[:] = np.minimum(self.peep_cmh2o + vol / self.c_ml_per_hpa / 0.980665, 60.0)
+            p[:] = np.minimum(np.maximum(p, self.peep_cmh2o + vol / self.c_ml_per_hpa / 0.980665), 60.0)
             f[p >= 60.0] = 0.0  # the relief valve: no more gas goes in
         elif name == "stiff":
             p[:] = self.peep_cmh2o + (p - self.peep_cmh2o) * 3.0

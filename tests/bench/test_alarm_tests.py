@@ -20,6 +20,9 @@ from ventbench.errors import ConfigError
 register_url_handlers()
 
 
+NOISY = "&rate_hz=200&flow_noise_sd_lpm=0.3&paw_noise_sd_cmh2o=0.05&seed=7"  # the demo's rig
+
+
 def _session(query: str = ""):
     driver = make_driver("rig")
     port = open_port(f"sim://rig?alarms=1&speed=max&seed=3{query}", driver)
@@ -45,9 +48,10 @@ TESTS = [
 ]
 
 
+@pytest.mark.parametrize("rig", ["", NOISY], ids=["1kHz", "200Hz-noisy"])
 @pytest.mark.parametrize("raw", TESTS, ids=[t["id"] for t in TESTS])
-def test_each_condition_is_induced_seen_and_timed(raw):
-    port, driver = _session()
+def test_each_condition_is_induced_seen_and_timed(raw, rig):
+    port, driver = _session(rig)
     try:
         (test,) = parse_alarm_tests({"alarms": [raw]}, "t.toml")
         result = judge_run(Sequencer(port, driver).run(test))

@@ -142,6 +142,27 @@ def _write(path: Path, doc: dict[str, Any]) -> None:
     path.write_text(json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n", encoding="utf-8")
 
 
+def terminal_keypress(operator: Any) -> Any:
+    """``keypress(prompt, countdown_s)`` for an operator at a terminal (``stdin`` / ``stdout``):
+    a countdown, then the prompt; returns when Enter is pressed. None for other operators."""
+    if getattr(operator, "kind", "") != "terminal":
+        return None
+
+    def press(prompt: str, countdown_s: float) -> None:
+        import time
+
+        out = operator.stdout
+        for left in range(int(countdown_s), 0, -1):
+            out.write(f"  alarm test: {prompt} — in {left} s\n")
+            out.flush()
+            time.sleep(1.0)
+        out.write(f"  alarm test: NOW — {prompt}\n")
+        out.flush()
+        operator.stdin.readline()
+
+    return press
+
+
 def run_session_alarms(runner: Any) -> list[dict[str, Any]]:
     """Run every alarm test of the runner's protocol after its points (Runner hook)."""
     plan = runner.plan
@@ -161,6 +182,7 @@ def run_session_alarms(runner: Any) -> list[dict[str, Any]]:
         url = alarm_url(plan.port_url, plan.operator, _PointView(point))
         record = run_one(test, url, plan.driver, plan.driver_options,
                          runner.session.root / ALARMS_DIR / safe_name(test.id),
+                         keypress=terminal_keypress(plan.operator),
                          header={"session": runner.session.session_id})
         result = record["result"]
         results.append(result)

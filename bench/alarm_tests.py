@@ -27,6 +27,7 @@ happened. A refused actuator command ends that test INCONCLUSIVE with the rig's 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ from ventbench.bench.alarm_model import (  # noqa: F401 - re-exported
 )
 from ventbench.errors import ConfigError, TransportError
 
+COUNTDOWN_S = 5.0  #: the operator's countdown before creating / removing a condition, s
 HOLD_AFTER_ALARM_S = 2.0  #: recording goes on this long after the device's alarm output fired
 
 
@@ -172,9 +174,18 @@ class Sequencer:
         if self.keypress is None:
             raise ConfigError(f"alarm test {run.test.id!r}: induce = 'operator' needs an operator at a terminal")
         verb = "create" if on else "remove"
-        self.keypress(f"{verb} the {run.test.condition.replace('_', ' ')} and press Enter at that moment", 5.0)
-        self._read(acq, lambda: True, "")
-        return acq.t_end_s
+        prompt = f"{verb} the {run.test.condition.replace('_', ' ')} and press Enter at that moment"
+        pressed = threading.Event()
+
+        def wait() -> None:  # the port is read on while the operator gets ready
+            try:
+                self.keypress(prompt, COUNTDOWN_S)
+            finally:
+                pressed.set()
+
+        threading.Thread(target=wait, name="alarm keypress", daemon=True).start()
+        self._read(acq, pressed.is_set, f"waiting for the operator to {verb} the condition")
+        return acq.t_end_s  # the device time of the newest sample at the keypress
 
 
 # -- the verdict ----------------------------------------------------------------------------

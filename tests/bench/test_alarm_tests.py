@@ -160,3 +160,39 @@ def test_protocol_limit_is_the_laboratorys_and_says_what_it_replaced():
     (test,) = parse_alarm_tests({"alarms": [{"id": "o", "condition": "occlusion", "limit_s": 3}]}, "p.toml")
     assert test.limit.delay_s == 3.0 and test.limit.confidence == "laboratory"
     assert "replaces 2 s" in test.limit.source
+
+
+def test_operator_induced_disconnection_moment_from_the_keypress():
+    port, driver = _session()
+    prompts = []
+
+    def operator(prompt: str, countdown_s: float) -> None:
+        """Pulls the tube (the rig's valve, behind the harness's back) and presses Enter."""
+        prompts.append((prompt, countdown_s))
+        port.device.receive(b"ACT disconnect 1\n" if prompt.startswith("create") else b"ACT disconnect 0\n")
+
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "d", "condition": "disconnection", "induce": "operator"}]},
+                                    "t")
+        run = Sequencer(port, driver, keypress=operator).run(test)
+        result = judge_run(run)
+        truth = _truth(port, "disconnection")
+    finally:
+        port.close()
+    assert [p[0].split()[0] for p in prompts] == ["create", "remove"] and prompts[0][1] == 5.0
+    assert result.verdict == "PASS", result.reason
+    assert result.delay_s == pytest.approx((truth["alarm_on_us"] - truth["onset_us"]) / 1e6, abs=0.05)
+    assert abs(result.induced_vs_data_s) < 0.2  # keypress vs the pressure drop in the data
+    assert [c["name"] for c in result.components] == ["condition onset: sample interval",
+                                                       "alarm onset: sample interval"]
+
+
+def test_operator_induced_test_without_an_operator_is_a_configuration_error():
+    port, driver = _session()
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "d", "condition": "disconnection", "induce": "operator",
+                                                 "baseline_s": 3}]}, "t")
+        with pytest.raises(ConfigError, match="needs an operator at a terminal"):
+            Sequencer(port, driver).run(test)
+    finally:
+        port.close()

@@ -92,6 +92,7 @@ def run_one(test: AlarmTest, url: str, driver_name: str, driver_options: dict[st
             seq = Sequencer(port, driver, keypress=keypress)
             run = seq.run(test)
             record["aborted"] = run.aborted
+            record["keypress_s"] = run.keypress_s
             if test.induce == "operator":
                 presses += [run.induced_s, run.released_s]
         except BenchError as error:

@@ -84,6 +84,7 @@ class AlarmRun:
     induced_s: float | None = None
     released_s: float | None = None
     aborted: str = ""
+    keypress_s: float | None = None  #: detect = "keypress": device time of the "alarm heard" key
 
 
 class Sequencer:
@@ -141,14 +142,18 @@ class Sequencer:
             if run.induced_s is None:
                 return run
             n_alarm = len(self.driver.counters.events)
+            heard = self._listen(acq, run) if test.detect == "keypress" else {}
 
             def alarm_or_window() -> bool:
                 if acq.t_end_s >= run.induced_s + test.window_s + 2.0:
                     return True
+                if "t_s" in heard:
+                    return acq.t_end_s >= heard["t_s"] + HOLD_AFTER_ALARM_S
                 ev = [e for e in self.driver.counters.events[n_alarm:] if e["code"] == 4]
                 return bool(ev) and acq.t_end_s >= ev[0]["t_s"] + HOLD_AFTER_ALARM_S
 
             self._read(acq, alarm_or_window, f"waiting for the {test.condition} alarm")
+            run.keypress_s = heard.get("t_s")
             run.released_s = self._induce(acq, run, name, on=False)
             if run.released_s is not None:
                 end = run.released_s + test.recovery_s
@@ -162,6 +167,20 @@ class Sequencer:
             run.data = acq.arrays()
             run.events = list(self.driver.counters.events[n_ev:])
         return run
+
+    def _listen(self, acq: _Acquired, run: AlarmRun) -> dict[str, float]:
+        """Ask the operator to press Enter on hearing the alarm; the returned dict gets
+        ``t_s`` (device time of the newest sample at the keypress) when they do."""
+        if self.keypress is None:
+            raise ConfigError(f"alarm test {run.test.id!r}: detect = 'keypress' needs an operator at a terminal")
+        heard: dict[str, float] = {}
+
+        def wait() -> None:
+            self.keypress("press Enter the moment you hear the alarm", 0.0)
+            heard["t_s"] = acq.t_end_s
+
+        threading.Thread(target=wait, name="alarm heard", daemon=True).start()
+        return heard
 
     def _induce(self, acq: _Acquired, run: AlarmRun, name: str, *, on: bool) -> float | None:
         """Switch the condition on / off; the moment, s (device time), or None (aborted)."""
@@ -225,11 +244,8 @@ def judge_run(run: AlarmRun, *, keypress_s: float | None = None) -> al.AlarmResu
     elif test.detect == "telemetry":
         alarm_s = al.event_onset(run.events, start - 2.0 * dt, until)
     else:
-        if keypress_s is None:
-            return al.AlarmResult(induced_s=run.induced_s, condition_s=cond_s, alarm_s=None, delay_s=None,
-                                  verdict="INCONCLUSIVE", reason="detect = 'keypress': no keypress recorded "
-                                  "(the live 'alarm heard' prompt is not built yet)", **common)
-        alarm_s = keypress_s if keypress_s <= until else None
+        keypress_s = run.keypress_s if keypress_s is None else keypress_s
+        alarm_s = keypress_s if keypress_s is not None and keypress_s <= until else None
     covered = t.size > 0 and t[-1] >= min(until, alarm_s if alarm_s is not None else until)
     win = (t >= (cond_s or run.induced_s) - 1.0) & (t <= (alarm_s or until))
     whole = covered and not np.any(d["flags"][win] != 0) and not np.any(np.diff(t[win]) > 3 * dt)

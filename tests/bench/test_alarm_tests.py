@@ -196,3 +196,35 @@ def test_operator_induced_test_without_an_operator_is_a_configuration_error():
             Sequencer(port, driver).run(test)
     finally:
         port.close()
+
+
+def test_keypress_detection_takes_the_operators_moment_and_states_the_reaction_time():
+    import time
+
+    port, driver = _session()
+
+    def operator(prompt: str, countdown_s: float) -> None:
+        """Hears the simulated alarm and reacts 0.25 s (device time) later."""
+        assert "hear the alarm" in prompt and countdown_s == 0.0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            log = port.device.alarm_bench.log
+            if log and port.device._now_us >= log[-1]["alarm_on_us"] + 250_000:
+                return
+            time.sleep(0.0005)
+
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "g", "condition": "gas_supply_loss", "detect": "keypress"}]},
+                                    "t")
+        run = Sequencer(port, driver, keypress=operator).run(test)
+        result = judge_run(run)
+        truth = _truth(port, "gas_supply_loss")
+    finally:
+        port.close()
+    true_delay_s = (truth["alarm_on_us"] - truth["onset_us"]) / 1e6
+    assert result.verdict == "PASS", result.reason
+    # the keypress is stamped with the newest sample received: on sim://…?speed=max that lags the
+    # device by up to one read step (step_ms 50 ms) — on a real rig, the link's latency
+    assert result.delay_s == pytest.approx(true_delay_s + 0.25, abs=0.1)
+    assert "operator reaction time" in [c["name"] for c in result.components]
+    assert result.U_delay_s > 0.28  # the reaction time dominates: 2 × 0.144 s

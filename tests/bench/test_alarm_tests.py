@@ -228,3 +228,13 @@ def test_keypress_detection_takes_the_operators_moment_and_states_the_reaction_t
     assert result.delay_s == pytest.approx(true_delay_s + 0.25, abs=0.1)
     assert "operator reaction time" in [c["name"] for c in result.components]
     assert result.U_delay_s > 0.28  # the reaction time dominates: 2 × 0.144 s
+
+
+def test_a_gap_around_the_condition_is_inconclusive_never_pass():
+    port, driver = _session("&stall_at_s=10.8&stall_s=0.3")  # samples dropped between condition and alarm
+    try:
+        (test,) = parse_alarm_tests({"alarms": [{"id": "d", "condition": "disconnection"}]}, "t")
+        result = judge_run(Sequencer(port, driver).run(test))
+    finally:
+        port.close()
+    assert result.verdict == "INCONCLUSIVE" and "not whole" in result.reason

@@ -238,3 +238,29 @@ def test_a_gap_around_the_condition_is_inconclusive_never_pass():
     finally:
         port.close()
     assert result.verdict == "INCONCLUSIVE" and "not whole" in result.reason
+
+
+def test_protocol_files_carry_alarm_tests_and_show_lists_them(tmp_path):
+    import subprocess
+    import sys
+
+    from ventbench.bench.protocol import load_protocol
+
+    rmvs = load_protocol("rmvs")
+    assert [a.condition for a in rmvs.alarms] == ["disconnection", "occlusion", "high_pressure", "vt_out_of_range",
+                                                  "gas_supply_loss", "mains_loss", "apnoea"]
+    assert rmvs.to_json()["alarms"][0]["limit"]["abs"] == 1.0
+    shown = subprocess.run([sys.executable, "-m", "ventbench", "protocols", "show", "rmvs"], text=True,
+                           capture_output=True, timeout=60)
+    assert "alarm-vt-low" in shown.stdout and "laboratory" in shown.stdout
+    bad = tmp_path / "p.toml"
+    bad.write_text(
+        '[protocol]\nid = "p"\n\n[[points]]\nid = "a"\nmode = "vc"\n'
+        'set = { vt_ml = 500, rate_bpm = 20, ti_s = 1.0, peep_cmh2o = 5 }\n'
+        'lung = { c_ml_per_hpa = 50, r_hpa_s_per_l = 5 }\n\n'
+        '[[alarms]]\nid = "x"\ncondition = "occlusion"\npoint = "zz"\n')
+    with pytest.raises(ConfigError, match=r"p\.toml:\d+: alarms\[0\]\.point: no point 'zz'"):
+        load_protocol(bad)
+    done = subprocess.run([sys.executable, "-m", "ventbench", "protocols", "show", str(bad)], text=True,
+                          capture_output=True, timeout=60)
+    assert done.returncode == 3 and "Traceback" not in done.stderr

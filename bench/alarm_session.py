@@ -110,20 +110,29 @@ def run_one(test: AlarmTest, url: str, driver_name: str, driver_options: dict[st
     return record
 
 
-def rederive(out: Path, test: AlarmTest, driver_name: str, driver_options: dict[str, Any],
-             record: dict[str, Any]) -> dict[str, Any]:
-    """The result of one alarm test from its capture read back (and the keypresses)."""
-    from ventbench.bench.alarm_tests import ACTUATOR, AlarmRun, _Acquired, judge_run
+def decode_alarm_capture(path: Path, driver_name: str, driver_options: dict[str, Any]
+                         ) -> tuple[dict[str, Any], list[dict]]:
+    """Samples (t_s, flow_lpm, paw_cmh2o, flags, sound_dba) and rig events of a capture,
+    decoded through a fresh driver as the live test decoded them."""
+    from ventbench.bench.alarm_tests import Acquired
     from ventbench.drivers.capture import rx_bytes
     from ventbench.drivers.registry import make_driver
 
     driver = make_driver(driver_name, **driver_options)
-    acq = _Acquired()
-    data = rx_bytes(out / CAPTURE)
+    acq = Acquired()
+    data = rx_bytes(path)
     for i in range(0, len(data), 65536):
         acq.add(driver.feed(data[i:i + 65536]))
-    events = list(driver.counters.events)
-    run = AlarmRun(test, acq.arrays(), events, aborted=record.get("aborted", ""))
+    return acq.arrays(), list(driver.counters.events)
+
+
+def rederive(out: Path, test: AlarmTest, driver_name: str, driver_options: dict[str, Any],
+             record: dict[str, Any]) -> dict[str, Any]:
+    """The result of one alarm test from its capture read back (and the keypresses)."""
+    from ventbench.bench.alarm_tests import ACTUATOR, AlarmRun, judge_run
+
+    arrays, events = decode_alarm_capture(out / CAPTURE, driver_name, driver_options)
+    run = AlarmRun(test, arrays, events, aborted=record.get("aborted", ""))
     if test.induce == "rig":
         name = ACTUATOR[test.condition]
         on = next((e for e in events if e["code"] == 8 and e["text"] == f"{name}=1"), None)
@@ -164,13 +173,13 @@ def terminal_keypress(operator: Any) -> Any:
     return press
 
 
-def run_session_alarms(runner: Any) -> list[dict[str, Any]]:
-    """Run every alarm test of the runner's protocol after its points (Runner hook)."""
+def run_session_alarms(runner: Any, point_view: Any) -> list[dict[str, Any]]:
+    """Run every alarm test of the runner's protocol after its points (Runner hook);
+    ``point_view`` wraps a point dict the way the runner's operator reads points."""
     plan = runner.plan
     tests = [test_from_json(t) for t in plan.protocol.get("alarms", [])]
     if not tests:
         return []
-    from ventbench.bench.runner import _PointView
     from ventbench.bench.session import safe_name
 
     points = {pt["id"]: pt for pt in plan.protocol["points"]}
@@ -180,7 +189,7 @@ def run_session_alarms(runner: Any) -> list[dict[str, Any]]:
         point = points.get(test.point, first)
         runner.live.line(f"alarm test {test.id}: {test.condition.replace('_', ' ')}, "
                          f"limit {test.limit.delay_s:g} s ({test.limit.confidence})")
-        url = alarm_url(plan.port_url, plan.operator, _PointView(point))
+        url = alarm_url(plan.port_url, plan.operator, point_view(point))
         record = run_one(test, url, plan.driver, plan.driver_options,
                          runner.session.root / ALARMS_DIR / safe_name(test.id),
                          keypress=terminal_keypress(plan.operator),

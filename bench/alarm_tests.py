@@ -49,7 +49,7 @@ HOLD_AFTER_ALARM_S = 2.0  #: recording goes on this long after the device's alar
 
 
 # -- the sequence ---------------------------------------------------------------------------
-class _Acquired:
+class Acquired:
     """Decoded blocks of one test, kept in order."""
 
     def __init__(self) -> None:
@@ -100,7 +100,7 @@ class Sequencer:
         self.port, self.driver, self.keypress = port, driver, keypress
         self.wall_limit_s = wall_limit_s
 
-    def _read(self, acq: _Acquired, until: Callable[[], bool], what: str) -> None:
+    def _read(self, acq: Acquired, until: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.wall_limit_s
         while not until():
             if time.monotonic() > deadline:
@@ -110,7 +110,7 @@ class Sequencer:
             if chunk:
                 acq.add(self.driver.feed(chunk))
 
-    def _command(self, acq: _Acquired, line: str, timeout_s: float = 2.0) -> tuple[str, dict | None]:
+    def _command(self, acq: Acquired, line: str, timeout_s: float = 2.0) -> tuple[str, dict | None]:
         """Write ``line``, read until its REPLY; (reply, the actuator EVENT 8 after it)."""
         n_rep, n_ev = len(self.driver.decoder.replies), len(self.driver.counters.events)
         self.port.write(line.encode("ascii") + b"\n")
@@ -130,7 +130,7 @@ class Sequencer:
 
     def run(self, test: AlarmTest) -> AlarmRun:
         """Run one test (see module docstring); the rig is made safe in ``finally``."""
-        acq = _Acquired()
+        acq = Acquired()
         n_ev = len(self.driver.counters.events)
         run = AlarmRun(test, {}, [])
         name = ACTUATOR[test.condition]
@@ -168,7 +168,7 @@ class Sequencer:
             run.events = list(self.driver.counters.events[n_ev:])
         return run
 
-    def _listen(self, acq: _Acquired, run: AlarmRun) -> dict[str, float]:
+    def _listen(self, acq: Acquired, run: AlarmRun) -> dict[str, float]:
         """Ask the operator to press Enter on hearing the alarm; the returned dict gets
         ``t_s`` (device time of the newest sample at the keypress) when they do."""
         if self.keypress is None:
@@ -182,7 +182,7 @@ class Sequencer:
         threading.Thread(target=wait, name="alarm heard", daemon=True).start()
         return heard
 
-    def _induce(self, acq: _Acquired, run: AlarmRun, name: str, *, on: bool) -> float | None:
+    def _induce(self, acq: Acquired, run: AlarmRun, name: str, *, on: bool) -> float | None:
         """Switch the condition on / off; the moment, s (device time), or None (aborted)."""
         if run.test.induce == "rig":
             reply, event = self._command(acq, f"ACT {name} {int(on)}")

@@ -212,7 +212,7 @@ class Runner:
         """The protocol's alarm tests, after the points (bench.alarm_session)."""
         from ventbench.bench.alarm_session import run_session_alarms
 
-        self.alarm_results = run_session_alarms(self)
+        self.alarm_results = run_session_alarms(self, _PointView)
 
     def _archive_attempt(self, point: dict[str, Any]) -> None:
         """Keep an earlier attempt as evidence: points/ID → points/ID.attemptN (first free N)."""

@@ -20,19 +20,12 @@ MARKS = (("induced_s", "--", "0.3"), ("condition_s", "-", "0.1"), ("alarm_s", "-
 
 def _signals(data: ReportData, alarm: dict[str, Any]) -> dict[str, Any]:
     """Decoded samples of one alarm test's capture (t_s, flow, paw, sound)."""
-    from ventbench.bench.alarm_session import ALARMS_DIR, CAPTURE
-    from ventbench.bench.alarm_tests import _Acquired
+    from ventbench.bench.alarm_session import ALARMS_DIR, CAPTURE, decode_alarm_capture
     from ventbench.bench.session import safe_name
-    from ventbench.drivers.capture import rx_bytes
-    from ventbench.drivers.registry import make_driver
 
     port = data.start.get("port") or {}
-    driver = make_driver(port.get("driver", "rig"), **(port.get("driver_options") or {}))
-    raw = rx_bytes(data.root / ALARMS_DIR / safe_name(str(alarm["id"])) / CAPTURE)
-    acq = _Acquired()
-    for i in range(0, len(raw), 65536):
-        acq.add(driver.feed(raw[i:i + 65536]))
-    return acq.arrays()
+    path = data.root / ALARMS_DIR / safe_name(str(alarm["id"])) / CAPTURE
+    return decode_alarm_capture(path, port.get("driver", "rig"), port.get("driver_options") or {})[0]
 
 
 def _num(msgs: Messages, value: Any, decimals: int = 3) -> str:

@@ -87,6 +87,13 @@ def session_rows(
                 "n_breaths": check.get("n_breaths"),
                 "verdict": check.get("verdict"),
             })
+    for alarm in results.get("alarms", []):  # alarm tests (docs/alarms.md): delay against limit, s
+        checks.append({
+            "session_id": row["session_id"], "point_id": f"alarms/{alarm.get('id')}",
+            "quantity": f"alarm_{alarm.get('condition')}", "set_value": _float(alarm.get("limit_s")),
+            "mean": _float(alarm.get("delay_s")), "mean_error": None, "max_abs_error": None,
+            "achieved_abs": None, "achieved_rel": None, "n_breaths": None, "verdict": alarm.get("verdict"),
+        })
     return row, checks
 
 

@@ -93,11 +93,30 @@ def junit_tree(results: dict[str, Any], suite_name: str, time_s: float = 0.0) ->
                 counts["errors"] += 1
             out = ET.SubElement(case, "system-out")
             out.text = f"{verdict}: {text}"
+    for alarm in results.get("alarms", []):  # one testcase per alarm test (bench.alarm_session)
+        _alarm_case(suite, suite_name, alarm, counts)
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{time_s:.3f}")
     ET.indent(suites)
     return ET.ElementTree(suites)
+
+
+def _alarm_case(suite: ET.Element, suite_name: str, alarm: dict[str, Any], counts: dict[str, int]) -> None:
+    case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.alarms.{alarm.get('id')}",
+                         name=str(alarm.get("condition")))
+    counts["tests"] += 1
+    verdict, reason = alarm.get("verdict"), alarm.get("reason") or ""
+    text = (f"condition={alarm.get('condition')} delay_s={_fmt(alarm.get('delay_s'))} "
+            f"U_delay_s={_fmt(alarm.get('U_delay_s'))} limit_s={_fmt(alarm.get('limit_s'))} "
+            f"window_s={_fmt(alarm.get('window_s'))} source={(alarm.get('limit') or {}).get('source')}")
+    if verdict == "FAIL":
+        ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL").text = text
+        counts["failures"] += 1
+    elif verdict not in ("PASS", "INFO"):
+        ET.SubElement(case, "error", message=reason or str(verdict), type=str(verdict)).text = text
+        counts["errors"] += 1
+    ET.SubElement(case, "system-out").text = f"{verdict}: {text}"
 
 
 def write_junit(path: Path, results: dict[str, Any], suite_name: str, time_s: float = 0.0) -> Path:

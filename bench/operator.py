@@ -134,6 +134,8 @@ class Prototype:
     firmware: str = "sim-fw 1.0"
     imperfections: Mapping[str, float] = field(default_factory=dict)
     defects: tuple[Defect, ...] = ()
+    #: query parameters of ``sim://rig`` for alarm tests (bench.alarm_session.alarm_url)
+    alarm_params: Mapping[str, str] = field(default_factory=dict)
 
     def params(self, settings: Mapping[str, Any], lung: Mapping[str, Any]) -> dict[str, float]:
         """Imperfection parameters in force for a point with these settings and lung."""
@@ -228,4 +230,6 @@ def demo_prototype() -> Prototype:
             lambda settings, lung: float(lung.get("r_hpa_s_per_l", 0.0)) >= 50.0,
             {"peep_offset_cmh2o": -3.0},
         ),),
+        # its alarm system: the disconnection alarm sounds 20 s late (docs/alarms.md)
+        alarm_params={"alarms": "1", "alarm_late": "disconnect:20"},
     )

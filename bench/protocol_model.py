@@ -92,6 +92,7 @@ class Protocol:
     sha256: str = ""
     #: channel roles (bench.protocol_steady): role → channel, shown in the report
     channels: Mapping[str, str] = field(default_factory=dict)
+    alarms: tuple[Any, ...] = ()  #: bench.alarm_model.AlarmTest, from [[alarms]]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -144,4 +145,5 @@ class Protocol:
                 "criterion": self.criterion, "decision_rule": self.decision_rule,
                 "environment": {k: list(v) for k, v in self.environment.items()},
                 "points": [p.to_json() for p in self.points],
-                **({"channels": dict(self.channels)} if self.channels else {})}
+                **({"channels": dict(self.channels)} if self.channels else {}),
+                **({"alarms": [a.to_json() for a in self.alarms]} if self.alarms else {})}

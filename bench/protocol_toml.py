@@ -21,6 +21,7 @@ from ventbench.analysis.checks import (
     SteadyState,
 )
 from ventbench.analysis.limits import BUILTIN_LIMITS
+from ventbench.bench.alarm_model import parse_alarm_tests
 from ventbench.bench.environment import parse_ranges
 from ventbench.bench.protocol_model import (
     LUNG_KEYS,
@@ -131,9 +132,9 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
     data = loc.data
     for key in data:
         # [reliability]: the reliability run's own settings, read by bench.reliability.config
-        if key not in ("protocol", "groups", "points", "reliability"):
+        if key not in ("protocol", "groups", "points", "reliability", "alarms"):
             raise loc.error(key, "unknown table (expected [protocol], [groups.*], [[points]], "
-                            "[reliability])", key)
+                            "[reliability], [[alarms]])", key)
     head = data.get("protocol")
     if not isinstance(head, dict):
         raise ConfigError(f"{where}: [protocol]: missing table")
@@ -218,8 +219,12 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
             raise ConfigError(f"{where}: {exc}") from None
     else:
         channels = {}
+    alarms = parse_alarm_tests(loc)  # [[alarms]]: bench.alarm_model
+    for i, test in enumerate(alarms):
+        if test.point and test.point not in seen:
+            raise loc.error(f"alarms[{i}].point", f"no point {test.point!r}", "point", "alarms", i)
     return Protocol(
-        channels=channels,
+        channels=channels, alarms=alarms,
         id=pid, title=head.get("title", pid), standard=head.get("standard", ""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
         measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,

@@ -280,6 +280,9 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
         gas=session_gas(config, points_out),
     )
     recomputed.update(to_jsonable(blocks))
+    from ventbench.bench.alarm_session import fold_alarms, rederive_session_alarms
+
+    fold_alarms(recomputed, rederive_session_alarms(session, start), session)
     differences = compare_results(recorded, recomputed) if recorded is not None else []
     return Reanalysis(recorded, recomputed, differences, analysed, incomplete)
 

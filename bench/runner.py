@@ -161,6 +161,7 @@ class Runner:
             previous_term = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         try:
             self._loop(points)
+            self._alarms()
         except SessionAborted as abort:
             status, reason, exit_code = STATUS_ABORTED, str(abort), EXIT_INCONCLUSIVE
         except KeyboardInterrupt:
@@ -206,6 +207,12 @@ class Runner:
             attempts[point["id"]] = attempts.get(point["id"], 0) + 1
             self.record_point(point, attempts[point["id"]], answer.notes)
             index += 1
+
+    def _alarms(self) -> None:
+        """The protocol's alarm tests, after the points (bench.alarm_session)."""
+        from ventbench.bench.alarm_session import run_session_alarms
+
+        self.alarm_results = run_session_alarms(self, _PointView)
 
     def _archive_attempt(self, point: dict[str, Any]) -> None:
         """Keep an earlier attempt as evidence: points/ID → points/ID.attemptN (first free N)."""
@@ -340,6 +347,10 @@ class Runner:
             gas=session_gas(self.plan.config, points),
         )
         results.update(to_jsonable(blocks))
+        if getattr(self, "alarm_results", None):
+            from ventbench.bench.alarm_session import fold_alarms
+
+            fold_alarms(results, self.alarm_results, session.root)
         session.write_json(RESULTS_FILE, results)
         duration_s = (utc_now() - session.started).total_seconds()
         write_junit(session.root / "junit.xml", results, session.session_id, duration_s)

@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+
 from ventbench.analysis.segment import SegmentationSettings  # noqa: E402
 from ventbench.analysis.stream import analyze_breaths  # noqa: E402
 from ventbench.drivers.sim import Lung, SensorModel, VentilatorSettings, simulate  # noqa: E402

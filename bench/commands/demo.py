@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ HELP = "run ISO 80601-2-12 VC adult rows 1-8 against a simulated prototype (acce
 
 DEMO_PROTOCOL = "iso80601-2-12-vc"
 DEMO_GROUP = "adult"
+DEMO_ALARMS = "rmvs"  #: the protocol whose [[alarms]] the demo runs after its points
 #: Sample rate asked of the simulated rig: 200 Hz keeps the demo fast and its captures
 #: small, and is well above what ISO breath metrics need (PEEP window 100 ms = 20 samples).
 DEMO_RATE_HZ = 200
@@ -46,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only this point id (repeatable; default: adult rows 1-8)")
     parser.add_argument("--no-defect", action="store_true",
                         help="a prototype without its PEEP defect (a passing session)")
+    parser.add_argument("--no-alarms", action="store_true",
+                        help="skip the alarm tests after the points (docs/alarms.md)")
     parser.add_argument("--rate-hz", type=number(1, 5000, integer=True), default=DEMO_RATE_HZ,
                         help=f"rig sample rate (default {DEMO_RATE_HZ})")
     parser.add_argument("--settle", type=number(0, integer=True), default=None, metavar="N",
@@ -105,10 +109,12 @@ def run(args: argparse.Namespace) -> int:
         prototype, port = cpap_demo_prototype(), CPAP_DEMO_PORT
     else:
         protocol = load_protocol(DEMO_PROTOCOL).select(group=DEMO_GROUP, ids=args.point)
+        if not args.no_alarms:  # the RMVS alarm tests after the points (docs/alarms.md)
+            protocol = replace(protocol, alarms=load_protocol(DEMO_ALARMS).alarms)
         prototype = demo_prototype()
     if args.no_defect:
-        prototype = type(prototype)(prototype.name, prototype.serial, prototype.firmware,
-                                    prototype.imperfections, ())
+        prototype = replace(prototype, defects=(), alarm_params={
+            k: v for k, v in prototype.alarm_params.items() if k != "alarm_late"})
     operator = AutomatedOperator(prototype, seed=args.seed)
     evidence = demo_evidence(args, protocol, "data/demo-cpap-instruments.toml" if args.cpap else DEMO_REGISTER)
     config = analysis_config(protocol, None, evidence.ambient(), args.settle, args.measure,

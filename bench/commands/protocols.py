@@ -94,4 +94,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(notes))
     for note in proto.notes:
         print(f"  - {note}")
+    if proto.alarms:  # [[alarms]], run after the points (docs/alarms.md)
+        print("\nalarm tests (after the points):")
+        print("\n".join(table(["id", "condition", "induce", "detect", "limit", "source"], [
+            [a.id, a.condition, a.induce, a.detect, f"{a.limit.delay_s:g} s", a.limit.confidence]
+            for a in proto.alarms])))
     return 0

@@ -28,6 +28,7 @@ import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
 
 from ventbench.bench.report import (
+    alarm_pages,
     appendix,
     pages,
     reliability_front,
@@ -63,6 +64,7 @@ def build_pages(data: ReportData, msgs: Messages) -> list:
         results_pages.summary(doc, data, msgs)
         results_pages.accuracy(doc, data, msgs)
         results_pages.point_pages(doc, data, msgs)
+        alarm_pages.section(doc, data, msgs)  # [[alarms]] tests, one page each (docs/alarms.md)
         banner = pages.status_line(data, msgs)
     appendix.appendix(doc, data, msgs)
     dut = data.dut

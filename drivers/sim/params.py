@@ -57,6 +57,8 @@ class RigDeviceOptions(Options):
     rig_id: str = option("SIM-RIG-01", "rig identity in DESCRIBE")
     continuous: bool = option(False, "stream without START")
     record: bool = option(True, "keep the record of what was sent")
+    alarms: bool = option(False, "actuators, microphone level and alarm system (docs/drivers/rig-actuators.md)")
+    alarm_late: str = option("", "seeded alarm defect: CONDITION:SECONDS[,…] added to that alarm's delay")
 
 
 @dataclass(frozen=True)

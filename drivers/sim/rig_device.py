@@ -46,6 +46,7 @@ import numpy as np
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag
 from ventbench.drivers.base import SimulatedDevice
+from ventbench.drivers.sim.alarm_bench import ACTUATORS, EVENT_ACTUATOR, AlarmBench, parse_late
 from ventbench.drivers.sim.line_faults import ByteFaults, garbage_schedule
 from ventbench.drivers.sim.params import RigDeviceOptions
 from ventbench.drivers.sim.points import simulation_from_params
@@ -105,6 +106,12 @@ class SimulatedRig(SimulatedDevice):
         self.continuous = params.get("continuous", "0") not in ("", "0", "false", "no")
         self.record = params.get("record", "1") not in ("", "0", "false", "no")
         self._sim_params = dict(params)
+        #: actuators, microphone level and alarm system (``alarms=1``; docs/drivers/rig-actuators.md)
+        self.alarm_bench = AlarmBench(
+            seed=self.seed, peep_cmh2o=_num(params, "peep_cmh2o", 5.0),
+            c_ml_per_hpa=_num(params, "c_ml_per_hpa", 50.0),
+            late_s=parse_late(params.get("alarm_late", ""))) if params.get(
+            "alarms", "0") not in ("", "0", "false", "no") else None
         self._sim_params.setdefault("condition", self.condition)
         # state
         self.streaming = False
@@ -168,6 +175,11 @@ class SimulatedRig(SimulatedDevice):
                              encode_reply("OK ZERO")]
         elif line == "PING":
             self._queued.append(encode_reply("PONG"))
+        elif self.alarm_bench is not None and (
+                act := self.alarm_bench.command(line, self._now_us)) is not None:
+            t_us = self._now_us - self._boot_us
+            self._queued += [encode_event(t_us, EVENT_ACTUATOR, text) for text in act[1]]
+            self._queued.append(encode_reply(act[0]))
         else:
             self._queued.append(encode_reply("ERR unknown command"))
 
@@ -198,7 +210,7 @@ class SimulatedRig(SimulatedDevice):
 
     def describe(self) -> dict[str, Any]:
         """The DESCRIBE object (``sim`` is a key the protocol does not define)."""
-        return {
+        return self._describe_channels({
             "protocol": "VBR/1", "firmware": FIRMWARE, "rig_id": self.rig_id,
             "rate_hz": self.rate_hz,
             "channels": [
@@ -209,7 +221,13 @@ class SimulatedRig(SimulatedDevice):
                  "serial": f"SIM-P-{self.seed}"},
             ],
             "sim": {"seed": self.seed},
-        }
+        } | ({} if self.alarm_bench is None else {"actuators": list(ACTUATORS)}))
+
+    def _describe_channels(self, info: dict[str, Any]) -> dict[str, Any]:
+        if self.alarm_bench is not None:
+            info["channels"].append({"name": "sound", "unit": "dBA", "scale": 0.01,
+                                     "sensor": "SIM-MIC", "response_s": 0.0})
+        return info
 
     def idle(self) -> bool:
         return not self.streaming and not self._queued
@@ -246,14 +264,20 @@ class SimulatedRig(SimulatedDevice):
         self._sensor_fault(stream_us, flow, paw, status, events)
         seq, t_us, epoch = self._clock(k, dev_us, stream_us, status, events)
         send = self._stall(stream_us, seq, status)
-        ch = np.stack([np.round(flow * 1000.0), np.round(paw * 1000.0), *extra], axis=1).astype(np.int64)
+        # the alarm bench changes flow and paw in place (a disconnection), then adds the
+        # microphone's level as the last channel (the HELLO's "sound")
+        level = None if self.alarm_bench is None else self.alarm_bench.apply(dev_us, flow, paw, events)
+        cols = [np.round(flow * 1000.0), np.round(paw * 1000.0), *extra]
+        if level is not None:
+            cols.append(np.round(level * 100.0))
+        ch = np.stack(cols, axis=1).astype(np.int64)
         frames = np.frombuffer(encode_samples(seq, t_us, ch, status), dtype=np.uint8)
         for i, code, text in events:
             inserts.append((i, encode_event(int(t_us[i]), code, text), "frame"))
         self._garbage(dev_us, inserts)
         return {"seq": seq, "t_us": t_us, "ch": ch, "status": status, "epoch": epoch,
                 "dev_us": dev_us, "send": send,
-                "frames": frames.reshape(k.size, 7 + sample_length(self.n_channels))}
+                "frames": frames.reshape(k.size, 7 + sample_length(ch.shape[1]))}
 
     def _values(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Flow L/min, paw cmH2O and status bits of the next ``n`` samples."""
@@ -343,7 +367,8 @@ class SimulatedRig(SimulatedDevice):
         """Lay frames on the line in order, inject byte faults, record what was sent."""
         n = 0 if rows is None else rows["frames"].shape[0]
         sent = np.zeros(0, dtype=np.int64) if rows is None else np.flatnonzero(rows["send"])
-        size = 7 + sample_length(self.n_channels)
+        size = 7 + sample_length(self.n_channels + (self.alarm_bench is not None)) if rows is None \
+            else rows["frames"].shape[1]
         pieces: list[bytes] = []
         spans: list[tuple[int, int, str, bytes]] = []  # non-sample pieces: start, end, kind
         sample_at = np.empty(sent.size, dtype=np.int64)  # line offset of each sent sample

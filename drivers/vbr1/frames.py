@@ -52,6 +52,7 @@ class EventCode(IntEnum):
     ALARM_OFF = 5
     ZERO_DONE = 6
     RIG_RESET = 7
+    ACTUATOR = 8  #: actuator extension: an actuator changed state (docs/drivers/rig-actuators.md)
     OTHER = 255
 
 
@@ -63,6 +64,7 @@ EVENT_NAMES = {
     5: "alarm_input_off",
     6: "zero_done",
     7: "rig_reset",
+    8: "actuator",
     255: "other",
 }
 

@@ -142,6 +142,9 @@ class BreathSink:
                 out.live_view_error = str(error)
                 self.live.line(f"  live view stopped ({error}); still recording")
             new = []
+        view = getattr(self.live, "view_samples", None)  # the live page (bench/view/live.py)
+        if view is not None:
+            view(self, t_s, flow * self.factor, paw, new)
         for breath in new:
             out.live_breaths += 1
             n = out.live_breaths
@@ -190,6 +193,7 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
     acquisition = Acquisition(url, driver, capture, reconnect=True, metadata=metadata)
     sources = [Source(acquisition, [BreathSink(point, config, live, limits, driver, out)],
                       no_data_s=limits.no_data_timeout_s)]
+    sources[0].sinks[0].acquisition = acquisition  # its reconnects, for the live page
     dut_acq = None
     if dut is not None:
         dut_acq = Acquisition(dut.url, dut.driver, dut.capture, reconnect=True,

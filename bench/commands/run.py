@@ -33,6 +33,7 @@ from ventbench.bench.commands.run_reliability import (
     run_reliability,
 )
 from ventbench.bench.history_url import add_history_argument
+from ventbench.bench.view.options import add_view_arguments
 from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/commands/run_reliability.py) --
     add_reliability_arguments(parser)
+    add_view_arguments(parser)
 
 
 def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
@@ -191,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
     from ventbench.bench.protocol import load_protocol
     from ventbench.bench.runner import Runner
+    from ventbench.bench.view.options import keep_serving, session_view, start_view
     from ventbench.drivers.registry import driver_options
 
     if is_reliability(args):  # a days-long run: bench/reliability/
@@ -225,6 +228,8 @@ def run(args: argparse.Namespace) -> int:
                       firmware=args.firmware), name=args.operator or "automated operator")
     else:
         operator = TerminalOperator(args.operator or "unnamed operator", sys.stdin, sys.stdout)
+    view = start_view(args)  # --view: the live page (bench/view/)
+    operator, live = session_view(view, operator, Live())
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
@@ -232,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
                      evidence=evidence, history_url=args.history)
     if interactive:
         plan.ask_environment_end = ask_environment
-    live = Live()
     warn_evidence(evidence, dut, live)
-    return Runner(plan, live).run()
+    code = Runner(plan, live).run()
+    keep_serving(view)
+    return code

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ventbench.bench.args import add_ambient_arguments, add_evidence_arguments, count, number
 from ventbench.bench.commands.run import analysis_config, make_plan, warn_evidence
 from ventbench.bench.history_url import add_history_argument
-from ventbench.bench.view.options import add_view_arguments, demo_port
+from ventbench.bench.view.options import add_view_arguments, demo_port, speed
 
 if TYPE_CHECKING:
     from ventbench.bench.evidence import Evidence
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     #    decision rule, environment (bench/evidence.py) --
     add_ambient_arguments(parser)
     add_evidence_arguments(parser)
-    parser.add_argument("--speed", default=None, metavar="X|max",
+    parser.add_argument("--speed", default=None, metavar="X|max", type=speed,
                         help="simulated time factor (default: max, or 1 = real time with --view)")
     add_view_arguments(parser)
 

@@ -27,6 +27,19 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="N", help="the view's TCP port (default: any free one)")
 
 
+def speed(text: str) -> str:
+    """argparse type of ``--speed``: ``max`` or a positive time factor (text, as URLs take it)."""
+    if text.strip().lower() == "max":
+        return "max"
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = -1.0
+    if not 0 < factor < 1e6:
+        raise argparse.ArgumentTypeError(f"expected a positive time factor or max, found {text!r}")
+    return f"{factor:g}"
+
+
 def demo_port(port: str, speed: str | None, view: bool) -> str:
     """The demo's ``sim://`` URL at ``speed`` ("max", or a time factor; default: 1 with the
     view, so that there is something to watch, else max). Raises ConfigError for a bad one."""
@@ -83,15 +96,31 @@ def keep_serving(server: Any, stream: Any = None) -> None:
     """After the session: keep the page readable until Ctrl-C (then stop the server)."""
     if server is None:
         return
+    import signal
+    import threading
+
     stream = stream or sys.stderr
     stream.write(f"session ended; the live view stays at {server.url} until Ctrl-C\n")
     stream.flush()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # the session's own handlers are gone: Ctrl-C (or SIGTERM) now ends the command
+        previous = (signal.signal(signal.SIGINT, signal.default_int_handler),
+                    signal.signal(signal.SIGTERM, _interrupt))
     try:
-        server.stopping.wait()
+        while not server.stopping.wait(0.5):
+            pass
     except KeyboardInterrupt:
-        pass
+        stream.write("live view stopped\n")
     finally:
         server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
+
+
+def _interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001 - signal handler
+    raise KeyboardInterrupt
 
 
 def session_view(server: Any, operator: Any, live: Any) -> tuple[Any, Any]:

@@ -193,9 +193,11 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
     from ventbench.bench.protocol import load_protocol
     from ventbench.bench.runner import Runner
-    from ventbench.bench.view.options import keep_serving, session_view, start_view
+    from ventbench.bench.view.options import keep_serving, session_view, start_view, view_wanted
     from ventbench.drivers.registry import driver_options
 
+    if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
+        raise ConfigError("--view is not available on run reliability yet")
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
     refuse_reliability_options(args, args.protocol)

@@ -125,7 +125,8 @@ def test_demo_page_shows_the_waveform_live_and_marks_breaths_where_the_analysis_
     browser.get(cmd.url)
     _until(browser, "return window.vbView.state.frames > 3")
     Select(browser.find_element("id", "span")).select_by_value("60")
-    t1 = _until(browser, "const f = window.vbView.state.frame; return f && f.span_s == 60 && f.t_hi_s")
+    t1 = _until(browser, "const f = window.vbView.state.frame;"
+                         "return f && f.span_s == 60 && f.t_hi_s > 1 && f.t_hi_s")
     time.sleep(1.0)
     t2 = browser.execute_script("return window.vbView.state.frame.t_hi_s")
     assert t2 > t1 + 2.0, "the waveform does not advance (speed 4: ~4 s of data per s)"
@@ -138,6 +139,16 @@ def test_demo_page_shows_the_waveform_live_and_marks_breaths_where_the_analysis_
     assert [r["n"] for r in seen] == [1, 2, 3, 4, 5]
     time.sleep(0.5)
     drawn = browser.execute_script(MARK_COLUMNS)
+    # pause, a 10 s window, scroll back to the start of the session: its first 10 s
+    browser.find_element("id", "pause").click()
+    Select(browser.find_element("id", "span")).select_by_value("10")
+    browser.execute_script("const s = document.getElementById('scroll'); s.value = 0;"
+                           "s.dispatchEvent(new Event('input'));")
+    back = _until(browser, "const f = window.vbView.state.frame;"
+                           "return f.t_lo_s < 0.5 * f.span_s && f")
+    assert back["t_hi_s"] == pytest.approx(back["t_first_s"] + 10.0) and back["marks"]
+    time.sleep(1.5)  # paused: the pushed frames are not drawn
+    assert browser.execute_script("return window.vbView.state.frame.t_hi_s") == back["t_hi_s"]
     code, out = cmd.interrupt()
     assert code in (0, 1, 2) and "Traceback" not in "".join(cmd.err_lines)
 

@@ -54,3 +54,37 @@ def test_record_with_view_on_another_bind_warns_serves_after_the_end_and_stops_o
     assert proc.wait(timeout=20) == 0
     proc.stdout.close()
     proc.stderr.close()
+
+
+def test_replay_plays_every_captured_sample_to_the_page(tmp_path):
+    from pathlib import Path
+
+    session = Path(__file__).resolve().parents[3] / "fixtures" / "sessions" / "demo-pass"
+    proc = subprocess.Popen([sys.executable, "-m", "ventbench", "replay", str(session),
+                             "--view", "--speed", "max"],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        lines.append(proc.stderr.readline())
+        if "session ended" in lines[-1]:
+            break
+    url = next(x for x in lines if x.startswith("live view: ")).split()[-1]
+    base = url.split("?")[0]
+    frame = json.load(urllib.request.urlopen(f"{base}api/window?span=3600&cols=2000"))
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    points = sorted((session / "points").iterdir())
+    recorded = [json.loads((p / "point.json").read_text()) for p in points]
+    results = json.loads((session / "results.json").read_text())
+    assert proc.returncode == 0 and "identical to the recorded results" in out
+    # every decoded sample of every point reached the page, the last point's counters shown
+    assert frame["state"]["status"] == "ended"
+    assert frame["state"]["counters"]["samples"] == recorded[-1]["counters"]["samples"]
+    assert frame["state"]["protocol"]["id"] == recorded[-1]["id"]
+    n_breaths = sum(len(p["breaths"]) for p in results["points"])
+    assert n_breaths - len(points) <= len(frame["marks"]) <= n_breaths + len(points)
+    span = frame["t_last_s"] - frame["t_first_s"]
+    rate_hz = json.loads((session / "start.json").read_text())["port"]["driver_options"]["rate_hz"]
+    expected_s = sum(r["counters"]["samples"] for r in recorded) / rate_hz
+    assert abs(span - expected_s) < len(points) * 1.5  # 1 s between points

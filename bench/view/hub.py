@@ -200,17 +200,22 @@ class ViewHub:
             version = self.version
             changed = version != since_version
             state = self._state_parts() if changed else None
-            marks_all = list(self.breaths)
-        t_last = float(t[-1]) if n else 0.0
-        t_hi = t_last + 1e-9 if t_end_s is None else float(t_end_s)
-        t_lo = t_hi - span_s
+            t_last = float(t[-1]) if n else 0.0
+            t_hi = t_last + 1e-9 if t_end_s is None else float(t_end_s)
+            t_lo = t_hi - span_s
+            marks = []
+            for mark in reversed(self.breaths):  # in time order: stop at the window's start
+                if mark["t_s"] < t_lo:
+                    break
+                if mark["t_s"] < t_hi:
+                    marks.append(mark)
+            marks.reverse()
         i0, i1 = np.searchsorted(t, [t_lo, t_hi])
         seg_t = t[i0:i1]
         k = np.searchsorted(starts, seg_t, side="right") - 1
         vol = cum[i0:i1] - np.where(k >= 0, starts_cum[np.maximum(k, 0)], 0.0)
         t_col, lo, hi = minmax_columns(seg_t, [flow[i0:i1], paw[i0:i1], vol], t_lo, t_hi, cols)
         waves = np.concatenate([lo.ravel(), hi.ravel()]).astype("<f4")
-        marks = [m for m in marks_all if t_lo <= m["t_s"] < t_hi]
         out: dict[str, Any] = {
             "t_lo_s": t_lo, "t_hi_s": t_hi, "cols": cols, "span_s": span_s,
             "t_first_s": float(t[0]) if n else 0.0, "t_last_s": t_last,

@@ -193,7 +193,13 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
     from ventbench.bench.protocol import load_protocol
     from ventbench.bench.runner import Runner
-    from ventbench.bench.view.options import keep_serving, session_view, start_view, view_wanted
+    from ventbench.bench.view.options import (
+        keep_serving,
+        session_view,
+        start_view,
+        terminal_questions,
+        view_wanted,
+    )
     from ventbench.drivers.registry import driver_options
 
     if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
@@ -238,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
                      evidence=evidence, history_url=args.history)
     if interactive:
-        plan.ask_environment_end = ask_environment
+        plan.ask_environment_end = terminal_questions(operator, ask_environment)
     warn_evidence(evidence, dut, live)
     code = Runner(plan, live).run()
     keep_serving(view)

@@ -62,10 +62,7 @@ class ViewOperator:
         return ""
 
     def ask(self, point: Any, index: int, total: int, can_redo: bool) -> Answer:
-        if self._reader is None:
-            self._reader = threading.Thread(target=self._read_terminal, daemon=True,
-                                            name="ventbench-operator-stdin")
-            self._reader.start()
+        self._start_reader()
         notes: list[str] = []
         prompt = {"point": str(point.id), "index": index, "total": total, "can_redo": can_redo,
                   "set": dict(point.set), "lung": dict(point.lung), "text": PROMPT.strip()}
@@ -103,6 +100,28 @@ class ViewOperator:
         finally:
             self._open.clear()
             self.hub.update(prompt=None)
+
+    def terminal_input(self, prompt: str = "") -> str:
+        """``input()`` for other questions on the terminal (the environment at the end):
+        the terminal is read by this operator's thread, so a plain ``input()`` would race it.
+        Raises EOFError when the terminal input is closed."""
+        self._start_reader()
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        while True:
+            origin, line = self._answers.get()
+            if origin != "terminal":
+                continue  # a page answer with no prompt open: already refused
+            if line is None:
+                self._answers.put(("terminal", None))  # stays closed for later questions
+                raise EOFError
+            return line.rstrip("\n")
+
+    def _start_reader(self) -> None:
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read_terminal, daemon=True,
+                                            name="ventbench-operator-stdin")
+            self._reader.start()
 
     def port_url(self, point: Any, url: str) -> str:
         return url

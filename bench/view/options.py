@@ -139,3 +139,15 @@ def session_view(server: Any, operator: Any, live: Any) -> tuple[Any, Any]:
     view_live = ViewLive(server.hub, live.stream, tty=live.tty,
                          progress_every_s=live.progress_every_s)
     return operator, view_live
+
+
+def terminal_questions(operator: Any, ask_environment: Any) -> Any:
+    """``ask_environment`` asking through the view operator's terminal reader (a second reader
+    of stdin would steal its lines); unchanged for other operators."""
+    from functools import partial
+
+    from ventbench.bench.view.operator import ViewOperator
+
+    if isinstance(operator, ViewOperator):
+        return partial(ask_environment, ask=operator.terminal_input)
+    return ask_environment

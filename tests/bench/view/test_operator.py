@@ -73,3 +73,17 @@ def test_closed_terminal_input_aborts():
     writer.close()
     answer = op.ask(POINT, 1, 1, False)
     assert answer.decision is Decision.ABORT and "end of file" in answer.reason
+
+
+def test_other_terminal_questions_go_through_the_same_reader():
+    from ventbench.bench.evidence import ask_environment
+    from ventbench.bench.view.options import terminal_questions
+
+    op, writer, _ = _pipe_operator()
+    writer.write("\n21.5\n\n1010\n\n\n")  # go; t_amb, rh (skipped), p_amb, mains V, Hz (skipped)
+    writer.flush()
+    assert op.ask(POINT, 1, 1, False).decision is Decision.GO
+    ask = terminal_questions(op, ask_environment)
+    assert ask("end", {}) == {"t_amb_degc": 21.5, "p_amb_hpa": 1010.0}
+    writer.close()
+    assert ask("end", {}) == {}  # closed input: nothing more recorded, no hang

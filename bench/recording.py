@@ -142,6 +142,9 @@ class BreathSink:
                 out.live_view_error = str(error)
                 self.live.line(f"  live view stopped ({error}); still recording")
             new = []
+        view = getattr(self.live, "view_samples", None)  # the live page (bench/view/live.py)
+        if view is not None:
+            view(self, t_s, flow * self.factor, paw, new)
         for breath in new:
             out.live_breaths += 1
             n = out.live_breaths
@@ -194,6 +197,7 @@ def record_point(url: str, driver: Any, capture: Path, point: dict[str, Any],
         sink: Any = SteadySink(point, live, out)
     else:
         sink = BreathSink(point, config, live, limits, driver, out)
+        sink.acquisition = acquisition  # its reconnects, for the live page
     sources = [Source(acquisition, [sink], no_data_s=limits.no_data_timeout_s)]
     dut_acq = None
     if dut is not None:

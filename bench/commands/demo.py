@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ventbench.bench.args import add_ambient_arguments, add_evidence_arguments, count, number
 from ventbench.bench.commands.run import analysis_config, make_plan, warn_evidence
 from ventbench.bench.history_url import add_history_argument
+from ventbench.bench.view.options import add_view_arguments, demo_port, speed
 
 if TYPE_CHECKING:
     from ventbench.bench.evidence import Evidence
@@ -65,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     #    decision rule, environment (bench/evidence.py) --
     add_ambient_arguments(parser)
     add_evidence_arguments(parser)
+    parser.add_argument("--speed", default=None, metavar="X|max", type=speed,
+                        help="simulated time factor (default: max, or 1 = real time with --view)")
+    add_view_arguments(parser)
 
 
 #: The simulated bench's environment, entered by the demo at start and end unless flags say otherwise.
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.protocol import load_protocol
     from ventbench.bench.runner import Runner
     from ventbench.bench.session import read_json
+    from ventbench.bench.view.options import keep_serving, session_view, start_view
 
     t0 = time.monotonic()
     port = DEMO_PORT
@@ -121,13 +126,14 @@ def run(args: argparse.Namespace) -> int:
                              evidence)
     dut = {"name": prototype.name, "serial": prototype.serial, "firmware": prototype.firmware,
            "simulated": prototype.describe()}
+    view = start_view(args)  # --view: the live page, in real time (bench/view/)
     plan = make_plan(
-        protocol, port=port, driver="rig", operator=operator, config=config,
+        protocol, port=demo_port(port, args.speed, view is not None), driver="rig", operator=operator, config=config,
         driver_options={"rate_hz": args.rate_hz},
         dut=dut, sessions_root=args.out, index_history=not args.no_history,
         render_report=not args.no_report, evidence=evidence, history_url=args.history,
     )
-    live = Live()
+    operator, live = session_view(view, operator, Live())
     warn_evidence(evidence, dut, live)
     runner = Runner(plan, live)
     code = runner.run()
@@ -139,4 +145,5 @@ def run(args: argparse.Namespace) -> int:
     else:
         live.line(f"report: {read_json(session / 'stop.json').get('report', 'not rendered')}")
     live.line(f"demo finished in {time.monotonic() - t0:.1f} s; session: {session}")
+    keep_serving(view)
     return code

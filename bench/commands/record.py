@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ventbench.bench.args import clock, count, duration, key_value, port_url, positive
+from ventbench.bench.view.options import add_view_arguments
 from ventbench.errors import BenchError, ConfigError, TransportError
 from ventbench.exit_codes import EXIT_PASS
 
@@ -80,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="interpolate the second source's samples, or hold the last one")
     group.add_argument("--max-staleness", type=positive, default=None, metavar="S",
                        help="older second-source data is missing (default 2.5 sample intervals)")
+    add_view_arguments(parser)
 
 
 def check_second_source(args: argparse.Namespace) -> None:
@@ -165,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         Signals,
         Stop,
     )
+    from ventbench.bench.view.options import keep_serving, start_view
+    from ventbench.bench.view.sink import ViewSink
     from ventbench.drivers.registry import driver_options, make_driver
     from ventbench.drivers.transport import Acquisition
 
@@ -202,6 +206,9 @@ def run(args: argparse.Namespace) -> int:
     sources = [Source(acq, [trace], no_data_s=args.no_data_timeout)]
     if second:
         sources.append(second.source)
+    view = start_view(args, console.line)  # --view: the live page (bench/view/)
+    if view is not None:
+        sources[0].sinks.append(ViewSink(view.hub, driver, acq, console.line))
     conditions = [Duration(duration_s), DiskSpace(out), Signals(console.note)]
     if args.samples is not None:
         conditions.append(SampleCount(args.samples))
@@ -260,4 +267,5 @@ def run(args: argparse.Namespace) -> int:
                  f"{c.resets} resets, {len(acq.disconnects)} disconnects, "
                  f"{acq.reconnect_attempts} reconnection attempts → {out}")
     console.close()
+    keep_serving(view)
     return stop.exit_code if stop.exit_code is not None else EXIT_PASS

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
+from ventbench.bench.view.options import add_view_arguments, speed
 from ventbench.exit_codes import EXIT_FAIL, exit_code_for_verdict
 
 HELP = "re-decode a session's captures, re-analyse, and compare with its recorded results"
@@ -25,9 +27,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=Path, metavar="SESSION", help="a session directory")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write the replay's results, junit.xml and re-captures here")
+    parser.add_argument("--speed", default="max", metavar="X|max", type=speed,
+                        help="with --view: play the captures to the page at this time factor "
+                             "(default max)")
+    add_view_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ventbench.bench.view.options import keep_serving, start_view
+
+    view = start_view(args)  # --view: the captures played to the live page (bench/view/)
+    code = _replay(args, view)
+    keep_serving(view)
+    return code
+
+
+def _replay(args: argparse.Namespace, view: Any = None) -> int:
     from ventbench.bench.junit import write_junit
     from ventbench.bench.reanalysis import RESULTS_FILE, reanalyze_session
     from ventbench.bench.session import iso_utc, load_session, utc_now, write_json_atomic
@@ -37,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         from ventbench.bench.reliability.replay import replay_command
 
         return replay_command(args.session, args.out, stop is not None)
+    if view is not None:
+        from ventbench.bench.view.replay import play_session
+
+        play_session(args.session, start, view.hub, args.speed)
     out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ from ventbench.bench.commands.run_reliability import (
     run_reliability,
 )
 from ventbench.bench.history_url import add_history_argument
+from ventbench.bench.view.options import add_view_arguments
 from ventbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/commands/run_reliability.py) --
     add_reliability_arguments(parser)
+    add_view_arguments(parser)
 
 
 def analysis_config(protocol: Protocol, limits: str | None, ambient: Ambient,
@@ -191,8 +193,17 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.bench.operator import AutomatedOperator, Prototype, TerminalOperator
     from ventbench.bench.protocol import load_protocol
     from ventbench.bench.runner import Runner
+    from ventbench.bench.view.options import (
+        keep_serving,
+        session_view,
+        start_view,
+        terminal_questions,
+        view_wanted,
+    )
     from ventbench.drivers.registry import driver_options
 
+    if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
+        raise ConfigError("--view is not available on run reliability yet")
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
     refuse_reliability_options(args, args.protocol)
@@ -229,13 +240,16 @@ def run(args: argparse.Namespace) -> int:
                       firmware=args.firmware), name=args.operator or "automated operator")
     else:
         operator = TerminalOperator(args.operator or "unnamed operator", sys.stdin, sys.stdout)
+    view = start_view(args)  # --view: the live page (bench/view/)
+    operator, live = session_view(view, operator, Live())
     plan = make_plan(protocol, port=args.port, driver=args.driver, operator=operator,
                      config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
                      evidence=evidence, history_url=args.history)
     if interactive:
-        plan.ask_environment_end = ask_environment
-    live = Live()
+        plan.ask_environment_end = terminal_questions(operator, ask_environment)
     warn_evidence(evidence, dut, live)
-    return Runner(plan, live).run()
+    code = Runner(plan, live).run()
+    keep_serving(view)
+    return code

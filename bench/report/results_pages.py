@@ -23,6 +23,8 @@ from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, Style, axes_at
 from ventbench.bench.report.source import NOT_TESTED, ReportData
 from ventbench.bench.report.traces import read_excerpt
+from ventbench.bench.report.worksheet import worksheet
+from ventbench.bench.report.worksheet_pages import worksheet_table
 from ventbench.bench.session import safe_name
 
 #: Disclosure bands of delivered VT (ISO 80601-2-80 [confirmed]): (key, low, high) mL, set value.
@@ -218,6 +220,8 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
     if checks:
         doc.table(_check_columns(msgs, False), [_check_row(msgs, point, c, False) for c in checks], size=6.2,
                   styles=[{9: verdict_style(c.get("verdict"))} for c in checks])
+    for sheet in worksheet([point]):
+        worksheet_table(doc, sheet, msgs)
     _waveform(doc, data, point, msgs)
     _strips(doc, point, msgs)
     flagged = [f"#{b.get('index', i)}: {', '.join(b.get('flags'))}" for i, b in enumerate(breaths)
@@ -243,6 +247,7 @@ def _waveform(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: M
     gas = point.get("gas") or {}
     factor = float(gas.get("btps_factor") or 1.0)
     condition = gas.get("analysis_condition") or excerpt.flow_condition
+    doc.ensure(3.0)  # the caption stays with its figure
     doc.paragraph(msgs("point.wave_caption", first=shown[0].get("index"), last=shown[-1].get("index"),
                        centre=breaths[centre].get("index"), factor=msgs.num(factor, 4),
                        file=excerpt.flow_condition, condition=condition), 7, after_in=0.0)

@@ -75,9 +75,11 @@ def test_every_section_has_its_required_items(session, rendered):
     assert "5. Accuracy across all points" in text
     # one page per tested point; a failing point states its reason
     for point in results["points"]:
-        page = next(p for p in pages if f"6. Point {point['id']}" in p)
+        first = next(i for i, p in enumerate(pages) if f"6. Point {point['id']}" in p)
+        page = "\n".join(pages[first:first + 2])  # the worksheet of readings takes the point to 2 pages
         if point["verdict"] == "FAIL":
             assert "✗ FAIL" in page and _flat(point["reason"]) in page
+        assert "Worksheet of readings" in page
         assert "Waveform excerpt" in page and "error / limit" in page
     assert "test lung replaced before this point" in text  # operator notes
     assert "Row 9" in text or "⚑" in text  # protocol notes (doubts) shown

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"language of the fixed text (default {DEFAULT_LANGUAGE})")
     parser.add_argument("--out", type=Path, default=None, metavar="PDF",
                         help="PDF to write (default SESSION/report.pdf)")
+    parser.add_argument("--lab-config", type=Path, default=None, metavar="FILE",
+                        help="laboratory name, address, accreditation and signatories (TOML)")
     parser.add_argument("--xlsx", type=Path, default=None, metavar="FILE",
                         help="also write the worksheet of readings as a spreadsheet (.xlsx)")
 
@@ -33,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ventbench.bench.report import render
 
-    path = render(args.session, lang=args.lang, out=args.out)
+    path = render(args.session, lang=args.lang, out=args.out, lab_config=args.lab_config)
     print(f"report: {path}")
     if args.xlsx is not None:
         from ventbench.bench.report.i18n import Messages

@@ -122,7 +122,8 @@ def test_console_breath_numbers_are_results_breath_numbers(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ventbench", "run", "iso80601-2-12-vc", "--port",
                            "sim://rig?speed=max&step_ms=2000", "--driver", "rig", "--option", "rate_hz=100",
                            "--settle", "2", "--measure", "4", "--no-history", "--no-report",
-                           "--point", "vc-01", "--out", str(tmp_path)],
+                           "--point", "vc-01", "--dut", "P2", "--device-serial", "P2-0001", "--firmware", "0.9",
+                           "--out", str(tmp_path)],
                           input="\n", capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     session = next(p for p in tmp_path.iterdir() if p.is_dir())

@@ -20,6 +20,7 @@ from typing import Any
 
 from ventbench.bench.declaration import Declaration
 from ventbench.bench.environment import evaluate
+from ventbench.bench.identity import apply_identity
 from ventbench.bench.instruments import Register, reported_identity, traceability_problems
 from ventbench.bench.session import read_json
 
@@ -91,6 +92,9 @@ def apply_conditions(points: list[dict[str, Any]], start: dict[str, Any], root: 
                        {k: v for k, v in i.items() if k != "uncertainty"}
                        for i in register.to_json()["instruments"]]}
     out = {"instruments": instruments, "environment": environment}
+    identity = apply_identity(points, start)  # a PASS needs the device's model, serial, firmware
+    if identity:
+        out["device_identity"] = {"problem": identity}
     if declaration is not None:
         applied: dict[str, list[str]] = {}
         for point in points:

@@ -39,6 +39,8 @@ def _check_text(check: dict[str, Any]) -> str:
         f"criterion={check.get('criterion')}",
         f"source={limit.get('source')}",
     ]
+    if check.get("failing_breaths"):  # breath numbers: results.json's `index`, as the console and PDF
+        parts.append("failing_breaths=" + ",".join(str(int(i)) for i in check["failing_breaths"]))
     return " ".join(parts)
 
 

@@ -150,7 +150,8 @@ class BreathSink:
             n = out.live_breaths
             phase = ("settle" if n <= self.settle else
                      "measure" if n <= self.settle + self.measure else "extra")
-            self.live.breath(n, phase, live_cells(breath, self.sets, self.point,
+            number = breath.index if breath.index >= 0 else n - 1  # results.json's `index`
+            self.live.breath(number, phase, live_cells(breath, self.sets, self.point,
                                                   self.config.limits))
         if out.live_breaths >= self.need:
             return Stop(SINK, f"{out.live_breaths} breaths recorded")

@@ -3,32 +3,14 @@ and how to verify that this PDF matches the recorded data."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from ventbench import __version__
+from ventbench.bench.report.config_tables import config_tables
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, MONO, Column, Document, Style
 from ventbench.bench.report.source import ReportData
 
-#: Keys of start.json shown in the configuration listing, in this order (the rest follow).
-COMPACT_WIDTH = 150
+#: Keys of start.json shown in the configuration tables, in this order (the rest follow).
 CONFIG_ORDER = ("protocol", "analysis", "port", "dut", "operator", "ambient", "instruments")
-
-
-def compact_json(value: Any, indent: int = 0, width: int = COMPACT_WIDTH) -> str:
-    """JSON text with every object or array that fits in ``width`` characters on one line
-    (fewer lines to draw and read; still valid JSON, key order kept)."""
-    flat = json.dumps(value, ensure_ascii=False)
-    if len(flat) + indent <= width or not isinstance(value, dict | list) or not value:
-        return flat
-    pad = " " * (indent + 1)
-    if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {compact_json(v, indent + 1, width).lstrip()}"
-                 for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
-    items = [pad + compact_json(v, indent + 1, width).lstrip() for v in value]
-    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
 
 
 def appendix(doc: Document, data: ReportData, msgs: Messages) -> None:
@@ -68,6 +50,4 @@ def appendix(doc: Document, data: ReportData, msgs: Messages) -> None:
     start = data.start
     keys = [k for k in CONFIG_ORDER if k in start] + [k for k in start if k not in CONFIG_ORDER
                                                      and k not in ("schema", "argv", "software")]
-    text = compact_json({k: start[k] for k in keys})
-    for line in text.splitlines():
-        doc.paragraph(line, 5.6, family=MONO, after_in=0.0, indent_in=0.0)
+    config_tables(doc, {k: start[k] for k in keys}, msgs)

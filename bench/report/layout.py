@@ -36,8 +36,10 @@ ZEBRA = "#eeeeee"
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": FONT, "font.size": 8,
       "axes.linewidth": 0.6, "lines.linewidth": 1.0, "axes.unicode_minus": True,
       "pdf.compression": 6, "path.simplify": True, "hatch.linewidth": 0.6,
-      "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.labelsize": 7.5, "axes.titlesize": 8,
-      "legend.fontsize": 6.5}
+      "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.labelsize": 8, "axes.titlesize": 8,
+      "legend.fontsize": 8}
+#: Smallest text on a page, pt (issue 14: nothing under 8 pt); smaller requests are raised to it.
+MIN_PT = 8.0
 
 
 #: Widths are measured from glyph advances (kerning ignored) and padded by this factor, so
@@ -118,6 +120,39 @@ def ellipsize(text: str, width_in: float, size: float, bold: bool = False) -> st
     return text + "…"
 
 
+def _widest_word_in(text: str, size: float, bold: bool) -> float:
+    return max((text_width_in(w, size, bold) for w in str(text).replace("\n", " ").split(" ") if w), default=0.0)
+
+
+def fit_widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], size: float, pad: float,
+               styles: Sequence[dict[int, Style]] | None = None) -> list[float]:
+    """Column widths (inches) that keep every word of the header and cells whole when they can.
+
+    A column narrower than its widest word grows, taking the room from the columns with room to
+    spare (in proportion to it); the table's total width never changes. Words too long for any
+    share of the table (a SHA-256) still break.
+    """
+    widths = [c.width_in for c in columns]
+    total = sum(widths)
+    need = []
+    for j, column in enumerate(columns):
+        widest = _widest_word_in(column.title, size, True)
+        for i, row in enumerate(rows):
+            bold = bool(styles and styles[i] and styles[i].get(j, Style()).bold)
+            widest = max(widest, _widest_word_in(row[j], size, bold))
+        need.append(min(widest + 2 * pad + 0.01, 0.5 * total))
+    short = sum(max(0.0, n - w) for n, w in zip(need, widths, strict=True))
+    if short <= 0:
+        return widths
+    spare = [max(0.0, w - n) for n, w in zip(need, widths, strict=True)]
+    room = sum(spare)
+    if room <= 0:
+        return widths
+    take = min(1.0, short / room)
+    grow = min(1.0, room / short)
+    return [w + max(0.0, n - w) * grow - s * take for n, w, s in zip(need, widths, spare, strict=True)]
+
+
 @dataclass(frozen=True)
 class Column:
     """A table column: title, width (inches) and alignment ("left" | "right" | "center")."""
@@ -170,6 +205,7 @@ class Document:
             color: str = INK, ha: str = "left", family: str = FONT, figure: Figure | None = None) -> Text:
         """One line of text with its top at ``y_top_in`` from the paper's top edge."""
         figure = figure or self.page
+        size = max(size, MIN_PT)
         return figure.text(x_in, PAGE_H_IN - y_top_in, text, fontsize=size, family=family,
                            weight="bold" if bold else "normal", color=color, ha=ha, va="top",
                            transform=figure.dpi_scale_trans)
@@ -191,6 +227,7 @@ class Document:
     def paragraph(self, text: str, size: float = 8.5, *, bold: bool = False, color: str = INK,
                   indent_in: float = 0.0, family: str = FONT, after_in: float = 0.06) -> None:
         """Wrapped text; breaks across pages between lines."""
+        size = max(size, MIN_PT)
         height = size * LINE / 72
         for line in wrap(text, CONTENT_W_IN - indent_in, size, bold, family):
             self.ensure(height)
@@ -212,8 +249,9 @@ class Document:
         A row taller than a whole page is cut to the lines that fit, ending in "…".
         """
         pad = 0.03
+        size = max(size, MIN_PT)
         line_h = size * LINE / 72
-        widths = [c.width_in for c in columns]
+        widths = fit_widths(columns, rows, size, pad, styles)
         head = [wrap(c.title, w - 2 * pad, size, True) for c, w in zip(columns, widths, strict=True)]
         head_h = max((len(h) for h in head), default=1) * line_h + 2 * pad if header else 0.0
 
@@ -285,10 +323,10 @@ class Document:
         width = CONTENT_W_IN
         for n, figure in enumerate(self.pages, start=1):
             left, right, banner = header(n, total)
-            right = ellipsize(right, width * 0.45, 7.5)
-            self.put(LEFT_IN, 0.4, ellipsize(left, width - text_width_in(right, 7.5) - 0.2, 7.5),
-                     7.5, color=GREY, figure=figure)
-            self.put(PAGE_W_IN - RIGHT_IN, 0.4, right, 7.5, color=GREY, ha="right", figure=figure)
+            right = ellipsize(right, width * 0.45, MIN_PT)
+            self.put(LEFT_IN, 0.4, ellipsize(left, width - text_width_in(right, MIN_PT) - 0.2, MIN_PT),
+                     MIN_PT, color=GREY, figure=figure)
+            self.put(PAGE_W_IN - RIGHT_IN, 0.4, right, MIN_PT, color=GREY, ha="right", figure=figure)
             if banner:
                 self.put(LEFT_IN, 0.58, ellipsize(banner, width, 8.0, True), 8.0, bold=True, figure=figure)
             figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - 0.82] * 2, lw=0.5,
@@ -296,10 +334,10 @@ class Document:
             figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [0.58] * 2, lw=0.5, color=GREY,
                                      transform=figure.dpi_scale_trans))
             f_left, f_right = footer(n, total)
-            f_right_w = text_width_in(f_right, 7.0)
-            self.put(LEFT_IN, PAGE_H_IN - 0.5, ellipsize(f_left, width - f_right_w - 0.2, 7.0), 7.0,
+            f_right_w = text_width_in(f_right, MIN_PT)
+            self.put(LEFT_IN, PAGE_H_IN - 0.5, ellipsize(f_left, width - f_right_w - 0.2, MIN_PT), MIN_PT,
                      color=GREY, figure=figure)
-            self.put(PAGE_W_IN - RIGHT_IN, PAGE_H_IN - 0.5, f_right, 7.0, color=GREY, ha="right",
+            self.put(PAGE_W_IN - RIGHT_IN, PAGE_H_IN - 0.5, f_right, MIN_PT, color=GREY, ha="right",
                      figure=figure)
         return self.pages
 

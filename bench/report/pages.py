@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from ventbench.bench.report.config_tables import detection_table
 from ventbench.bench.report.evidence import cover_rows
 from ventbench.bench.report.fmt import (
     FAIL_COLOR,
@@ -239,9 +240,7 @@ def _gas_and_rules(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.paragraph(msgs("setup.gas_note"), 7.5)
     doc.heading(msgs("setup.detection"), 2)
     seg = data.analysis.get("segmentation") or {}
-    for group, settings in sorted(seg.items()):
-        text = " · ".join(f"{k} {msgs.sig(v)}" for k, v in settings.items())
-        doc.paragraph(f"{group or msgs('setup.default_group')}: {text}", 7.5, after_in=0.02)
+    detection_table(doc, seg, msgs)
     rule = data.analysis.get("rule") or {}
     doc.heading(msgs("setup.rule"), 2)
     ss = rule.get("steady_state")

@@ -30,12 +30,14 @@ from matplotlib.backends.backend_pdf import PdfPages
 from ventbench.bench.report import (
     alarm_pages,
     appendix,
+    identity,
     pages,
     reliability_front,
     reliability_pages,
     results_pages,
 )
 from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
+from ventbench.bench.report.lab_config import LabConfig, load_lab_config
 from ventbench.bench.report.layout import RC, Document
 from ventbench.bench.report.source import ReportData, load_session
 from ventbench.errors import ConfigError
@@ -49,8 +51,9 @@ PRODUCER = "ventbench report (matplotlib pdf backend)"
 _META_RE = re.compile(rb"/ventbench:results_sha256\s*\(([0-9a-f]{64})\)")
 
 
-def build_pages(data: ReportData, msgs: Messages) -> list:
-    """Every page of the report as a matplotlib Figure, headers and footers stamped."""
+def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) -> list:
+    """Every page of the report as a matplotlib Figure, headers and footers stamped; a
+    session on a simulated port is watermarked SIMULATION on every page."""
     doc = Document()
     if data.is_reliability:
         reliability_front.cover(doc, data, msgs)
@@ -59,6 +62,7 @@ def build_pages(data: ReportData, msgs: Messages) -> list:
         banner = reliability_front.status_line(data, msgs)
     else:
         pages.cover(doc, data, msgs)
+        identity.cover_block(doc, data, msgs, lab)
         pages.setup(doc, data, msgs)
         pages.limits(doc, data, msgs)
         results_pages.summary(doc, data, msgs)
@@ -70,13 +74,16 @@ def build_pages(data: ReportData, msgs: Messages) -> list:
     dut = data.dut
     device = " · ".join(str(x) for x in (dut.get("name"), dut.get("serial") and
                                          msgs("header.serial", serial=dut["serial"])) if x)
-    left = msgs("header.left", session=data.session_id)
+    left = identity.header_left(data, msgs, lab)
     sha = data.results_sha256
 
-    return doc.finish(
+    figures = doc.finish(
         lambda n, m: (left, device or msgs("common.device_unnamed"), banner),
         lambda n, m: (msgs("footer.sha", sha=sha[:16]), msgs("footer.page", n=n, m=m)),
     )
+    if identity.is_simulation(data):
+        identity.watermark(figures, msgs)
+    return figures
 
 
 @contextmanager
@@ -96,7 +103,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | Path | None = None) -> Path:
+def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | Path | None = None,
+           lab_config: str | Path | LabConfig | None = None) -> Path:
     """Render the report of a session directory to a PDF.
 
     Parameters
@@ -107,6 +115,9 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
         Language of the fixed text; numbers use its decimal separator, units stay SI.
     out : str or Path, optional
         The PDF to write; default ``SESSION/report.pdf``.
+    lab_config : str, Path or LabConfig, optional
+        The laboratory's name, address, accreditation, signatories and report-number prefix
+        (:mod:`bench.report.lab_config`); without it those lines say "not recorded".
 
     Returns
     -------
@@ -119,6 +130,7 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
         Missing or malformed session files (the message names the file), unknown language.
     """
     msgs = Messages(lang)
+    lab = load_lab_config(lab_config) if isinstance(lab_config, str | Path) else lab_config
     data = load_session(session_dir)
     target = Path(out) if out is not None else Path(session_dir) / REPORT_FILE
     started = data.started_utc
@@ -138,7 +150,7 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
         target.parent.mkdir(parents=True, exist_ok=True)
         with matplotlib.rc_context(RC), warnings.catch_warnings(), _gc_paused():
             warnings.filterwarnings("ignore", message="Unknown infodict keyword")
-            figures = build_pages(data, msgs)
+            figures = build_pages(data, msgs, lab)
             with PdfPages(tmp, metadata=metadata) as pdf:
                 for figure in figures:
                     pdf.savefig(figure)

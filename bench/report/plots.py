@@ -77,11 +77,15 @@ def breath_end(breath: Mapping[str, Any]) -> float:
 
 
 def waveform(axes: Sequence[Any], excerpt: Excerpt, breaths: Sequence[Mapping[str, Any]],
-             factor: float, msgs: Messages) -> None:
+             factor: float, msgs: Messages,
+             targets: Mapping[str, tuple[float, float | None]] | None = None) -> None:
     """Flow, airway pressure and volume of an excerpt, with breath boundaries, inspiration,
     the PEEP and plateau windows, and each breath's number.
 
     ``factor`` converts the file's flow to the analysis condition (the results' volumes).
+    ``targets`` maps "flow", "paw" or "volume" to (set value, limit half-width or None) in
+    the axis' unit: a set-value line and the limit lines either side are drawn on it.
+    The legend lists only what is drawn.
     """
     ax_f, ax_p, ax_v = axes
     t = excerpt.t_s
@@ -117,6 +121,17 @@ def waveform(axes: Sequence[Any], excerpt: Excerpt, breaths: Sequence[Mapping[st
         levels = [(b[value_key], a, z) for b, (a, z, *_) in spans if b.get(value_key) is not None]
         if levels:
             ax_p.hlines(*zip(*levels, strict=True), color="#000000", lw=1.4)
+    drawn_windows = {key for key, *_ in (("peep_window_s",), ("plateau_window_s",))
+                     if any(b.get(key) and None not in b[key][:2] for b in breaths)}
+    drawn_target = drawn_limit = False
+    for name, (set_value, half) in (targets or {}).items():
+        ax = {"flow": ax_f, "paw": ax_p, "volume": ax_v}[name]
+        ax.axhline(set_value, color="#000000", ls=":", lw=0.9, zorder=3)
+        drawn_target = True
+        if half is not None:
+            for level in (set_value - half, set_value + half):
+                ax.axhline(level, color="#000000", ls="--", lw=0.6, zorder=3)
+            drawn_limit = True
     for breath in breaths:
         start = float(breath["t_start_s"])
         label = f"#{breath.get('index', '')}"
@@ -125,7 +140,7 @@ def waveform(axes: Sequence[Any], excerpt: Excerpt, breaths: Sequence[Mapping[st
         flags = [f for f in breath.get("flags") or [] if f]
         if flags:
             label += " ⚠ " + ",".join(flags)
-        ax_f.annotate(label, (start, 1.0), xycoords=("data", "axes fraction"), va="top", fontsize=6,
+        ax_f.annotate(label, (start, 1.0), xycoords=("data", "axes fraction"), va="top", fontsize=8,
                       xytext=(2, -1), textcoords="offset points")
     if t.size:
         for ax in axes:
@@ -136,20 +151,33 @@ def waveform(axes: Sequence[Any], excerpt: Excerpt, breaths: Sequence[Mapping[st
     ax_v.set_xlabel(msgs("wave.time"))
     for ax in axes:
         localise_axes(ax, msgs)
+    for ax in axes:  # three ticks, none at the edges: stacked axes never collide
+        ax.yaxis.set_major_locator(MaxNLocator(4, prune="both"))
     for ax in axes[:-1]:
         ax.tick_params(labelbottom=False)
     handles = [Line2D([], [], color="#444444", ls="--", lw=0.6, label=msgs("wave.legend_start")),
-               Patch(facecolor="#e8e8e8", label=msgs("wave.legend_insp")),
-               Patch(facecolor=GREEN, alpha=0.35, hatch="////", edgecolor="#333333", label=msgs("wave.legend_peep")),
-               Patch(facecolor=ORANGE, alpha=0.35, hatch="\\\\\\\\", edgecolor="#333333",
-                     label=msgs("wave.legend_plateau"))]
-    ax_v.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncols=4,
-                frameon=False, fontsize=6, handlelength=1.6)
+               Patch(facecolor="#e8e8e8", label=msgs("wave.legend_insp"))]
+    if "peep_window_s" in drawn_windows:
+        handles.append(Patch(facecolor=GREEN, alpha=0.35, hatch="////", edgecolor="#333333",
+                             label=msgs("wave.legend_peep")))
+    if "plateau_window_s" in drawn_windows:
+        handles.append(Patch(facecolor=ORANGE, alpha=0.35, hatch="\\\\\\\\", edgecolor="#333333",
+                             label=msgs("wave.legend_plateau")))
+    if drawn_target:
+        handles.append(Line2D([], [], color="#000000", ls=":", lw=0.9, label=msgs("wave.legend_set")))
+    if drawn_limit:
+        handles.append(Line2D([], [], color="#000000", ls="--", lw=0.6, label=msgs("wave.legend_limit")))
+    ax_v.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncols=3,
+                frameon=False, fontsize=8, handlelength=1.6)
 
 
 
 #: Markers of the quantities in the error strip (shape tells them apart, not colour).
 STRIP_MARKERS = ("o", "s", "^", "D", "v", "P", "<", ">")
+
+
+#: Columns of the error strip's legend (at 8 pt, three fit the content width).
+STRIP_LEGEND_COLS = 3
 
 
 def error_strip(ax, series: Sequence[Mapping[str, Any]], msgs: Messages) -> None:
@@ -164,6 +192,7 @@ def error_strip(ax, series: Sequence[Mapping[str, Any]], msgs: Messages) -> None
     ax.axhline(-100.0, color="#000000", ls="--", lw=0.6)
     ax.axhline(0.0, color=INK_LIGHT, lw=0.4)
     handles, top = [], 100.0
+    drawn_fail = drawn_unjudged = False  # the legend lists only what is drawn
     n = max(1, len(series))
     for k, item in enumerate(series):
         marker = STRIP_MARKERS[k % len(STRIP_MARKERS)]
@@ -171,6 +200,8 @@ def error_strip(ax, series: Sequence[Mapping[str, Any]], msgs: Messages) -> None
         y = 100.0 * np.asarray(item["ratio"], float)
         measured, failing = np.asarray(item["measured"], bool), np.asarray(item["failing"], bool)
         ok = measured & ~failing
+        drawn_fail |= bool(failing.any())
+        drawn_unjudged |= bool((~measured).any())
         for which, fmt, style in ((~measured, marker, dict(ms=2.6, mfc="none", mec=INK_LIGHT, mew=0.5)),
                                   (ok, marker, dict(ms=2.6, color=BLUE, mec="#000000", mew=0.2)),
                                   (failing, marker, dict(ms=4.2, color=VERMILLION, mec="#000000", mew=0.5)),
@@ -186,13 +217,15 @@ def error_strip(ax, series: Sequence[Mapping[str, Any]], msgs: Messages) -> None
     ax.set_xlabel(msgs("strip.x_label"))
     ax.xaxis.set_major_locator(MaxNLocator(10, integer=True))
     localise_axes(ax, msgs)
-    handles += [Line2D([], [], ls="none", marker="x", ms=3.5, color="#000000", mew=0.8,
-                       label=msgs("strip.legend_fail")),
-                Line2D([], [], ls="none", marker="o", ms=3, mfc="none", mec=INK_LIGHT,
-                       label=msgs("strip.legend_not_judged")),
-                Line2D([], [], color="#000000", ls="--", lw=0.6, label=msgs("strip.legend_limit"))]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.32), ncols=4, frameon=False,
-              fontsize=6, borderaxespad=0.0)
+    if drawn_fail:
+        handles.append(Line2D([], [], ls="none", marker="x", ms=3.5, color="#000000", mew=0.8,
+                              label=msgs("strip.legend_fail")))
+    if drawn_unjudged:
+        handles.append(Line2D([], [], ls="none", marker="o", ms=3, mfc="none", mec=INK_LIGHT,
+                              label=msgs("strip.legend_not_judged")))
+    handles.append(Line2D([], [], color="#000000", ls="--", lw=0.6, label=msgs("strip.legend_limit")))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.32), ncols=STRIP_LEGEND_COLS,
+              frameon=False, fontsize=8, borderaxespad=0.0)
 
 
 def accuracy(ax, set_values: np.ndarray, errors: np.ndarray, failing: np.ndarray, tol_abs: float,
@@ -216,7 +249,7 @@ def accuracy(ax, set_values: np.ndarray, errors: np.ndarray, failing: np.ndarray
     ax.plot(set_values[ok], errors[ok], "o", ms=2.2, color=BLUE, alpha=0.7, mew=0)
     ax.plot(set_values[failing], errors[failing], "X", ms=4, color=VERMILLION, mec="#000000", mew=0.3)
     ax.set_xlim(lo - pad, hi + pad)
-    ax.set_title(title, loc="left", fontsize=7.5, pad=2)
+    ax.set_title(title, loc="left", fontsize=8, pad=2)
     ax.set_xlabel(msgs("accuracy.x_label", unit=unit))
     ax.set_ylabel(msgs("accuracy.y_label", unit=unit))
     localise_axes(ax, msgs)
@@ -229,4 +262,4 @@ def accuracy_legend(figure, x_in: float, y_in: float, msgs: Messages) -> None:
                Line2D([], [], color="#000000", ls="--", lw=0.7, label=msgs("accuracy.legend_limit")),
                Line2D([], [], color=BLUE, ls=":", lw=1.1, label=msgs("accuracy.legend_achieved"))]
     figure.legend(handles=handles, loc="upper left", bbox_to_anchor=(x_in, y_in), ncols=4, frameon=False,
-                  fontsize=6, bbox_transform=figure.dpi_scale_trans, borderaxespad=0.0)
+                  fontsize=8, bbox_transform=figure.dpi_scale_trans, borderaxespad=0.0)

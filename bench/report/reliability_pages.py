@@ -165,7 +165,7 @@ def histograms(doc: Document, data: ReportData, msgs: Messages) -> None:
     del rec
     for ax, q in zip(axes, QUANTITIES, strict=True):
         plots.localise_axes(ax, msgs)
-        ax.set_title(msgs("reliability.hist_n", n=counts[q]), fontsize=7.5)
+        ax.set_title(msgs("reliability.hist_n", n=counts[q]), fontsize=8)
         ax.set_ylabel(msgs("reliability.hist_y"))
 
 
@@ -184,7 +184,7 @@ def events(doc: Document, data: ReportData, msgs: Messages) -> None:
     figs.draw_timeline(ax, times, float(b["span_s"] or 0.0))
     plots.localise_axes(ax, msgs)
     ax.set_yticks(range(len(times)), list(times))  # event kinds (codes), after localise_axes
-    ax.tick_params(axis="y", labelsize=6.5)
+    ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel(msgs("reliability.x_label"))
     total = sum(int(n) for n in b["events"].values())
     rows = [[msgs.num(e["t_s"] / HOUR_S, 4), str(e.get("segment", "")), str(e["kind"]), figs.event_detail(e)]

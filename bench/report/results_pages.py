@@ -23,6 +23,8 @@ from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, Style, axes_at
 from ventbench.bench.report.source import NOT_TESTED, ReportData
 from ventbench.bench.report.traces import read_excerpt
+from ventbench.bench.report.worksheet import tolerance_half_width, worksheet
+from ventbench.bench.report.worksheet_pages import worksheet_table
 from ventbench.bench.session import safe_name
 
 #: Disclosure bands of delivered VT (ISO 80601-2-80 [confirmed]): (key, low, high) mL, set value.
@@ -47,10 +49,26 @@ def _check_columns(msgs: Messages, with_point: bool) -> list[Column]:
     spec = [("point", 0.66)] if with_point else []
     spec += [("quantity", 0.66), ("set", 0.42), ("mean", 0.47), ("sd", 0.42), ("min", 0.46), ("max", 0.46),
              ("max_error", 0.47), ("limit", 0.8), ("achieved", 0.8), ("verdict", 0.72)]
+    if not with_point:  # the point page: its room to the quantity, limit and achieved columns
+        spec = [(k, w + {"quantity": 0.2, "limit": 0.25, "achieved": 0.21}.get(k, 0.0)) for k, w in spec]
     cols = [Column(msgs(f"table.{k}"), w, "right" if k in ("set", "mean", "sd", "min", "max", "max_error") else "left")
             for k, w in spec]
     cols.append(Column(msgs("table.reason"), CONTENT_W_IN - sum(w for _, w in spec)))
     return cols
+
+
+def _notes_table(doc: Document, columns: list[Column], rows: list[list[str]], styles: list[dict[int, Style]],
+                 msgs: Messages, labels: list[str]) -> None:
+    """The check table with each reason moved under it as a numbered note ("(1) …"), so the
+    narrow reason column never wraps a sentence into a dozen lines."""
+    notes = []
+    for row, label in zip(rows, labels, strict=True):
+        if row[-1]:
+            notes.append(f"({len(notes) + 1}) {label}: {row[-1]}")
+            row[-1] = f"({len(notes)})"
+    doc.table(columns, rows, size=8, styles=styles, continued=msgs("common.continued"))
+    for note in notes:
+        doc.paragraph(note, 8, indent_in=0.05, after_in=0.02)
 
 
 def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
@@ -58,18 +76,20 @@ def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.new_page()
     doc.heading(msgs("summary.title"))
     doc.paragraph(msgs("summary.intro"), 7.5)
-    rows, styles = [], []
+    rows, styles, labels = [], [], []
     for point in data.points:
         word = str(point.get("verdict", "")).upper()
         if word == NOT_TESTED or not point.get("checks"):
             rows.append([str(point["id"]), msgs("summary.whole_point")] + [""] * 8
                         + [msgs.verdict(word), point.get("reason") or ""])
             styles.append({10: verdict_style(word), 0: Style(bold=True)})
+            labels.append(str(point["id"]))
             continue
         for check in point["checks"]:
             rows.append(_check_row(msgs, point, check, True))
             styles.append({10: verdict_style(check.get("verdict")), 0: Style(bold=True)})
-    doc.table(_check_columns(msgs, True), rows, size=6.2, styles=styles, continued=msgs("common.continued"))
+            labels.append(f"{point['id']} {msgs.quantity(check['quantity'])}")
+    _notes_table(doc, _check_columns(msgs, True), rows, styles, msgs, labels)
 
 
 @dataclass
@@ -216,8 +236,11 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
     doc.key_values(rows, size=7.5, key_in=1.45)
     checks = point.get("checks") or []
     if checks:
-        doc.table(_check_columns(msgs, False), [_check_row(msgs, point, c, False) for c in checks], size=6.2,
-                  styles=[{9: verdict_style(c.get("verdict"))} for c in checks])
+        _notes_table(doc, _check_columns(msgs, False), [_check_row(msgs, point, c, False) for c in checks],
+                     [{9: verdict_style(c.get("verdict"))} for c in checks], msgs,
+                     [msgs.quantity(c["quantity"]) for c in checks])
+    for sheet in worksheet([point]):
+        worksheet_table(doc, sheet, msgs)
     _waveform(doc, data, point, msgs)
     _strips(doc, point, msgs)
     flagged = [f"#{b.get('index', i)}: {', '.join(b.get('flags'))}" for i, b in enumerate(breaths)
@@ -243,14 +266,31 @@ def _waveform(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: M
     gas = point.get("gas") or {}
     factor = float(gas.get("btps_factor") or 1.0)
     condition = gas.get("analysis_condition") or excerpt.flow_condition
+    doc.ensure(3.0)  # the caption stays with its figure
     doc.paragraph(msgs("point.wave_caption", first=shown[0].get("index"), last=shown[-1].get("index"),
                        centre=breaths[centre].get("index"), factor=msgs.num(factor, 4),
                        file=excerpt.flow_condition, condition=condition), 7, after_in=0.0)
-    h, gap = 0.66, 0.05
-    figure, top, _ = doc.block(3 * h + 2 * gap + 0.62)
+    h, gap = 0.66, 0.14  # the gap keeps stacked tick labels apart
+    figure, top, _ = doc.block(3 * h + 2 * gap + 0.8)
     axes = [axes_at(figure, LEFT_IN + 0.55, top - 0.05 - (k + 1) * h - k * gap, CONTENT_W_IN - 0.6, h)
             for k in range(3)]
-    plots.waveform(axes, excerpt, shown, factor, msgs)
+    plots.waveform(axes, excerpt, shown, factor, msgs, targets=wave_targets(point))
+
+
+#: Checked quantities drawn on the waveform as set-value and limit lines: quantity → axis.
+WAVE_TARGETS = {"peep": "paw", "vt": "volume"}
+
+
+def wave_targets(point: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
+    """Set value and limit half-width per waveform axis, from the point's checks (PEEP on the
+    pressure axis, delivered VT on the volume axis), in the axis' unit."""
+    out: dict[str, tuple[float, float | None]] = {}
+    for check in point.get("checks") or []:
+        axis = WAVE_TARGETS.get(str(check.get("quantity")))
+        if axis is None or check.get("set") is None:
+            continue
+        out[axis] = (float(check["set"]), tolerance_half_width(check.get("limit") or {}, float(check["set"])))
+    return out
 
 
 def _strips(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
@@ -276,8 +316,8 @@ def _strips(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
         return
     doc.paragraph(msgs("strip.caption"), 7, after_in=0.0)
     h = 1.15
-    rows = (len(series) + 3) // 4 + 1
-    figure, top, _ = doc.block(h + 0.45 + 0.13 * rows)
+    rows = (len(series) + 3 + plots.STRIP_LEGEND_COLS - 1) // plots.STRIP_LEGEND_COLS
+    figure, top, _ = doc.block(h + 0.5 + 0.17 * rows)
     ax = axes_at(figure, LEFT_IN + 0.55, top - 0.08 - h, CONTENT_W_IN - 0.6, h)
     plots.error_strip(ax, series, msgs)
 

@@ -81,7 +81,8 @@ def test_a_session_with_its_history_down_runs_is_queued_and_synchronised(tmp_pat
         [sys.executable, "-m", "ventbench", "run", "iso80601-2-12-vc", "--port",
          "sim://rig?speed=max&step_ms=2000", "--driver", "rig", "--option", "rate_hz=100",
          "--settle", "2", "--measure", "4", "--no-report", "--point", "vc-01",
-         "--operator-mode", "auto", "--history", down, "--out", str(root)],
+         "--operator-mode", "auto", "--history", down, "--out", str(root),
+         "--dut", "P2", "--device-serial", "P2-0001", "--firmware", "0.9"],
         env=postgres.env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stdout + proc.stderr
     assert proc.stdout.count("cannot connect") >= 2  # at the start, and at the end

@@ -15,8 +15,10 @@ import pytest
 
 #: A fast simulated rig: 100 Hz, device time as fast as it is read.
 SIM = "sim://rig?speed=max&step_ms=2000"
+#: The device identified (model, serial, firmware): without it no point can PASS (issue 14).
+IDENTITY = ["--device-serial", "P2-0001", "--firmware", "0.9"]
 FAST = ["--option", "rate_hz=100", "--settle", "2", "--measure", "4", "--no-history",
-        "--no-report"]
+        "--no-report", *IDENTITY]
 
 
 def ventbench(*args: str, stdin: str | None = None, timeout: float = 60, cwd: Path | None = None
@@ -155,7 +157,7 @@ def test_run_over_a_real_pty_from_ventbench_simulate(tmp_path):
             time.sleep(0.05)
         proc = ventbench("run", "iso80601-2-12-vc", "--port", str(link), "--driver", "rig",
                          "--settle", "2", "--measure", "4", "--no-history", "--no-report",
-                         "--point", "vc-01",
+                         "--point", "vc-01", "--dut", "P2", *IDENTITY,
                          "--out", str(tmp_path / "s"), stdin="\n")
         assert proc.returncode in (0, 1), proc.stdout + proc.stderr
         session = only_session(tmp_path / "s")

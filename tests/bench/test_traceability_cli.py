@@ -122,7 +122,8 @@ def test_bad_register_is_one_line_and_exit_3(tmp_path):
 def test_run_without_a_register_still_runs_and_says_traceability_is_not_established(tmp_path):
     proc = ventbench("run", "iso80601-2-12-vc", "--port", "sim://rig?speed=max&step_ms=2000", "--driver", "rig",
                      "--operator-mode", "auto", "--point", "vc-01", "--option", "rate_hz=100", "--settle", "3",
-                     "--measure", "5", "--out", str(tmp_path), "--no-history", "--no-report")
+                     "--measure", "5", "--out", str(tmp_path), "--no-history", "--no-report",
+                     "--dut", "P2", "--device-serial", "P2-0001", "--firmware", "0.9")
     assert "warning: no instrument register (--instruments): traceability not established" in proc.stdout
     (session,) = list(tmp_path.iterdir())
     results = json.loads((session / "results.json").read_text())

@@ -1,0 +1,91 @@
+"""The laboratory's identity for its reports (issue 14): ``--lab-config FILE`` (TOML).
+
+::
+
+    [laboratory]
+    name = "Ventilator Test Laboratory, Bench 2"
+    address = "Jl. Ganesa 10, Bandung 40132, Indonesia"
+    accreditation = "KAN LP-1234-IDN (ISO/IEC 17025:2017)"
+    report_prefix = "VTL"            # optional: report numbers are PREFIX-SESSION
+
+    [signatories]
+    tested_by = "A. Tester"
+    checked_by = "B. Checker"
+    approved_by = "C. Approver"
+
+Every field but ``report_prefix`` is required: a missing one is a :class:`ConfigError`
+naming the file, the table and the field (``ventbench`` exits 3).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ventbench.errors import ConfigError
+
+__all__ = ["DEFAULT_PREFIX", "LabConfig", "load_lab_config", "report_number"]
+
+#: Report-number prefix without a lab config (or without ``report_prefix``).
+DEFAULT_PREFIX = "VB"
+REQUIRED = {"laboratory": ("name", "address", "accreditation"),
+            "signatories": ("tested_by", "checked_by", "approved_by")}
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    """Laboratory name, address, accreditation number, signatories and report-number prefix."""
+
+    path: str
+    name: str
+    address: str
+    accreditation: str
+    tested_by: str
+    checked_by: str
+    approved_by: str
+    report_prefix: str = DEFAULT_PREFIX
+
+
+def _text(table: dict[str, Any], key: str, where: str) -> str:
+    value = table.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(f"{where}: {key} missing (expected a non-empty string)")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key}: expected a string, found {type(value).__name__} {value!r}")
+    return value.strip()
+
+
+def load_lab_config(path: str | Path) -> LabConfig:
+    """Read and check a lab config file.
+
+    Raises
+    ------
+    ConfigError
+        Unreadable or not TOML; a table or a required field missing or not a string. The
+        message names the file and the field.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"{p}: cannot read the lab config: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{p}: not a TOML lab config: {error}") from None
+    values: dict[str, str] = {}
+    for table, keys in REQUIRED.items():
+        section = data.get(table)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{p}: [{table}] missing (expected the table with {', '.join(keys)})")
+        for key in keys:
+            values[key] = _text(section, key, f"{p}: [{table}]")
+    prefix = (data.get("laboratory") or {}).get("report_prefix", DEFAULT_PREFIX)
+    if not isinstance(prefix, str) or not prefix.strip():
+        raise ConfigError(f"{p}: [laboratory]: report_prefix: expected a non-empty string, found {prefix!r}")
+    return LabConfig(path=str(p), report_prefix=prefix.strip(), **values)
+
+
+def report_number(session_id: str, lab: LabConfig | None) -> str:
+    """The report number: the lab's prefix and the session id ("VTL-20260302T081530Z-demo")."""
+    return f"{lab.report_prefix if lab else DEFAULT_PREFIX}-{session_id}"

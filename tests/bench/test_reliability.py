@@ -215,8 +215,11 @@ def test_fault_run_results_follow_the_contract(fault_run):
 
     root, _, _ = fault_run
     doc = json.loads((root / "results.json").read_text())
-    assert list(doc) == ["schema", "software", "source", "gas", "reliability", "points", "verdict",
-                         "instruments", "environment"]  # the evidence blocks (reliability/evidence.py)
+    assert [k for k in doc if k != "device_identity"] == [
+        "schema", "software", "source", "gas", "reliability", "points", "verdict",
+        "instruments", "environment"]  # the evidence blocks (reliability/evidence.py)
+    # this run names no device: recorded, and no PASS could stand on it (bench/identity.py)
+    assert doc["device_identity"]["problem"] == "device not identified: no model, serial, firmware"
     files = doc["source"]["files"]
     parts = sorted((root / "points" / "reliability").glob("*.vbcap*"))
     assert [f["path"] for f in files] == [p.relative_to(root).as_posix() for p in parts]

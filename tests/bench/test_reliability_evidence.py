@@ -76,9 +76,13 @@ def files(tmp_path_factory):
     return d
 
 
+#: the device tested, as the declaration names it (a PASS needs model, serial and firmware)
+IDENTITY = ("--dut", "Prototype V1", "--device-serial", "SN-0001", "--firmware", "fw-1.0")
+
+
 def _run(files: Path, out: Path, *extra: str) -> tuple[int, Path, dict]:
     code = cli_main(["run", str(files / "rel.toml"), "--port", PORT, "--driver", "rig", "--out", str(out),
-                     "--no-report", "--no-history", *extra])
+                     "--no-report", "--no-history", *IDENTITY, *extra])
     (session,) = out.iterdir()
     return code, session, json.loads((session / "results.json").read_text())
 

@@ -100,6 +100,7 @@ def test_missing_channel_fails_at_start_before_any_prompt(tmp_path):
 
 def test_run_cpap_end_to_end_with_seeded_defect(tmp_path):
     proc = ventbench("run", "cpap", "--port", CPAP, "--driver", "rig", "--operator-mode", "auto",
+                     "--dut", "OpenCPAP-1", "--device-serial", "C1-0007", "--firmware", "ocpap-fw 0.4.1",
                      "--point", "o2-table-peep05-40", "--point", "o2-table-peep05-120", "--point", "leak-after",
                      "--no-history", "--no-report", "--out", str(tmp_path))
     assert proc.returncode == 1, proc.stdout + proc.stderr

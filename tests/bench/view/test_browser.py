@@ -90,6 +90,21 @@ class Command:
         return self.proc.returncode, out
 
 
+def _retry(action, timeout_s: float = 5.0):
+    """``action()`` again while the page replaces the element under it (a redraw between
+    finding an element and using it raises StaleElementReferenceException)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _until(driver, script: str, timeout_s: float = 30.0):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -124,24 +139,24 @@ def test_demo_page_shows_the_waveform_live_and_marks_breaths_where_the_analysis_
                    "--measure", "3", "--no-report", "--no-history", "--out", str(tmp_path)])
     browser.get(cmd.url)
     _until(browser, "return window.vbView.state.frames > 3")
-    Select(browser.find_element("id", "span")).select_by_value("60")
+    _retry(lambda: Select(browser.find_element("id", "span")).select_by_value("60"))
     t1 = _until(browser, "const f = window.vbView.state.frame;"
                          "return f && f.span_s == 60 && f.t_hi_s > 1 && f.t_hi_s")
     time.sleep(1.0)
     t2 = browser.execute_script("return window.vbView.state.frame.t_hi_s")
     assert t2 > t1 + 2.0, "the waveform does not advance (speed 4: ~4 s of data per s)"
-    samples = int(browser.find_element("id", "link-samples").text)
-    assert samples > 0 and browser.find_element("id", "status").text == "running"
+    samples = int(_retry(lambda: browser.find_element("id", "link-samples").text))
+    assert samples > 0 and _retry(lambda: browser.find_element("id", "status").text) == "running"
     cmd.wait_for("session ended; the live view stays")
     _until(browser, "return window.vbView.state.stateParts.status === 'ended'")
     seen = _until(browser, "const s = window.vbView.state.stateParts;"
                            "return s.rows.length >= 5 && s.verdicts.length == 1 && s.rows")
-    assert [r["n"] for r in seen] == [1, 2, 3, 4, 5]
+    assert [r["n"] for r in seen] == [0, 1, 2, 3, 4]  # breaths numbered from 0, as everywhere
     time.sleep(0.5)
     drawn = browser.execute_script(MARK_COLUMNS)
     # pause, a 10 s window, scroll back to the start of the session: its first 10 s
-    browser.find_element("id", "pause").click()
-    Select(browser.find_element("id", "span")).select_by_value("10")
+    _retry(lambda: browser.find_element("id", "pause").click())
+    _retry(lambda: Select(browser.find_element("id", "span")).select_by_value("10"))
     browser.execute_script("const s = document.getElementById('scroll'); s.value = 0;"
                            "s.dispatchEvent(new Event('input'));")
     back = _until(browser, "const f = window.vbView.state.frame;"
@@ -175,11 +190,11 @@ def test_a_prompt_answered_on_the_page_advances_the_run_and_a_closed_page_does_n
                    "--no-history", "--out", str(tmp_path)], stdin=subprocess.PIPE)
     browser.get(cmd.url)
     _until(browser, "return !document.getElementById('prompt').hidden")
-    assert "vc-01" in browser.find_element("id", "prompt-text").text
-    browser.find_element("id", "note").send_keys("lung checked on the page")
-    browser.find_element("id", "btn-note").click()
+    assert "vc-01" in _retry(lambda: browser.find_element("id", "prompt-text").text)
+    _retry(lambda: browser.find_element("id", "note").send_keys("lung checked on the page"))
+    _retry(lambda: browser.find_element("id", "btn-note").click())
     _until(browser, "return document.getElementById('prompt-notes').textContent.includes('lung')")
-    browser.find_element("id", "btn-go").click()  # the terminal never said a word
+    _retry(lambda: browser.find_element("id", "btn-go").click())  # the terminal never said a word
     _until(browser, "return window.vbView.state.stateParts.protocol.progress")
     browser.get("about:blank")  # the page goes away mid-point: the session must go on
     # the next prompt, answered on the terminal this time

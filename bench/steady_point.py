@@ -158,9 +158,12 @@ def steady_protocol_point(protocol: str, point_id: str) -> dict[str, Any] | None
     return point.to_json() if point.mode == "steady" else None
 
 
-def analyze_steady_file(args: Any, point: dict[str, Any]) -> int:
+def analyze_steady_file(args: Any, point: dict[str, Any], read_input: Any) -> int:
     """``ventbench analyze FILE --protocol P --point ID`` for a steady point: the window
-    analysis of the file, the summary, ``--json``; the exit code of the verdict."""
+    analysis of the file, the summary, ``--json``; the exit code of the verdict.
+
+    ``read_input(args, fmt)`` is the command's reader (the trace with the command line's
+    overrides, and where its flow condition came from)."""
     import math
     import sys
     from pathlib import Path
@@ -168,7 +171,6 @@ def analyze_steady_file(args: Any, point: dict[str, Any]) -> int:
 
     from ventbench.analysis.gas import GasCondition
     from ventbench.analysis.judgement import JudgementRule
-    from ventbench.bench.commands.analyze import read_input
     from ventbench.bench.outputs import check_output_file
     from ventbench.bench.results_doc import (
         build_results,

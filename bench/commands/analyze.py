@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
 
         steady = steady_protocol_point(args.protocol, args.point)
         if steady is not None:
-            return analyze_steady_file(args, steady)
+            return analyze_steady_file(args, steady, read_input)
     spec = point_from_args(args, path)  # usage errors before touching the file
     if args.json:
         check_output_file(args.json, "--json")

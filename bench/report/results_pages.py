@@ -10,17 +10,15 @@ from typing import Any
 import numpy as np
 
 from ventbench.bench.report import plots
+from ventbench.bench.report.check_table import check_columns, check_row, notes_table
 from ventbench.bench.report.evidence import budget_tables
 from ventbench.bench.report.fmt import (
-    achieved_text,
-    limit_text,
     settings_text,
     short_list,
-    value,
     verdict_style,
 )
 from ventbench.bench.report.i18n import Messages
-from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, Style, axes_at
+from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Document, Style, axes_at
 from ventbench.bench.report.source import NOT_TESTED, ReportData
 from ventbench.bench.report.traces import read_excerpt
 from ventbench.bench.report.worksheet import tolerance_half_width, worksheet
@@ -32,43 +30,6 @@ VT_BANDS = (("high", 300.0, math.inf), ("mid", 50.0, 300.0), ("low", -math.inf, 
 #: Breaths shown either side of the representative breath of a point page.
 WAVE_CONTEXT = 1
 MAX_WAVE_SPAN_S = 24.0
-
-
-def _check_row(msgs: Messages, point: Mapping[str, Any], check: Mapping[str, Any], with_point: bool) -> list[str]:
-    unit = check.get("unit") or (check.get("limit") or {}).get("unit", "")
-    row = [str(point["id"])] if with_point else []
-    row += [f"{msgs.quantity(check['quantity'])} ({unit})", value(msgs, check.get("set"), unit),
-            value(msgs, check.get("mean"), unit), value(msgs, check.get("sd"), unit),
-            value(msgs, check.get("min"), unit), value(msgs, check.get("max"), unit),
-            value(msgs, check.get("max_abs_error"), unit), limit_text(msgs, check.get("limit")),
-            achieved_text(msgs, check), msgs.verdict(check.get("verdict")), check.get("reason") or ""]
-    return row
-
-
-def _check_columns(msgs: Messages, with_point: bool) -> list[Column]:
-    spec = [("point", 0.66)] if with_point else []
-    spec += [("quantity", 0.66), ("set", 0.42), ("mean", 0.47), ("sd", 0.42), ("min", 0.46), ("max", 0.46),
-             ("max_error", 0.47), ("limit", 0.8), ("achieved", 0.8), ("verdict", 0.72)]
-    if not with_point:  # the point page: its room to the quantity, limit and achieved columns
-        spec = [(k, w + {"quantity": 0.2, "limit": 0.25, "achieved": 0.21}.get(k, 0.0)) for k, w in spec]
-    cols = [Column(msgs(f"table.{k}"), w, "right" if k in ("set", "mean", "sd", "min", "max", "max_error") else "left")
-            for k, w in spec]
-    cols.append(Column(msgs("table.reason"), CONTENT_W_IN - sum(w for _, w in spec)))
-    return cols
-
-
-def _notes_table(doc: Document, columns: list[Column], rows: list[list[str]], styles: list[dict[int, Style]],
-                 msgs: Messages, labels: list[str]) -> None:
-    """The check table with each reason moved under it as a numbered note ("(1) …"), so the
-    narrow reason column never wraps a sentence into a dozen lines."""
-    notes = []
-    for row, label in zip(rows, labels, strict=True):
-        if row[-1]:
-            notes.append(f"({len(notes) + 1}) {label}: {row[-1]}")
-            row[-1] = f"({len(notes)})"
-    doc.table(columns, rows, size=8, styles=styles, continued=msgs("common.continued"))
-    for note in notes:
-        doc.paragraph(note, 8, indent_in=0.05, after_in=0.02)
 
 
 def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
@@ -86,10 +47,10 @@ def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
             labels.append(str(point["id"]))
             continue
         for check in point["checks"]:
-            rows.append(_check_row(msgs, point, check, True))
+            rows.append(check_row(msgs, point, check, True))
             styles.append({10: verdict_style(check.get("verdict")), 0: Style(bold=True)})
             labels.append(f"{point['id']} {msgs.quantity(check['quantity'])}")
-    _notes_table(doc, _check_columns(msgs, True), rows, styles, msgs, labels)
+    notes_table(doc, check_columns(msgs, True), rows, styles, msgs, labels)
 
 
 @dataclass
@@ -236,7 +197,7 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
     doc.key_values(rows, size=7.5, key_in=1.45)
     checks = point.get("checks") or []
     if checks:
-        _notes_table(doc, _check_columns(msgs, False), [_check_row(msgs, point, c, False) for c in checks],
+        notes_table(doc, check_columns(msgs, False), [check_row(msgs, point, c, False) for c in checks],
                      [{9: verdict_style(c.get("verdict"))} for c in checks], msgs,
                      [msgs.quantity(c["quantity"]) for c in checks])
     for sheet in worksheet([point]):

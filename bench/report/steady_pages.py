@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ventbench.bench.report.check_table import check_columns, check_row, notes_table
 from ventbench.bench.report.evidence import budget_tables
 from ventbench.bench.report.fmt import settings_text, verdict_style
 from ventbench.bench.report.i18n import Messages
@@ -21,12 +22,11 @@ EXCERPT_S = 20.0
 
 
 def _check_table(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:
-    from ventbench.bench.report.results_pages import _check_columns, _check_row
-
     checks = point.get("checks") or []
     if checks:
-        doc.table(_check_columns(msgs, False), [_check_row(msgs, point, c, False) for c in checks], size=6.2,
-                  styles=[{9: verdict_style(c.get("verdict"))} for c in checks])
+        notes_table(doc, check_columns(msgs, False), [check_row(msgs, point, c, False) for c in checks],
+                    [{9: verdict_style(c.get("verdict"))} for c in checks], msgs,
+                    [msgs.quantity(c["quantity"]) for c in checks])
 
 
 def _limit_table(doc: Document, point: Mapping[str, Any], msgs: Messages) -> None:

@@ -208,12 +208,9 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
         ref = np.abs(x) if tol.of == "actual" else abs(set_value)
         parts.append(np.abs(errors) - tol.limit(ref))
         descr.append(f"{tol.describe()} of {set_value:g} {unit}")
-    if tol.max is not None:
-        parts.append(x - tol.max)
-        descr.append(f"≤ {tol.max:g} {unit}")
-    if tol.min is not None:
-        parts.append(tol.min - x)
-        descr.append(f"≥ {tol.min:g} {unit}")
+    for margin, text in tol.cap_margins(x):
+        parts.append(margin)
+        descr.append(text)
     if tol.max_over is not None:
         other_field = QUANTITY_FIELDS[tol.max_over][0]
         other = breath_values(all_b, other_field, per_breath)[pos]

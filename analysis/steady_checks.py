@@ -123,12 +123,9 @@ def _margins(tol: Tolerance, x: np.ndarray, set_value: float | None) -> tuple[np
         ref = np.abs(x) if tol.of == "actual" else abs(set_value)
         parts.append(np.abs(x - set_value) - tol.limit(ref))
         descr.append(f"{tol.describe().split(',')[0]} of {set_value:g} {unit}")
-    if tol.max is not None:
-        parts.append(x - tol.max)
-        descr.append(f"≤ {tol.max:g} {unit}")
-    if tol.min is not None:
-        parts.append(tol.min - x)
-        descr.append(f"≥ {tol.min:g} {unit}")
+    for margin, text in tol.cap_margins(x):
+        parts.append(margin)
+        descr.append(text)
     stacked = np.vstack(parts) if parts else np.full((1, x.size), -np.inf)
     return np.max(np.where(np.isfinite(stacked), stacked, np.inf), axis=0), descr
 

@@ -157,6 +157,16 @@ class Tolerance:
             raise ValueError(f"{self.quantity}: tolerance has no band (cap only)")
         return self.abs + self.rel * abs(reference)
 
+    def cap_margins(self, values) -> list[tuple[Any, str]]:
+        """The caps' margins over ``values`` (array, the tolerance's unit; > 0 is outside)
+        with their descriptions ("≤ 40 cmH2O", "≥ 21 %"): ``max`` then ``min``."""
+        out = []
+        if self.max is not None:
+            out.append((values - self.max, f"≤ {self.max:g} {self.unit}"))
+        if self.min is not None:
+            out.append((self.min - values, f"≥ {self.min:g} {self.unit}"))
+        return out
+
     def applies_to(self, set_value: float) -> bool:
         """False when ``set_value`` is at or below ``applies_above`` (INFO only)."""
         return self.applies_above is None or abs(set_value) > self.applies_above

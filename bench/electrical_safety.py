@@ -28,12 +28,12 @@ analyser must be in it (name and serial), else the record is INCONCLUSIVE (not t
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ventbench.errors import ConfigError
+from ventbench.tomlfile import TomlFile
 
 SOURCE = "IEC 62353:2014 Table 2 as recalled (no public source quoting it in STANDARDS.md)"
 CONFIDENCE = "unconfirmed"
@@ -105,13 +105,7 @@ def parse_record(data: Mapping[str, Any], where: str) -> dict[str, Any]:
 def load_record(path: str | Path) -> dict[str, Any]:
     """Read and validate a record file (ConfigError naming the file on any problem)."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read the electrical-safety record: {error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    return parse_record(data, str(path))
+    return parse_record(TomlFile.read(path, "electrical-safety record")[0].data, str(path))
 
 
 def judge_record(record: Mapping[str, Any], register: Any = None) -> dict[str, Any]:

@@ -19,12 +19,12 @@ naming the file, the table and the field (``ventbench`` exits 3).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ventbench.errors import ConfigError
+from ventbench.tomlfile import TomlFile
 
 __all__ = ["DEFAULT_PREFIX", "LabConfig", "load_lab_config", "report_number"]
 
@@ -67,12 +67,7 @@ def load_lab_config(path: str | Path) -> LabConfig:
         message names the file and the field.
     """
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"{p}: cannot read the lab config: {error.strerror or error}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{p}: not a TOML lab config: {error}") from None
+    data = TomlFile.read(p, "lab config")[0].data
     values: dict[str, str] = {}
     for table, keys in REQUIRED.items():
         section = data.get(table)

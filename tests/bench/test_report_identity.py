@@ -93,7 +93,7 @@ def test_indonesian_identity_block(session, lab, tmp_path):
     (LAB.replace('checked_by = "B. Checker"\n', 'checked_by = ""\n'), "[signatories]: checked_by missing"),
     (LAB.split("[signatories]")[0], "[signatories] missing"),
     (LAB.replace('approved_by = "C. Approver"', "approved_by = 3"), "approved_by: expected a string"),
-    ("[laboratory\n", "not a TOML lab config"),
+    ("[laboratory\n", ":1: invalid TOML"),
 ])
 def test_bad_lab_config_is_one_clear_line(tmp_path, text, message):
     path = tmp_path / "lab.toml"

@@ -387,6 +387,10 @@ class Runner:
             record_session(self.plan.history_url, session.sessions_root, session.root,
                            self.live.line)
         rows = [(pt["id"], pt["verdict"], _detail(pt)) for pt in points]
+        if results.get("inspection"):  # bench.inspection: its share of the session verdict
+            block = results["inspection"]
+            self.live.line(f"inspection checklist: {block['verdict']}"
+                           + (f" ({block['reason']})" if block["reason"] else ""))
         self.live.summary(rows, verdict)
         if status != STATUS_COMPLETED:
             self.live.line(f"session {status}: {reason}")

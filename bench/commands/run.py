@@ -222,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
 
     if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
         raise ConfigError("--view is not available on run reliability yet")
+    if is_reliability(args) and args.inspection is not None:  # its runner asks no checklist yet
+        raise ConfigError("--inspection is not available on run reliability yet")
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
     refuse_reliability_options(args, args.protocol)

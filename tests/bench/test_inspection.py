@@ -182,6 +182,8 @@ def test_cli_bad_answers_file_exits_3_before_any_session(protocol_file, tmp_path
     assert _run("iso80601-2-12-vc", tmp_path / "t", monkeypatch, "--inspection", str(path), "--point",
                 "vc-01") == 3
     assert "has no [[inspection]] items" in capsys.readouterr().err
+    assert _run("reliability", tmp_path / "r", monkeypatch, "--inspection", str(path)) == 3
+    assert "not available on run reliability" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +268,8 @@ def test_report_shows_the_table_in_english_and_indonesian(failed_session, tmp_pa
     assert "✗ Tidak laik pakai" in ident[0]
 
 
-def test_terminal_answers_and_an_unanswered_required_item_is_inconclusive(protocol_file, tmp_path, monkeypatch):
+def test_terminal_answers_and_an_unanswered_required_item_is_inconclusive(protocol_file, tmp_path, monkeypatch,
+                                                                          capsys):
     # labelling: pass with a note; casing: skipped (not answered); display: fail (optional); then go
     stdin = "p\nlabel on the rear panel\ns\n\nf\ndim\n\n"
     code = _run(protocol_file, tmp_path, monkeypatch, "--operator", "ana", stdin=stdin)
@@ -279,6 +282,18 @@ def test_terminal_answers_and_an_unanswered_required_item_is_inconclusive(protoc
     assert items["labelling"]["note"] == "label on the rear panel" and items["labelling"]["by"] == "ana"
     assert items["display"]["verdict"] == "INFO" and items["display"]["reason"] == "failed (optional item)"
     assert _load(session / "inspection.json")["answered_by"] == "terminal"
+    out = capsys.readouterr().out
+    assert "inspection 2/3 [casing, physical, required]: Casing intact" in out
+    assert out.index("inspection 3/3") < out.index("Set up as above")  # before the point
+    assert "inspection checklist: INCONCLUSIVE (inspection not answered: casing)" in out
+
+
+def test_protocols_show_lists_the_checklist(capsys):
+    from ventbench.bench.cli import main
+
+    assert main(["protocols", "show", "rmvs"]) == 0
+    out = capsys.readouterr().out
+    assert "inspection checklist (before the points):" in out and "alarm-silence  functional  yes" in out
 
 
 def test_no_inspection_record_means_not_answered(protocol_file, tmp_path, monkeypatch):

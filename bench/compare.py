@@ -14,7 +14,7 @@ from typing import Any
 
 #: Top-level keys of ``ventbench.results/1`` that the data decides.
 #: Top-level blocks compared (instruments, environment, declaration: bench.conditions).
-COMPARED_TOP = ("gas", "verdict", "instruments", "environment", "declaration")
+COMPARED_TOP = ("gas", "verdict", "instruments", "environment", "declaration", "inspection")
 #: Point keys ignored (bookkeeping that legitimately differs between a run and a replay).
 IGNORED_POINT_KEYS = frozenset({"source", "files", "timing", "operator"})
 

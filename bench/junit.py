@@ -3,7 +3,8 @@
 Mapping: PASS → a passing testcase; FAIL → ``<failure>``; INCONCLUSIVE → ``<error>`` (the
 data could not decide: CI should not read it as a pass); INFO → passing, with the numbers
 in ``system-out``; a point NOT TESTED (skipped by the operator, or never reached because
-the session was aborted) → ``<skipped>``. Deterministic output: the same results give the
+the session was aborted) → ``<skipped>``. Alarm tests and inspection items
+(``results["alarms"]``, ``results["inspection"]["items"]``) are one testcase each. Deterministic output: the same results give the
 same bytes.
 """
 
@@ -97,6 +98,8 @@ def junit_tree(results: dict[str, Any], suite_name: str, time_s: float = 0.0) ->
             out.text = f"{verdict}: {text}"
     for alarm in results.get("alarms", []):  # one testcase per alarm test (bench.alarm_session)
         _alarm_case(suite, suite_name, alarm, counts)
+    for item in (results.get("inspection") or {}).get("items", []):  # bench.inspection
+        _inspection_case(suite, suite_name, item, counts)
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", f"{time_s:.3f}")
@@ -112,6 +115,24 @@ def _alarm_case(suite: ET.Element, suite_name: str, alarm: dict[str, Any], count
     text = (f"condition={alarm.get('condition')} delay_s={_fmt(alarm.get('delay_s'))} "
             f"U_delay_s={_fmt(alarm.get('U_delay_s'))} limit_s={_fmt(alarm.get('limit_s'))} "
             f"window_s={_fmt(alarm.get('window_s'))} source={(alarm.get('limit') or {}).get('source')}")
+    if verdict == "FAIL":
+        ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL").text = text
+        counts["failures"] += 1
+    elif verdict not in ("PASS", "INFO"):
+        ET.SubElement(case, "error", message=reason or str(verdict), type=str(verdict)).text = text
+        counts["errors"] += 1
+    ET.SubElement(case, "system-out").text = f"{verdict}: {text}"
+
+
+def _inspection_case(suite: ET.Element, suite_name: str, item: dict[str, Any], counts: dict[str, int]) -> None:
+    """One testcase per inspection item: a failed required item is a failure, one not
+    answered an error; not applicable and optional items pass with their answer."""
+    case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.inspection.{item.get('id')}",
+                         name=str(item.get("kind")))
+    counts["tests"] += 1
+    verdict, reason = item.get("verdict"), item.get("reason") or ""
+    text = (f"answer={item.get('answer') or 'none'} required={str(bool(item.get('required'))).lower()} "
+            f"by={item.get('by') or '-'} note={item.get('note') or '-'}")
     if verdict == "FAIL":
         ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL").text = text
         counts["failures"] += 1

@@ -136,6 +136,9 @@ class Prototype:
     defects: tuple[Defect, ...] = ()
     #: query parameters of ``sim://rig`` for alarm tests (bench.alarm_session.alarm_url)
     alarm_params: Mapping[str, str] = field(default_factory=dict)
+    #: inspection items this device fails (item id → the inspector's note); the automated
+    #: operator passes every other item (bench.inspection)
+    inspection_failures: Mapping[str, str] = field(default_factory=dict)
 
     def params(self, settings: Mapping[str, Any], lung: Mapping[str, Any]) -> dict[str, float]:
         """Imperfection parameters in force for a point with these settings and lung."""

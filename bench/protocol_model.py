@@ -93,6 +93,7 @@ class Protocol:
     #: channel roles (bench.protocol_steady): role → channel, shown in the report
     channels: Mapping[str, str] = field(default_factory=dict)
     alarms: tuple[Any, ...] = ()  #: bench.alarm_model.AlarmTest, from [[alarms]]
+    inspection: tuple[Any, ...] = ()  #: bench.inspection_model.InspectionItem, from [[inspection]]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "groups", MappingProxyType(dict(self.groups)))
@@ -146,4 +147,5 @@ class Protocol:
                 "environment": {k: list(v) for k, v in self.environment.items()},
                 "points": [p.to_json() for p in self.points],
                 **({"channels": dict(self.channels)} if self.channels else {}),
-                **({"alarms": [a.to_json() for a in self.alarms]} if self.alarms else {})}
+                **({"alarms": [a.to_json() for a in self.alarms]} if self.alarms else {}),
+                **({"inspection": [i.to_json() for i in self.inspection]} if self.inspection else {})}

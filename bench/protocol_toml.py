@@ -23,6 +23,7 @@ from ventbench.analysis.checks import (
 from ventbench.analysis.limits import BUILTIN_LIMITS
 from ventbench.bench.alarm_model import parse_alarm_tests
 from ventbench.bench.environment import parse_ranges
+from ventbench.bench.inspection_model import parse_inspection
 from ventbench.bench.protocol_model import (
     LUNG_KEYS,
     MODES,
@@ -132,9 +133,9 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
     data = loc.data
     for key in data:
         # [reliability]: the reliability run's own settings, read by bench.reliability.config
-        if key not in ("protocol", "groups", "points", "reliability", "alarms"):
+        if key not in ("protocol", "groups", "points", "reliability", "alarms", "inspection"):
             raise loc.error(key, "unknown table (expected [protocol], [groups.*], [[points]], "
-                            "[reliability], [[alarms]])", key)
+                            "[reliability], [[alarms]], [[inspection]])", key)
     head = data.get("protocol")
     if not isinstance(head, dict):
         raise ConfigError(f"{where}: [protocol]: missing table")
@@ -223,8 +224,9 @@ def parse_protocol(text: str, where: str, base_dir: Path | None = None) -> Proto
     for i, test in enumerate(alarms):
         if test.point and test.point not in seen:
             raise loc.error(f"alarms[{i}].point", f"no point {test.point!r}", "point", "alarms", i)
+    inspection = parse_inspection(loc)  # [[inspection]]: bench.inspection_model
     return Protocol(
-        channels=channels, alarms=alarms,
+        channels=channels, alarms=alarms, inspection=inspection,
         id=pid, title=head.get("title", pid), standard=head.get("standard", ""), limits=limits,
         points=tuple(points), groups=groups, settle_breaths=int(settle.get("breaths", 10)), steady_state=steady,
         measure_breaths=measure, criterion=criterion, decision_rule=decision, environment=environment,

@@ -283,6 +283,9 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
     from ventbench.bench.alarm_session import fold_alarms, rederive_session_alarms
 
     fold_alarms(recomputed, rederive_session_alarms(session, start), session)
+    from ventbench.bench.inspection import fold_inspection, judge
+
+    fold_inspection(recomputed, judge(start, session))
     differences = compare_results(recorded, recomputed) if recorded is not None else []
     return Reanalysis(recorded, recomputed, differences, analysed, incomplete)
 

@@ -1,5 +1,6 @@
 """Run a protocol: per point, operator → record → settle → measure → verdict; a session record.
 
+Before the first point the protocol's inspection checklist is answered (:mod:`bench.inspection`).
 For each point the runner asks the operator, records the point live (:mod:`bench.recording`:
 every byte in ``points/ID/capture.vbcap`` before it is decoded, a line per breath, settle,
 measure, stop), and then computes the point's results from the capture read back through
@@ -29,6 +30,8 @@ from ventbench.bench.conditions import ENVIRONMENT_FILE, apply_conditions
 from ventbench.bench.console import LOG_FILE, Console
 from ventbench.bench.environment import QUANTITIES, phase_record, with_measured
 from ventbench.bench.history_sync import check_at_start, record_session
+from ventbench.bench.inspection import fold_inspection
+from ventbench.bench.inspection import judge as judge_inspection
 from ventbench.bench.instruments import Register
 from ventbench.bench.junit import write_junit
 from ventbench.bench.live import Live
@@ -99,6 +102,8 @@ class RunPlan:
     #: asks the operator for the end values not given (bench.evidence.ask_environment), or None
     ask_environment_end: Any = None
     history_url: str | None = None  #: --history (None: $VENTBENCH_HISTORY or the sessions root)
+    #: ``run --inspection FILE`` (bench.inspection_model.AnswersFile), or None: the operator answers
+    inspection_answers: Any = None
 
 
 @dataclass
@@ -160,6 +165,7 @@ class Runner:
         if threading.current_thread() is threading.main_thread():
             previous_term = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         try:
+            self._inspection()
             self._loop(points)
             self._alarms()
         except SessionAborted as abort:
@@ -207,6 +213,12 @@ class Runner:
             attempts[point["id"]] = attempts.get(point["id"], 0) + 1
             self.record_point(point, attempts[point["id"]], answer.notes)
             index += 1
+
+    def _inspection(self) -> None:
+        """The protocol's inspection checklist, before the points (bench.inspection)."""
+        from ventbench.bench.inspection import record
+
+        record(self, lambda: iso_utc(utc_now()))
 
     def _alarms(self) -> None:
         """The protocol's alarm tests, after the points (bench.alarm_session)."""
@@ -351,6 +363,7 @@ class Runner:
             from ventbench.bench.alarm_session import fold_alarms
 
             fold_alarms(results, self.alarm_results, session.root)
+        fold_inspection(results, judge_inspection(self._start(), session.root))
         session.write_json(RESULTS_FILE, results)
         duration_s = (utc_now() - session.started).total_seconds()
         write_junit(session.root / "junit.xml", results, session.session_id, duration_s)
@@ -374,6 +387,10 @@ class Runner:
             record_session(self.plan.history_url, session.sessions_root, session.root,
                            self.live.line)
         rows = [(pt["id"], pt["verdict"], _detail(pt)) for pt in points]
+        if results.get("inspection"):  # bench.inspection: its share of the session verdict
+            block = results["inspection"]
+            self.live.line(f"inspection checklist: {block['verdict']}"
+                           + (f" ({block['reason']})" if block["reason"] else ""))
         self.live.summary(rows, verdict)
         if status != STATUS_COMPLETED:
             self.live.line(f"session {status}: {reason}")

@@ -3,7 +3,8 @@
 ISO 80601-2-12 volume control, adult rows 1–8, against a simulated prototype ventilator
 behind ``sim://rig`` and the VBR/1 driver — the bytes go through the same transport, capture
 files, driver and analysis as a real rig on a serial port — time-accelerated
-(``speed=max``), set up point by point by the automated operator. The prototype has one
+(``speed=max``), set up point by point by the automated operator, which first answers the
+RMVS inspection checklist (every item passes; docs/inspection.md). The prototype has one
 realistic defect (its PEEP sags 3 cmH2O with a high-resistance lung, R = 50 hPa/(L/s)), so
 the session shows FAILs honestly next to PASSes. Writes a complete session directory,
 prints a summary table and the session's path; the exit code is the session verdict.
@@ -30,6 +31,8 @@ HELP = "run ISO 80601-2-12 VC adult rows 1-8 against a simulated prototype (acce
 DEMO_PROTOCOL = "iso80601-2-12-vc"
 DEMO_GROUP = "adult"
 DEMO_ALARMS = "rmvs"  #: the protocol whose [[alarms]] the demo runs after its points
+#: the protocol whose [[inspection]] checklist the demo's automated operator answers first
+DEMO_INSPECTION = "rmvs"
 #: Sample rate asked of the simulated rig: 200 Hz keeps the demo fast and its captures
 #: small, and is well above what ISO breath metrics need (PEEP window 100 ms = 20 samples).
 DEMO_RATE_HZ = 200
@@ -116,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         protocol = load_protocol(DEMO_PROTOCOL).select(group=DEMO_GROUP, ids=args.point)
         if not args.no_alarms:  # the RMVS alarm tests after the points (docs/alarms.md)
             protocol = replace(protocol, alarms=load_protocol(DEMO_ALARMS).alarms)
+        # the RMVS inspection checklist before the points, answered by the automated operator
+        # (every item passes: the simulated prototype declares none failing; docs/inspection.md)
+        protocol = replace(protocol, inspection=load_protocol(DEMO_INSPECTION).inspection)
         prototype = demo_prototype()
     if args.no_defect:
         prototype = replace(prototype, defects=(), alarm_params={

@@ -99,4 +99,8 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(table(["id", "condition", "induce", "detect", "limit", "source"], [
             [a.id, a.condition, a.induce, a.detect, f"{a.limit.delay_s:g} s", a.limit.confidence]
             for a in proto.alarms])))
+    if proto.inspection:  # [[inspection]], asked before the points (docs/inspection.md)
+        print("\ninspection checklist (before the points):")
+        print("\n".join(table(["id", "kind", "required", "text"], [
+            [i.id, i.kind, "yes" if i.required else "no", i.text] for i in proto.inspection])))
     return 0

@@ -2,7 +2,8 @@
 
 Before each point the terminal shows the ventilator settings and the test lung to set and
 waits: Enter = go, ``s`` = skip (NOT TESTED), ``r`` = redo the previous point, ``a`` =
-abort, anything else is a note. ``--operator-mode auto`` lets the harness set up simulated
+abort, anything else is a note. A protocol's inspection checklist is asked first (p / f / n
+and a note per item), or answered from ``--inspection FILE``. ``--operator-mode auto`` lets the harness set up simulated
 (``sim://``) points itself, as the demo and CI do (and passes the same settings and seed
 to a ``sim://`` DUT port). ``--dut-port URL --dut-driver NAME`` also records the device
 under test's own telemetry and judges its monitoring accuracy (:mod:`bench.monitoring`).
@@ -85,6 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the protocol's settle breaths")
     parser.add_argument("--measure", type=count, default=None, metavar="N",
                         help="override the protocol's measured breaths")
+    parser.add_argument("--inspection", type=Path, default=None, metavar="FILE",
+                        help="answers to the protocol's inspection checklist (TOML, docs/inspection.md) "
+                             "instead of asking them")
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true",
@@ -132,9 +136,11 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
               dut: dict[str, Any] | None = None, sessions_root: Path | None = None,
               index_history: bool = True, render_report: bool = True,
               dut_port: dict[str, Any] | None = None, lab: str = "",
-              evidence: Evidence | None = None, history_url: str | None = None) -> RunPlan:
+              evidence: Evidence | None = None, history_url: str | None = None,
+              inspection_answers: Any = None) -> RunPlan:
     """A :class:`RunPlan` for ``protocol`` (already selected); ``dut_port`` as
-    :func:`bench.monitoring.dut_record`; ``evidence`` the environment record and override."""
+    :func:`bench.monitoring.dut_record`; ``evidence`` the environment record and override;
+    ``inspection_answers`` an answers file (:func:`bench.inspection_model.load_answers`)."""
     from ventbench.bench.runner import RunPlan
 
     env = {} if evidence is None else {"environment": evidence.environment(),
@@ -145,7 +151,7 @@ def make_plan(protocol: Protocol, *, port: str, driver: str, operator: Operator,
                    dut=dict(dut or {}), sessions_root=sessions_root,
                    index_history=index_history, render_report=render_report,
                    dut_port=dict(dut_port or {}), lab=lab, history_url=history_url,
-                   **env)
+                   inspection_answers=inspection_answers, **env)
 
 
 def warn_evidence(evidence: Evidence, dut: dict[str, Any], live: Live) -> None:
@@ -179,6 +185,18 @@ def dut_port_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return dut_record(args.dut_port, args.dut_driver, options.to_dict(), tol)
 
 
+def inspection_file(protocol: Protocol, path: Path | None) -> Any:
+    """``--inspection FILE`` read and checked against the protocol's items (None without the
+    option); ConfigError (exit 3) for a protocol without items or a bad, missing or extra answer."""
+    if path is None:
+        return None
+    from ventbench.bench.inspection_model import load_answers
+
+    if not protocol.inspection:
+        raise ConfigError(f"--inspection {path}: protocol {protocol.id!r} has no [[inspection]] items")
+    return load_answers(path, protocol.inspection)
+
+
 def _sim_speed_max(url: str) -> bool:
     import urllib.parse
 
@@ -204,6 +222,8 @@ def run(args: argparse.Namespace) -> int:
 
     if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
         raise ConfigError("--view is not available on run reliability yet")
+    if is_reliability(args) and args.inspection is not None:  # its runner asks no checklist yet
+        raise ConfigError("--inspection is not available on run reliability yet")
     if is_reliability(args):  # a days-long run: bench/reliability/
         return run_reliability(args)
     refuse_reliability_options(args, args.protocol)
@@ -219,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
 
         check_steady_channels([p.to_json() for p in protocol.points], args.port, f"--port {args.port}")
     dut_port = dut_port_from_args(args)
+    answers = inspection_file(protocol, args.inspection)
     interactive = args.operator_mode == "terminal" and sys.stdin.isatty()
     if interactive:  # what no flag gave is asked of the operator, at the start and the end
         given = parse_env_pairs(args.env, "--env")
@@ -246,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
                      config=config, driver_options=options.to_dict(), dut=dut,
                      sessions_root=args.out, index_history=not args.no_history,
                      render_report=not args.no_report, dut_port=dut_port, lab=args.lab,
-                     evidence=evidence, history_url=args.history)
+                     evidence=evidence, history_url=args.history, inspection_answers=answers)
     if interactive:
         plan.ask_environment_end = terminal_questions(operator, ask_environment)
     warn_evidence(evidence, dut, live)

@@ -72,6 +72,18 @@ class Messages:
         self.lang = lang
         self.texts = dict(_catalogue(lang))
         self.decimal = self.texts.get("format.decimal", ".")
+        #: the conclusion's words: "statement" (``[statement]``: Conforms / Laik pakai …) or
+        #: "verdict" (the PASS / FAIL words of the tables); ``words`` override either
+        self.conclusion_style = "statement"
+        self.conclusion_words: dict[str, str] = {}
+
+    def with_lab(self, lab: Any) -> Messages:
+        """These messages with the conclusion words of a lab config (``[conclusion]``, see
+        :mod:`bench.report.lab_config`); unchanged for None."""
+        if lab is not None:
+            self.conclusion_style = lab.conclusion_style
+            self.conclusion_words = dict((lab.conclusion_words or {}).get(self.lang) or {})
+        return self
 
     def keys(self) -> set[str]:
         """Every message key of the catalogue."""
@@ -110,6 +122,19 @@ class Messages:
         word = (word or "INCONCLUSIVE").upper()
         key = word.replace(" ", "_")
         return f"{self.get('symbol.' + key, '?')} {self.get('verdict.' + key, word)}"
+
+    def conclusion(self, word: str | None) -> str:
+        """The overall verdict in the laboratory's words, with its symbol: "✗ Does not
+        conform", "✗ Tidak laik pakai" (``[statement]``), or the table words ("✗ FAIL") when
+        the lab config asks for them, or the lab config's own words. Machine verdicts (JSON,
+        JUnit, exit codes) never change."""
+        word = (word or "INCONCLUSIVE").upper()
+        key = word.replace(" ", "_")
+        if key in self.conclusion_words:
+            return f"{self.get('symbol.' + key, '?')} {self.conclusion_words[key]}"
+        if self.conclusion_style == "verdict":
+            return self.verdict(word)
+        return f"{self.get('symbol.' + key, '?')} {self.get('statement.' + key, word)}"
 
     def quantity(self, quantity: str) -> str:
         """Display name of a checked quantity (the code itself when the catalogue has none)."""

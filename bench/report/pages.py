@@ -82,7 +82,10 @@ def conclusion(data: ReportData, msgs: Messages) -> str:
                    if (tolerances.get(q) or {}).get("confidence") == "unconfirmed"]
     if unconfirmed:
         parts.append(msgs("conclusion.unconfirmed", quantities=", ".join(unconfirmed)))
-    parts.append(msgs("conclusion.verdict", verdict=msgs.verdict(data.results.get("verdict"))))
+    inspection = data.results.get("inspection") or {}
+    if inspection.get("reason"):  # bench.inspection: failed or unanswered required items
+        parts.append(msgs("conclusion.inspection", reason=inspection["reason"]))
+    parts.append(msgs("conclusion.verdict", verdict=msgs.conclusion(data.results.get("verdict"))))
     return " ".join(parts)
 
 
@@ -97,7 +100,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.space(0.1)
     doc.put(LEFT_IN, doc.y, msgs("cover.overall"), 9)
     doc.y += 0.2
-    doc.put(LEFT_IN, doc.y, msgs.verdict(verdict), 34, bold=True, color=style.color)
+    doc.put(LEFT_IN, doc.y, msgs.conclusion(verdict), 34, bold=True, color=style.color)
     doc.y += 0.62
     banner = status_line(data, msgs)
     if banner:

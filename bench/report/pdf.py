@@ -31,6 +31,7 @@ from ventbench.bench.report import (
     alarm_pages,
     appendix,
     identity,
+    inspection_pages,
     pages,
     reliability_front,
     reliability_pages,
@@ -63,6 +64,7 @@ def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) 
     else:
         pages.cover(doc, data, msgs)
         identity.cover_block(doc, data, msgs, lab)
+        inspection_pages.section(doc, data, msgs)  # [[inspection]] checklist (docs/inspection.md)
         pages.setup(doc, data, msgs)
         pages.limits(doc, data, msgs)
         results_pages.summary(doc, data, msgs)
@@ -129,8 +131,8 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
     ConfigError
         Missing or malformed session files (the message names the file), unknown language.
     """
-    msgs = Messages(lang)
     lab = load_lab_config(lab_config) if isinstance(lab_config, str | Path) else lab_config
+    msgs = Messages(lang).with_lab(lab)  # the conclusion in the laboratory's words
     data = load_session(session_dir)
     target = Path(out) if out is not None else Path(session_dir) / REPORT_FILE
     started = data.started_utc

@@ -58,7 +58,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.space(0.1)
     doc.put(LEFT_IN, doc.y, msgs("cover.overall"), 9)
     doc.y += 0.2
-    doc.put(LEFT_IN, doc.y, msgs.verdict(verdict), 34, bold=True, color=verdict_style(verdict).color)
+    doc.put(LEFT_IN, doc.y, msgs.conclusion(verdict), 34, bold=True, color=verdict_style(verdict).color)
     doc.y += 0.62
     banner = status_line(data, msgs)
     if banner:
@@ -90,7 +90,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
              protocol=protocol, ran=hours(msgs, b["span_s"]), duration=hours(msgs, b["duration_s"]),
              segments=b["segments"], breaths=br["total"], missed=br["missed"],
              uptime=msgs.num(b["uptime_pct"], 4)),
-        msgs("conclusion.verdict", verdict=msgs.verdict(verdict))]), 9)
+        msgs("conclusion.verdict", verdict=msgs.conclusion(verdict))]), 9)
     doc.heading(msgs("reliability.reasons"), 3, keep_in=0.4)
     if not b["reasons"]:
         doc.paragraph(msgs("reliability.no_reasons"), 8.5, indent_in=0.1)

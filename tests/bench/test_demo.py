@@ -73,3 +73,8 @@ def test_demo_runs_the_adult_table_and_writes_a_complete_session(tmp_path):
     assert abs(alarms["alarm-disconnection"]["delay_s"] - 20.4) < 0.05
     assert all(a["verdict"] == "PASS" for k, a in alarms.items() if k != "alarm-disconnection")
     assert (tmp_path / "ventbench-history.sqlite").exists()
+    # the RMVS inspection checklist, answered by the automated operator: nothing asked of stdin
+    inspection = results["inspection"]
+    assert inspection["verdict"] == "PASS" and inspection["answered_by"] == "automated"
+    assert len(inspection["items"]) == 7 and (session / "inspection.json").exists()
+    assert "inspection labelling: pass" in proc.stdout

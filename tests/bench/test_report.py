@@ -57,6 +57,9 @@ def test_every_section_has_its_required_items(session, rendered):
                  "✗ FAIL", "✓ PASS", "? INCONCLUSIVE", "○ NOT TESTED", "ℹ INFO", "Conclusion",
                  "1 point(s) failed: vc-06 (PEEP)", sha):
         assert item in cover, item
+    # the overall verdict in the laboratory's words (issue 14 item 4); the counts table above
+    # keeps the verdict words ("✗ FAIL" … checked just before), results.json keeps "FAIL"
+    assert "Overall verdict ✗ Does not conform" in cover and "Overall verdict: ✗ Does not conform." in cover
     # set-up: instruments with calibration, warning when old, gas, detection, rule
     for item in ("2. Test set-up", "RIG-01", "F-77", "2024-11-20", "older than 365 days", "2026-12-01",
                  "STP20 → BTPS", "22.5 °C", "1009.00 hPa", "45 %", "insp_threshold_lpm", "Settle",
@@ -186,6 +189,8 @@ def test_indonesian_has_the_same_pages_and_numbers_with_indonesian_text(rendered
     text_id = "\n".join(ident)
     assert "Laporan uji akurasi ventilator" in text_id and "Ventilator accuracy test report" not in text_id
     assert "✗ GAGAL" in ident[0] and "Kesimpulan" in ident[0] and "halaman 1 dari" in ident[0]
+    # the conclusion in the words of Indonesian test worksheets; "✗ GAGAL" is the counts table's
+    assert "✗ Tidak laik pakai" in ident[0] and "Kesimpulan: ✗ Tidak laik pakai." in ident[0]
     assert "Cara memverifikasi laporan ini" in text_id
     assert re.search(r"\d,\d", text_id)  # decimal comma
     assert Messages("en").keys() == Messages("id").keys()

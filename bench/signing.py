@@ -126,13 +126,19 @@ def attach(pdf: bytes, files: dict[str, bytes]) -> bytes:
 
 
 def sign(pdf: bytes, signer: Any, *, location: str | None = None) -> bytes:
-    """``pdf`` signed (PAdES B-B, SHA-256, incremental: the signature covers every byte)."""
+    """``pdf`` signed (PAdES B-B, SHA-256, incremental: the signature covers every byte).
+
+    A PDF signed already gets a further signature field (``ventbench-laboratory-2`` …).
+    """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    taken = {s.field_name for s in writer.prev.embedded_signatures}  # a countersignature
+    name = next(n for n in (FIELD_NAME, *(f"{FIELD_NAME}-{i}" for i in range(2, 1000)))
+                if n not in taken)
     meta = signers.PdfSignatureMetadata(
-        field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+        field_name=name, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
         reason="ventbench session report: pages, results and manifest", location=location)
     return signers.sign_pdf(writer, meta, signer=signer).getvalue()
 

@@ -17,6 +17,7 @@ import datetime as dt
 import getpass
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from ventbench.errors import ConfigError
+
+# pyHanko (bench/signing.py, bench/signed_report.py, which import this module) imports
+# cryptography's DSA key types, deprecated in recent cryptography: a warning on every
+# `report --sign-…` and `verify FILE.pdf` that says nothing about ventbench's own keys.
+warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"pyhanko\.")
 
 #: The environment variable holding the key's passphrase (or the PKCS#12 file's password).
 PASSPHRASE_ENV = "VENTBENCH_KEY_PASSPHRASE"

@@ -49,6 +49,8 @@ class PdfCheck:
     signed: bool = False
     attached: dict[str, bytes] = field(default_factory=dict)
     signer: str | None = None  #: "subject (sha256 …)"
+    #: Why the signer is not trusted (also one of ``findings.unchecked``), or None.
+    trust_problem: str | None = None
 
 
 @contextmanager
@@ -172,7 +174,8 @@ def _signature(signature: Any, roots: list[Any], check: PdfCheck) -> None:
         self_signed = " (self-signed)" if cert.issuer == cert.subject else ""
         hint = ("; give the laboratory's certificate with --trust CERT.pem" if not roots
                 else f" ({why})")
-        found.unchecked.append(f"signer not trusted: {subject}{self_signed}{hint}")
+        check.trust_problem = f"signer not trusted: {subject}{self_signed}{hint}"
+        found.unchecked.append(check.trust_problem)
 
 
 def _attachments(reader: Any) -> dict[str, bytes]:

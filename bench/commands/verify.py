@@ -17,7 +17,8 @@ intact and covering the whole file, the signer (trusted when it is, or chains to
 ``--trust`` certificate), the attachments against the attached manifest, the pages against
 the manifest's ``report.pdf``, the stop record against the results. An unsigned PDF without
 attachments is verified in its session folder as before (or, outside one, said to be
-unverifiable: exit 2). Not a PDF: exit 3.
+unverifiable: exit 2). Not a PDF: exit 3. In a session folder, ``report.signed.pdf`` is
+checked the same way and must carry the session's own manifest.
 
 Fails closed: what cannot be checked (an unreadable or malformed record, a report whose
 hash cannot be read because ``bench.report`` does not import) is said, and verify exits 2.
@@ -40,6 +41,7 @@ from ventbench.bench.integrity import (
     record_check,
     verdict_problems,
 )
+from ventbench.bench.records import SIGNED_REPORT_FILE
 from ventbench.bench.session import START_SCHEMA, sha256_file
 from ventbench.errors import BenchError, ConfigError
 from ventbench.exit_codes import VERIFY_INCOMPLETE, VERIFY_MISMATCH, VERIFY_OK
@@ -136,6 +138,37 @@ def _reanalysis(session: Path, start: dict, stop: dict | None, findings: Finding
                                 "identical")
 
 
+def _signed_copy(session: Path, trust: list[Path], findings: Findings) -> None:
+    """The laboratory's signed copy in the session folder, when there is one: verified as
+    alone, and its attached manifest must be the session's (not a stale copy)."""
+    path = session / SIGNED_REPORT_FILE
+    if not path.is_file():
+        return
+    from ventbench.bench.signed_report import verify_pdf
+
+    try:
+        check = verify_pdf(path, trust)
+    except (BenchError, OSError) as error:
+        findings.unchecked.append(f"{SIGNED_REPORT_FILE}: not checked ({error})")
+        return
+    found = check.findings
+    findings.mismatches += [f"{SIGNED_REPORT_FILE}: {line}" for line in found.mismatches]
+    for line in found.unchecked:
+        if line == check.trust_problem and not trust:  # the session itself is checked anyway
+            findings.notes.append(f"{SIGNED_REPORT_FILE}: signed by {check.signer}, not checked "
+                                  "against a trusted certificate (give --trust CERT.pem)")
+        else:
+            findings.unchecked.append(f"{SIGNED_REPORT_FILE}: {line}")
+    if (found.manifest_sha256 and findings.manifest_sha256
+            and found.manifest_sha256 != findings.manifest_sha256):
+        findings.mismatches.append(
+            f"{SIGNED_REPORT_FILE}: carries manifest sha256 {found.manifest_sha256[:12]}…, the "
+            f"session's is {findings.manifest_sha256[:12]}… (signed before the session changed)")
+    elif not found.mismatches:
+        findings.matched.append(f"{SIGNED_REPORT_FILE}: signature intact ({check.signer}); its "
+                                "pages and attached records are this session's")
+
+
 def _pdf_alone(path: Path, trust: list[Path]) -> int | None:
     """Verify a signed (or attached) PDF on its own; None: an unsigned plain report inside
     its session folder, checked with the session."""
@@ -198,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
         findings.unchecked.append(f"{session / START_FILE}: session start record not found")
     if stop is not None:
         _report_hash(session, pdf, findings)
+        _signed_copy(session, args.trust, findings)
     if start is None:
         findings.unchecked.append("nothing re-analysed: no readable start record")
     elif not args.no_reanalysis:

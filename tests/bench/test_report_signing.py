@@ -66,7 +66,21 @@ def test_signed_copy_is_the_report_plus_attachments_and_the_session_still_verifi
         name: (session / name).read_bytes() for name in ATTACHED}
     done = ventbench("verify", str(session), "--no-reanalysis")
     assert done.returncode == 0, done.stdout
-    assert "report.signed.pdf" not in done.stdout  # no "not in manifest.json" note
+    assert "not in manifest.json" not in done.stdout
+    assert "ok: report.signed.pdf: signature intact (O=Lab A,CN=Lab A" in done.stdout
+    assert "note: report.signed.pdf: signed by O=Lab A" in done.stdout  # no --trust: a note
+
+
+def test_a_stale_signed_copy_in_its_session_is_a_mismatch(signed, tmp_path):
+    from ventbench.bench.records import write_manifest
+
+    session = shutil.copytree(signed[0], tmp_path / "session")
+    manifest = json.loads((session / "manifest.json").read_text())
+    write_manifest(session, manifest["session_id"], "2030-01-01T00:00:00Z")  # the session moved on
+    done = ventbench("verify", str(session), "--no-reanalysis")
+    assert done.returncode == 1, done.stdout
+    assert "MISMATCH: report.signed.pdf: carries manifest sha256" in done.stdout
+    assert "signed before the session changed" in done.stdout
 
 
 def test_verified_alone_with_the_labs_certificate(signed, tmp_path):

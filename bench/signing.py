@@ -108,8 +108,20 @@ def _simple_signer(private: Any, certificate: Any, chain: list[Any]):
 
 
 def attach(pdf: bytes, files: dict[str, bytes]) -> bytes:
-    """``pdf`` followed by an incremental update that embeds ``files`` (name → bytes) as
-    PDF attachments; the original bytes are kept as the file's first revision."""
+    """``pdf`` followed by an incremental update that embeds ``files`` as PDF attachments.
+
+    Parameters
+    ----------
+    pdf : bytes
+        The PDF; its bytes are kept, unchanged, as the result's first revision.
+    files : dict of str to bytes
+        Attachment name → content (JSON records: MIME type ``application/json``).
+
+    Returns
+    -------
+    bytes
+        The PDF with the attachments (unsigned).
+    """
     from pyhanko.pdf_utils import embed
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
@@ -128,7 +140,20 @@ def attach(pdf: bytes, files: dict[str, bytes]) -> bytes:
 def sign(pdf: bytes, signer: Any, *, location: str | None = None) -> bytes:
     """``pdf`` signed (PAdES B-B, SHA-256, incremental: the signature covers every byte).
 
-    A PDF signed already gets a further signature field (``ventbench-laboratory-2`` …).
+    Parameters
+    ----------
+    pdf : bytes
+        The PDF to sign (kept, unchanged, before the signature's update). A PDF signed
+        already gets a further signature field (``ventbench-laboratory-2`` …).
+    signer : pyhanko.sign.signers.Signer
+        From :func:`load_signer`.
+    location : str, optional
+        The signature's location entry.
+
+    Returns
+    -------
+    bytes
+        The signed PDF.
     """
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers

@@ -12,7 +12,8 @@ What the PDF itself can prove (docs/signing.md):
    SHA-256 the manifest records for ``report.pdf``, and the results hash printed in them
    is the attached results' hash;
 4. **the records agree** (:func:`bench.integrity.stop_agrees`): the stop record's verdicts,
-   results hash and exit status against the attached results.
+   results hash and exit status against the attached results, and the results' overall
+   verdict re-derived from its point and alarm verdicts (:func:`rederived_verdict`).
 
 Each problem is a :class:`~bench.integrity.Findings` line: a *mismatch* (tampered, another
 signer than ``--trust``, attachments stripped: exit 1) or *unchecked* (not signed, signer
@@ -234,6 +235,7 @@ def _records(raw: bytes, check: PdfCheck, name: str) -> None:
                 (Path(tmp) / RESULTS_FILE).write_bytes(files[RESULTS_FILE])
                 agree = stop_agrees(stop, results, Path(tmp))
             found.extend(agree)
+            _verdict_rederived(results, found)
 
 
 def _pages(raw: bytes, entry: Any, results: bytes | None, found: Findings) -> None:
@@ -260,6 +262,40 @@ def _pages(raw: bytes, entry: Any, results: bytes | None, found: Findings) -> No
     else:
         found.mismatches.append(f"the report prints results sha256 {str(printed)[:12]}…, the "
                                 f"attached {RESULTS_FILE} has {actual[:12]}…")
+
+
+def rederived_verdict(results: dict[str, Any]) -> str | None:
+    """A protocol session's overall verdict from its points' and alarm tests' verdicts (the
+    runner's rule: :func:`analysis.results.overall_verdict` of the points, then any alarm
+    FAIL → FAIL, any alarm INCONCLUSIVE turns a PASS INCONCLUSIVE); None when the document
+    is not one to re-derive (a reliability run, no points, a point without a verdict)."""
+    points = results.get("points")
+    if "reliability" in results or not isinstance(points, list) or not points:
+        return None
+    words = [p.get("verdict") if isinstance(p, dict) else None for p in points]
+    if not all(isinstance(w, str) for w in words):
+        return None
+    from ventbench.analysis.results import overall_verdict
+
+    verdict = overall_verdict(words)
+    alarms = {a.get("verdict") for a in results.get("alarms") or [] if isinstance(a, dict)}
+    if "FAIL" in alarms:
+        return "FAIL"
+    if "INCONCLUSIVE" in alarms and verdict == "PASS":
+        return "INCONCLUSIVE"
+    return verdict
+
+
+def _verdict_rederived(results: dict[str, Any], found: Findings) -> None:
+    derived = rederived_verdict(results)
+    if derived is None:
+        return
+    if derived == results.get("verdict"):
+        found.matched.append(f"attached {RESULTS_FILE}: verdict {derived} re-derived from its "
+                             "point and alarm verdicts")
+    else:
+        found.mismatches.append(f"attached {RESULTS_FILE}: verdict {results.get('verdict')!r}, "
+                                f"its point and alarm verdicts give {derived!r}")
 
 
 def _json(data: bytes, what: str, found: Findings) -> dict[str, Any] | None:

@@ -97,6 +97,7 @@ def test_verified_alone_with_the_labs_certificate(signed, tmp_path):
     assert "the pages are the session's report.pdf" in out
     assert "results hash printed in the report is the attached results.json's" in out
     assert "stop.json verdict, point verdicts and exit status agree" in out
+    assert "attached results.json: verdict FAIL re-derived from its point and alarm" in out
     from ventbench.bench.records import sha256_file
 
     assert f"manifest sha256: {sha256_file(session / 'manifest.json')}" in out
@@ -258,3 +259,17 @@ def test_signing_refuses_a_report_the_manifest_does_not_record(signed, tmp_path)
     assert done.returncode == 3 and "the private key is not the certificate's" in done.stderr
     done = ventbench("report", str(session), "--sign-key", str(lab_a / "lab-key.pem"))
     assert done.returncode == 3 and "--sign-key and --sign-cert go together" in done.stderr
+
+
+def test_the_results_verdict_is_re_derived_from_points_and_alarms(signed):
+    from ventbench.bench.signed_report import rederived_verdict
+
+    results = json.loads((signed[0] / "results.json").read_text())
+    assert rederived_verdict(results) == results["verdict"]
+    passing = {"points": [{"verdict": "PASS"}, {"verdict": "INFO"}], "verdict": "PASS"}
+    assert rederived_verdict(passing) == "PASS"
+    assert rederived_verdict(dict(passing, alarms=[{"verdict": "FAIL"}])) == "FAIL"
+    assert rederived_verdict(dict(passing, alarms=[{"verdict": "INCONCLUSIVE"}])) == "INCONCLUSIVE"
+    assert rederived_verdict({"points": [{"verdict": "PASS"}, {"verdict": "NOT TESTED"}]}) == \
+        "INCONCLUSIVE"
+    assert rederived_verdict({"reliability": {}, "points": [], "verdict": "PASS"}) is None

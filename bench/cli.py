@@ -21,7 +21,7 @@ from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_USAGE, exit_code_for_er
 #: Sub-commands, in the order ``--help`` lists them; module ventbench.bench.commands.<name>.
 COMMANDS: tuple[str, ...] = (
     "demo", "run", "record", "analyze", "replay", "verify", "report",
-    "simulate", "protocols", "ports", "history", "reanalyze",
+    "simulate", "protocols", "ports", "history", "reanalyze", "keys",
 )
 
 

@@ -13,7 +13,9 @@ exit status, can change without a hash disagreeing. Its own SHA-256 is the one n
 that vouches for the whole session: ``run``, ``report`` and ``verify`` print it, the
 history stores it, and a signature over ``manifest.json`` covers every byte of the
 session. (The PDF cannot print it: the manifest covers the PDF, and a report is rendered
-before the stop record exists.)
+before the stop record exists.) The laboratory's signed copy, ``report.signed.pdf``, embeds
+the manifest, so the manifest does not name it (:data:`UNHASHED`); its PDF signature covers
+it (``bench/signing.py``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ MANIFEST_FILE = "manifest.json"
 #: The console transcript (bench/console.py) is written until the process ends, so it is
 #: never hashed: a record of what was said, not evidence.
 LOG_FILE = "console.log"
+#: The laboratory's signed copy of report.pdf (bench/signing.py): it embeds the manifest, so
+#: the manifest cannot name it; its PDF signature covers every byte of it instead.
+SIGNED_REPORT_FILE = "report.signed.pdf"
 #: Files no hash list names.
-UNHASHED = (MANIFEST_FILE, LOG_FILE)
+UNHASHED = (MANIFEST_FILE, LOG_FILE, SIGNED_REPORT_FILE)
 MANIFEST_SCHEMA = "ventbench.session-manifest/1"
 
 

@@ -11,6 +11,15 @@ Checks, each reported (:mod:`bench.integrity`):
    re-derived verdicts give the verdicts and exit status in ``stop.json``;
 4. a report PDF's embedded results hash equals the SHA-256 of ``results.json``.
 
+A PDF that is signed or carries attached records (``report.signed.pdf``, from ``report
+--sign-…``) is verified **alone**, wherever it is (:mod:`bench.signed_report`): signature
+intact and covering the whole file, the signer (trusted when it is, or chains to, a
+``--trust`` certificate), the attachments against the attached manifest, the pages against
+the manifest's ``report.pdf``, the stop record against the results. An unsigned PDF without
+attachments is verified in its session folder as before (or, outside one, said to be
+unverifiable: exit 2). Not a PDF: exit 3. In a session folder, ``report.signed.pdf`` is
+checked the same way and must carry the session's own manifest.
+
 Fails closed: what cannot be checked (an unreadable or malformed record, a report whose
 hash cannot be read because ``bench.report`` does not import) is said, and verify exits 2.
 Exit codes (DESIGN.md): 0 everything matches, whatever the verdict; 1 a mismatch — a file,
@@ -32,6 +41,7 @@ from ventbench.bench.integrity import (
     record_check,
     verdict_problems,
 )
+from ventbench.bench.records import SIGNED_REPORT_FILE
 from ventbench.bench.session import START_SCHEMA, sha256_file
 from ventbench.errors import BenchError, ConfigError
 from ventbench.exit_codes import VERIFY_INCOMPLETE, VERIFY_MISMATCH, VERIFY_OK
@@ -44,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a session directory, or a report.pdf inside one")
     parser.add_argument("--no-reanalysis", action="store_true",
                         help="check the hashes and records only (fast)")
+    parser.add_argument("--trust", type=Path, action="append", default=[], metavar="CERT.pem",
+                        help="a certificate trusted as a signed PDF's signer, or its issuer "
+                             "(repeatable; e.g. the laboratory's lab-cert.pem)")
+
+
+def _is_session(path: Path) -> bool:
+    return path.is_dir() and ((path / START_FILE).exists() or (path / STOP_FILE).exists())
 
 
 def _session_dir(path: Path) -> tuple[Path, Path | None]:
@@ -121,25 +138,50 @@ def _reanalysis(session: Path, start: dict, stop: dict | None, findings: Finding
                                 "identical")
 
 
-def run(args: argparse.Namespace) -> int:
-    session, pdf = _session_dir(args.session)
-    print(f"verify {session}")
-    findings, stop, _ = record_check(session)
-    start = None
-    if (session / START_FILE).exists():
-        start = read_record(session / START_FILE, "session start record", findings)
-        if start is not None and start.get("schema") != START_SCHEMA:
-            findings.unchecked.append(f"{session / START_FILE}: schema {start.get('schema')!r}, "
-                                      f"expected {START_SCHEMA!r}")
-            start = None
-    else:
-        findings.unchecked.append(f"{session / START_FILE}: session start record not found")
-    if stop is not None:
-        _report_hash(session, pdf, findings)
-    if start is None:
-        findings.unchecked.append("nothing re-analysed: no readable start record")
-    elif not args.no_reanalysis:
-        _reanalysis(session, start, stop, findings)
+def _signed_copy(session: Path, trust: list[Path], findings: Findings) -> None:
+    """The laboratory's signed copy in the session folder, when there is one: verified as
+    alone, and its attached manifest must be the session's (not a stale copy)."""
+    path = session / SIGNED_REPORT_FILE
+    if not path.is_file():
+        return
+    from ventbench.bench.signed_report import verify_pdf
+
+    try:
+        check = verify_pdf(path, trust)
+    except (BenchError, OSError) as error:
+        findings.unchecked.append(f"{SIGNED_REPORT_FILE}: not checked ({error})")
+        return
+    found = check.findings
+    findings.mismatches += [f"{SIGNED_REPORT_FILE}: {line}" for line in found.mismatches]
+    for line in found.unchecked:
+        if line == check.trust_problem and not trust:  # the session itself is checked anyway
+            findings.notes.append(f"{SIGNED_REPORT_FILE}: signed by {check.signer}, not checked "
+                                  "against a trusted certificate (give --trust CERT.pem)")
+        else:
+            findings.unchecked.append(f"{SIGNED_REPORT_FILE}: {line}")
+    if (found.manifest_sha256 and findings.manifest_sha256
+            and found.manifest_sha256 != findings.manifest_sha256):
+        findings.mismatches.append(
+            f"{SIGNED_REPORT_FILE}: carries manifest sha256 {found.manifest_sha256[:12]}…, the "
+            f"session's is {findings.manifest_sha256[:12]}… (signed before the session changed)")
+    elif not found.mismatches:
+        findings.matched.append(f"{SIGNED_REPORT_FILE}: signature intact ({check.signer}); its "
+                                "pages and attached records are this session's")
+
+
+def _pdf_alone(path: Path, trust: list[Path]) -> int | None:
+    """Verify a signed (or attached) PDF on its own; None: an unsigned plain report inside
+    its session folder, checked with the session."""
+    from ventbench.bench.signed_report import verify_pdf
+
+    check = verify_pdf(path, trust)
+    if not check.signed and not check.attached and _is_session(path.parent):
+        return None
+    print(f"verify {path} (the PDF alone)")
+    return _conclude(check.findings, alone=True)
+
+
+def _conclude(findings: Findings, stop: dict | None = None, *, alone: bool = False) -> int:
     for line in findings.matched:
         print(f"  ok: {line}")
     for line in findings.notes:
@@ -158,9 +200,40 @@ def run(args: argparse.Namespace) -> int:
         print(f"verify: INCOMPLETE — {len(findings.unchecked)} thing(s) could not be checked; "
               "nothing is vouched for")
         return VERIFY_INCOMPLETE
+    if alone:  # reached only when signed and trusted (otherwise unchecked)
+        print("verify: OK — signed by a trusted signer, unchanged since; the pages, the "
+              "attached results, stop record and manifest agree")
+        return VERIFY_OK
     if stop is None:
         print(f"verify: aborted: no stop record ({STOP_FILE} missing: the session was killed) — "
               "the recorded data is consistent but incomplete")
         return VERIFY_INCOMPLETE
     print("verify: OK — every file, every record and every result matches")
     return VERIFY_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.session.is_file():
+        code = _pdf_alone(args.session, args.trust)
+        if code is not None:
+            return code
+    session, pdf = _session_dir(args.session)
+    print(f"verify {session}")
+    findings, stop, _ = record_check(session)
+    start = None
+    if (session / START_FILE).exists():
+        start = read_record(session / START_FILE, "session start record", findings)
+        if start is not None and start.get("schema") != START_SCHEMA:
+            findings.unchecked.append(f"{session / START_FILE}: schema {start.get('schema')!r}, "
+                                      f"expected {START_SCHEMA!r}")
+            start = None
+    else:
+        findings.unchecked.append(f"{session / START_FILE}: session start record not found")
+    if stop is not None:
+        _report_hash(session, pdf, findings)
+        _signed_copy(session, args.trust, findings)
+    if start is None:
+        findings.unchecked.append("nothing re-analysed: no readable start record")
+    elif not args.no_reanalysis:
+        _reanalysis(session, start, stop, findings)
+    return _conclude(findings, stop)

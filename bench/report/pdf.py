@@ -43,7 +43,8 @@ from ventbench.bench.report.layout import RC, Document
 from ventbench.bench.report.source import ReportData, load_session
 from ventbench.errors import ConfigError
 
-__all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256", "render"]
+__all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256", "render",
+           "results_sha256_in"]
 
 REPORT_FILE = "report.pdf"
 META_KEY = "ventbench:results_sha256"
@@ -171,5 +172,10 @@ def embedded_results_sha256(pdf: str | Path) -> str | None:
         raw = Path(pdf).read_bytes()
     except OSError as error:
         raise ConfigError(f"{pdf}: cannot read the report: {error}") from None
+    return results_sha256_in(raw)
+
+
+def results_sha256_in(raw: bytes) -> str | None:
+    """The results SHA-256 in a report's bytes (the last one written), or None."""
     found = _META_RE.findall(raw)
     return found[-1].decode("ascii") if found else None

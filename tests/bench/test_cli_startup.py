@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 COMMANDS = ("demo", "run", "record", "analyze", "replay", "verify", "report", "simulate",
-            "protocols", "ports", "history", "reanalyze")
+            "protocols", "ports", "history", "reanalyze", "keys")
 HEAVY = ("numpy", "scipy", "matplotlib")
 #: One fresh interpreter: ``ventbench --help``, ``--version`` and every ``CMD --help`` in
 #: turn (each exits 0), then the heavy packages that any of them imported.

@@ -13,7 +13,7 @@ What the PDF itself can prove (docs/signing.md):
    is the attached results' hash;
 4. **the records agree** (:func:`bench.integrity.stop_agrees`): the stop record's verdicts,
    results hash and exit status against the attached results, and the results' overall
-   verdict re-derived from its point and alarm verdicts (:func:`rederived_verdict`).
+   verdict re-derived from its point, alarm and inspection verdicts (:func:`rederived_verdict`).
 
 Each problem is a :class:`~bench.integrity.Findings` line: a *mismatch* (tampered, another
 signer than ``--trust``, attachments stripped: exit 1) or *unchecked* (not signed, signer
@@ -265,9 +265,10 @@ def _pages(raw: bytes, entry: Any, results: bytes | None, found: Findings) -> No
 
 
 def rederived_verdict(results: dict[str, Any]) -> str | None:
-    """A protocol session's overall verdict from its points' and alarm tests' verdicts (the
-    runner's rule: :func:`analysis.results.overall_verdict` of the points, then any alarm
-    FAIL → FAIL, any alarm INCONCLUSIVE turns a PASS INCONCLUSIVE); None when the document
+    """A protocol session's overall verdict from its points', alarm tests' and inspection's
+    verdicts (the runner's rule: :func:`analysis.results.overall_verdict` of the points, then
+    any alarm FAIL → FAIL, any alarm INCONCLUSIVE turns a PASS INCONCLUSIVE, then the
+    inspection as :func:`bench.inspection.fold_inspection` folds it); None when the document
     is not one to re-derive (a reliability run, no points, a point without a verdict)."""
     points = results.get("points")
     if "reliability" in results or not isinstance(points, list) or not points:
@@ -277,12 +278,17 @@ def rederived_verdict(results: dict[str, Any]) -> str | None:
         return None
     from ventbench.analysis.results import overall_verdict
 
+    from ventbench.bench.inspection import fold_inspection
+
     verdict = overall_verdict(words)
     alarms = {a.get("verdict") for a in results.get("alarms") or [] if isinstance(a, dict)}
     if "FAIL" in alarms:
-        return "FAIL"
-    if "INCONCLUSIVE" in alarms and verdict == "PASS":
-        return "INCONCLUSIVE"
+        verdict = "FAIL"
+    elif "INCONCLUSIVE" in alarms and verdict == "PASS":
+        verdict = "INCONCLUSIVE"
+    block = results.get("inspection")
+    if isinstance(block, dict) and block.get("verdict") in ("PASS", "FAIL", "INCONCLUSIVE"):
+        verdict = fold_inspection({"verdict": verdict}, block)["verdict"]
     return verdict
 
 
@@ -292,10 +298,10 @@ def _verdict_rederived(results: dict[str, Any], found: Findings) -> None:
         return
     if derived == results.get("verdict"):
         found.matched.append(f"attached {RESULTS_FILE}: verdict {derived} re-derived from its "
-                             "point and alarm verdicts")
+                             "point, alarm and inspection verdicts")
     else:
         found.mismatches.append(f"attached {RESULTS_FILE}: verdict {results.get('verdict')!r}, "
-                                f"its point and alarm verdicts give {derived!r}")
+                                f"its point, alarm and inspection verdicts give {derived!r}")
 
 
 def _json(data: bytes, what: str, found: Findings) -> dict[str, Any] | None:

@@ -273,3 +273,21 @@ def test_the_results_verdict_is_re_derived_from_points_and_alarms(signed):
     assert rederived_verdict({"points": [{"verdict": "PASS"}, {"verdict": "NOT TESTED"}]}) == \
         "INCONCLUSIVE"
     assert rederived_verdict({"reliability": {}, "points": [], "verdict": "PASS"}) is None
+
+
+@pytest.mark.parametrize("inspection, alarm, expected", [
+    (None, None, "PASS"),
+    ("FAIL", None, "FAIL"),
+    ("INCONCLUSIVE", None, "INCONCLUSIVE"),
+    ("PASS", "INCONCLUSIVE", "INCONCLUSIVE"),
+    ("INCONCLUSIVE", "FAIL", "FAIL"),
+])
+def test_rederived_verdict_folds_alarms_and_the_inspection_as_the_runner_does(inspection, alarm, expected):
+    from ventbench.bench.signed_report import rederived_verdict
+
+    results = {"points": [{"verdict": "PASS"}, {"verdict": "PASS"}]}
+    if alarm:
+        results["alarms"] = [{"verdict": alarm}]
+    if inspection:
+        results["inspection"] = {"verdict": inspection}
+    assert rederived_verdict(results) == expected

@@ -277,7 +277,6 @@ def rederived_verdict(results: dict[str, Any]) -> str | None:
     if not all(isinstance(w, str) for w in words):
         return None
     from ventbench.analysis.results import overall_verdict
-
     from ventbench.bench.inspection import fold_inspection
 
     verdict = overall_verdict(words)

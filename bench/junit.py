@@ -107,14 +107,11 @@ def junit_tree(results: dict[str, Any], suite_name: str, time_s: float = 0.0) ->
     return ET.ElementTree(suites)
 
 
-def _alarm_case(suite: ET.Element, suite_name: str, alarm: dict[str, Any], counts: dict[str, int]) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.alarms.{alarm.get('id')}",
-                         name=str(alarm.get("condition")))
+def _verdict_case(suite: ET.Element, classname: str, name: str, verdict: Any, reason: str, text: str,
+                  counts: dict[str, int]) -> None:
+    """One testcase of a verdict: FAIL a failure, anything but PASS/INFO an error."""
+    case = ET.SubElement(suite, "testcase", classname=classname, name=name)
     counts["tests"] += 1
-    verdict, reason = alarm.get("verdict"), alarm.get("reason") or ""
-    text = (f"condition={alarm.get('condition')} delay_s={_fmt(alarm.get('delay_s'))} "
-            f"U_delay_s={_fmt(alarm.get('U_delay_s'))} limit_s={_fmt(alarm.get('limit_s'))} "
-            f"window_s={_fmt(alarm.get('window_s'))} source={(alarm.get('limit') or {}).get('source')}")
     if verdict == "FAIL":
         ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL").text = text
         counts["failures"] += 1
@@ -122,24 +119,23 @@ def _alarm_case(suite: ET.Element, suite_name: str, alarm: dict[str, Any], count
         ET.SubElement(case, "error", message=reason or str(verdict), type=str(verdict)).text = text
         counts["errors"] += 1
     ET.SubElement(case, "system-out").text = f"{verdict}: {text}"
+
+
+def _alarm_case(suite: ET.Element, suite_name: str, alarm: dict[str, Any], counts: dict[str, int]) -> None:
+    text = (f"condition={alarm.get('condition')} delay_s={_fmt(alarm.get('delay_s'))} "
+            f"U_delay_s={_fmt(alarm.get('U_delay_s'))} limit_s={_fmt(alarm.get('limit_s'))} "
+            f"window_s={_fmt(alarm.get('window_s'))} source={(alarm.get('limit') or {}).get('source')}")
+    _verdict_case(suite, f"{suite_name}.alarms.{alarm.get('id')}", str(alarm.get("condition")),
+                  alarm.get("verdict"), alarm.get("reason") or "", text, counts)
 
 
 def _inspection_case(suite: ET.Element, suite_name: str, item: dict[str, Any], counts: dict[str, int]) -> None:
     """One testcase per inspection item: a failed required item is a failure, one not
     answered an error; not applicable and optional items pass with their answer."""
-    case = ET.SubElement(suite, "testcase", classname=f"{suite_name}.inspection.{item.get('id')}",
-                         name=str(item.get("kind")))
-    counts["tests"] += 1
-    verdict, reason = item.get("verdict"), item.get("reason") or ""
     text = (f"answer={item.get('answer') or 'none'} required={str(bool(item.get('required'))).lower()} "
             f"by={item.get('by') or '-'} note={item.get('note') or '-'}")
-    if verdict == "FAIL":
-        ET.SubElement(case, "failure", message=reason or "FAIL", type="FAIL").text = text
-        counts["failures"] += 1
-    elif verdict not in ("PASS", "INFO"):
-        ET.SubElement(case, "error", message=reason or str(verdict), type=str(verdict)).text = text
-        counts["errors"] += 1
-    ET.SubElement(case, "system-out").text = f"{verdict}: {text}"
+    _verdict_case(suite, f"{suite_name}.inspection.{item.get('id')}", str(item.get("kind")),
+                  item.get("verdict"), item.get("reason") or "", text, counts)
 
 
 def write_junit(path: Path, results: dict[str, Any], suite_name: str, time_s: float = 0.0) -> Path:

@@ -119,3 +119,25 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
         if ach.get("bias") is not None:
             doc.paragraph(msgs("evidence.achieved", bias=msgs.sig(ach["bias"], 4), U=msgs.sig(ach.get("U"), 4),
                                worst=msgs.sig(ach.get("max_abs_error"), 4), unit=unit), 7, after_in=0.06)
+
+
+def register_table(doc: Document, results: Mapping[str, Any], msgs: Messages) -> None:
+    """The instrument register the session was traced to (ISO/IEC 17025 7.8.2: the
+    measuring instruments with serial numbers and calibration certificates): one row per
+    entry — instrument, model, serial, certificate, calibrating laboratory, calibrated, due;
+    a plain line when the session has no register (nothing for a session recorded before
+    registers existed: its cover says so)."""
+    inst = results.get("instruments")
+    if inst is None:  # a session made before registers: the cover says so
+        return
+    entries = [e for e in inst.get("entries") or [] if isinstance(e, Mapping)]
+    doc.heading(msgs("evidence.register_heading"), 3, keep_in=0.6)
+    if not entries:
+        doc.paragraph(msgs("evidence.trace_none"), 8, bold=True)
+        return
+    keys = ("name", "model", "serial", "certificate", "lab", "calibrated", "due")
+    widths = (1.2, 1.1, 0.8, 0.95, 1.1, 0.8)  # dates whole on one line
+    cols = [Column(msgs(f"evidence.col_{k}"), w) for k, w in zip(keys, widths, strict=False)]
+    cols.append(Column(msgs("evidence.col_due"), CONTENT_W_IN - sum(widths)))
+    doc.table(cols, [[str(e.get(k) or "—") for k in keys] for e in entries], size=8)
+    doc.paragraph(f"{inst.get('register') or ''} · SHA-256 {str(inst.get('register_sha256') or '')[:16]}…", 8)

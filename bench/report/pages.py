@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ventbench.bench.report.config_tables import detection_table
-from ventbench.bench.report.evidence import cover_rows
+from ventbench.bench.report.evidence import cover_rows, register_table
 from ventbench.bench.report.fmt import (
     FAIL_COLOR,
     limit_text,
@@ -202,6 +202,7 @@ def setup(doc: Document, data: ReportData, msgs: Messages) -> None:
         doc.table(cols, rows, size=6.5, styles=styles)
     else:
         doc.paragraph(msgs("setup.no_instruments"), 8, bold=True)
+    register_table(doc, data.results, msgs)
     doc.heading(msgs("setup.points"), 2)
     pts = []
     for point in data.points:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ventbench.bench.reliability.analysis import MIN_DRIFT_BREATHS, MIN_DRIFT_SPAN_S
 from ventbench.bench.reliability.config import QUANTITIES
+from ventbench.bench.report.evidence import register_table
 from ventbench.bench.report.fmt import settings_text, time_text, verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document
@@ -120,6 +121,7 @@ def setup(doc: Document, data: ReportData, msgs: Messages) -> None:
         (msgs("reliability.run_rule"), msgs("reliability.run_rule_text", n=cfg.get("run_breaths", "—"))),
         (msgs("reliability.rotate"), msgs("reliability.rotate_text", mib=msgs.sig(cfg.get("capture_rotate_mib")))),
     ])
+    register_table(doc, data.results, msgs)
     doc.heading(msgs("reliability.limits"), 2)
     limits, drift = cfg.get("limits") or {}, cfg.get("drift_limit_per_24h") or {}
     rows = []

@@ -36,6 +36,10 @@ def test_demo_session_report_is_rendered_verified_and_reproducible(tmp_path):
 
     pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(report)).pages]
     assert "✗ FAIL" in pages[0] and "OpenVent-P2" in pages[0]
+    # the set-up page lists the register the session was traced to: certificates, labs, dates
+    setup = next(p for p in pages if "Instrument register: calibration certificates" in p)
+    for entry in json.loads((session / "results.json").read_text())["instruments"]["entries"]:
+        assert entry["certificate"] in setup and entry["serial"] in setup and entry["due"] in setup
     page = next(p for p in pages if "6. Point vc-06" in p)
     results = json.loads((session / "results.json").read_text())
     reason = next(p for p in results["points"] if p["id"] == "vc-06")["reason"]

@@ -21,7 +21,6 @@ one started with, and re-decodes the span from the previous span's exact driver 
 
 from __future__ import annotations
 
-import os
 import pickle
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,7 +35,8 @@ from ventbench.drivers.registry import make_driver
 LEAD_BYTES = 64 * 1024
 #: Target span size: ~1 M samples of the rig at 1 kHz (~25 MB of decoded arrays).
 SPAN_BYTES = 16 << 20
-#: Environment variable naming a part: a worker decoding a span of it exits at once (tests).
+#: Environment variable naming a part: a worker decoding a span of it exits at once (tests;
+#: read when the pool starts, :mod:`bench.reliability.parallel_replay`).
 DIE_ENV = "VENTBENCH_TEST_REPLAY_WORKER_DIES_AT"
 
 
@@ -167,8 +167,6 @@ def _lead_start(raw: str, lo: int, hi: int) -> int:
 def decode_span(span: Span, driver_state: bytes | None = None) -> DecodedSpan:
     """Decode ``span`` (see module doc); from ``driver_state`` (a previous span's exact
     driver, pickled) instead of the primer and lead-in when given."""
-    if os.environ.get(DIE_ENV) and os.environ[DIE_ENV] == span.part:
-        os._exit(70)  # a test's stand-in for a worker killed by the OS
     entry = None
     if driver_state is not None:
         decoder = _Decoder(pickle.loads(driver_state))

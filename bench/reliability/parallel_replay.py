@@ -43,6 +43,7 @@ from typing import Any
 
 from ventbench.bench.reliability.capture_parts import segment_parts
 from ventbench.bench.reliability.decode_spans import (
+    DIE_ENV,
     SPAN_BYTES,
     DecodedSpan,
     DriverView,
@@ -59,15 +60,16 @@ from ventbench.drivers.capture_zstd import decompress_to, is_compressed
 from ventbench.errors import TransportError
 
 _MARKS: Path | None = None  #: a worker's directory of task marks
+_DIE_AT = ""  #: tests: a worker decoding a span of this part exits at once (DIE_ENV)
 
 
 class ReplayWorkerError(TransportError):
     """A worker process of the parallel replay died (exit code 4)."""
 
 
-def _init_worker(marks: str) -> None:
-    global _MARKS
-    _MARKS = Path(marks)
+def _init_worker(marks: str, die_at: str) -> None:
+    global _MARKS, _DIE_AT
+    _MARKS, _DIE_AT = Path(marks), die_at
     signal.signal(signal.SIGTERM, _terminated)
 
 
@@ -96,6 +98,8 @@ def _materialize(part: str, tmp: str) -> tuple[str, int, int]:
 
 def _decode(span: Span) -> DecodedSpan:
     _mark(f"decoding {span.describe()}")
+    if _DIE_AT and span.part == _DIE_AT:
+        os._exit(70)  # a test's stand-in for a worker killed by the OS
     out = decode_span(span)
     use = resource.getrusage(resource.RUSAGE_SELF)
     out.worker = (os.getpid(), use.ru_utime + use.ru_stime, use.ru_maxrss * 1024)
@@ -121,7 +125,8 @@ def _executor(jobs: int, marks: str) -> ProcessPoolExecutor:
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":  # workers fork from a server with numpy loaded
         ctx.set_forkserver_preload([__name__])
-    return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker, initargs=(marks,))
+    return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(marks, os.environ.get(DIE_ENV, "")))
 
 
 def _died(marks: Path, fallback: str) -> ReplayWorkerError:

@@ -12,8 +12,9 @@ Decoding is *forgetful*: what a VBR/1 decoder does with the next bytes depends o
 small state — the bytes of an incomplete frame, the damage counted since the last frame,
 the last sequence number, the DESCRIBE layout — not on how many bytes came before. So a
 span that is not the first of its capture segment starts with a fresh driver fed the
-segment's first records (the *primer*: the DESCRIBE, as the single pass saw it) and then a
-*lead-in*: the records before ``start`` (at least :data:`LEAD_BYTES` and two records). Its decoder state after the
+segment's first record that decoded to samples (:func:`primed`: the DESCRIBE, as the single
+pass saw it) and then a *lead-in*: the last :data:`LEAD_BYTES` received before ``start``
+(possibly the tail of a record). Its decoder state after the
 lead-in (:func:`driver_digest`) must equal the state the previous span ended with; the
 parallel replay checks that, and that the previous span's scan stopped at the record this
 one started with, and re-decodes the span from the previous span's exact driver otherwise.
@@ -55,7 +56,7 @@ class Span:
     first: bool = True  #: first span of its capture segment: a fresh driver is exact
     #: lead-in: (raw path, its first record's offset, the offset it ends before)
     lead: tuple[str, int, int] | None = None
-    primer: tuple[bytes, ...] = ()  #: rx bytes of the segment's first records
+    primed: bytes = b""  #: the pickled driver after the segment's first record (:func:`primed`)
 
     def describe(self) -> str:
         """``"capture-00-0003.vbcap.zst bytes 16777216–33554432 (segment 0)"``."""
@@ -151,33 +152,31 @@ def _read(decoder: _Decoder, raw: str, start: int, stop: int, keep: bool,
     return (end if first is None else first), end
 
 
-def _lead_start(raw: str, lo: int, hi: int) -> int:
-    """Where to start reading so that the records starting in ``[start, hi)`` hold at least
-    :data:`LEAD_BYTES` of received bytes in two records or more (records can be longer
-    than the lead-in: a fast simulated run writes ~170 kB reads); ``lo`` at most."""
+def _lead_in(raw: str, lo: int, hi: int) -> bytes:
+    """The last :data:`LEAD_BYTES` received before offset ``hi`` (records from ``lo`` on):
+    the decoder needs a few frames to settle, not the records they came in."""
     width = LEAD_BYTES
     while True:
         start = max(lo, hi - width)
-        got = [len(r.data) for r in CaptureReader(raw).records(start, hi) if r.kind == "rx"]
-        if start == lo or (len(got) >= 2 and sum(got) >= LEAD_BYTES):
-            return start
+        data = b"".join(r.data for r in CaptureReader(raw).records(start, hi) if r.kind == "rx")
+        if start == lo or len(data) >= LEAD_BYTES:
+            return data[-LEAD_BYTES:]
         width *= 4
 
 
 def decode_span(span: Span, driver_state: bytes | None = None) -> DecodedSpan:
     """Decode ``span`` (see module doc); from ``driver_state`` (a previous span's exact
-    driver, pickled) instead of the primer and lead-in when given."""
+    driver, pickled) instead of the primed driver and the lead-in when given."""
     entry = None
     if driver_state is not None:
         decoder = _Decoder(pickle.loads(driver_state))
     else:
-        decoder = _Decoder(make_driver(span.driver, **dict(span.driver_options)))
+        primed = span.primed if not span.first else None
+        decoder = _Decoder(pickle.loads(primed) if primed else
+                           make_driver(span.driver, **dict(span.driver_options)))
         if not span.first:
-            for data in span.primer:
-                decoder.feed(data)
             if span.lead is not None:
-                raw, lo, hi = span.lead
-                _read(decoder, raw, _lead_start(raw, lo, hi), hi, False, [], [])
+                decoder.feed(_lead_in(*span.lead))
             entry = driver_digest(decoder.driver)
     decoder.counters = decoder._counters()
     blocks: list[Any] = []
@@ -222,3 +221,15 @@ class DriverView:
         self.decoded += n
         return n
 
+
+
+def primed(raw: str, driver: str, options: dict[str, Any]) -> bytes:
+    """A fresh driver fed a segment's records up to the first that decodes to samples
+    (its DESCRIBE), pickled: where every later span of the segment starts."""
+    drv = make_driver(driver, **options)
+    for rec in CaptureReader(raw):
+        if rec.kind == "rx" and len(drv.feed(rec.data)):
+            break
+    drv.decoder.raw = []
+    drv.corruptions.clear()
+    return pickle.dumps(drv)

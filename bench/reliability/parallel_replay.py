@@ -14,8 +14,8 @@ The replay of a reliability run has two stages with different kinds of state:
   the decoded spans, through the same :class:`~bench.reliability.replay.SegmentFeed` as the
   single pass — so a breath across a part or span boundary is found once, as in one pass.
 
-A span after the first of its capture segment is decoded from a fresh driver that is fed
-the segment's first records and a lead-in; it is accepted only when its decoder state
+A span after the first of its capture segment is decoded from the driver as it was after
+the segment's first samples (its DESCRIBE) fed a lead-in (the bytes before the span); it is accepted only when its decoder state
 after the lead-in equals the state the previous span ended with and its first record is the
 one the previous span stopped before. Otherwise it is decoded again here from the previous
 span's exact driver (counted in ``fallbacks``): the result is the single pass's either way.
@@ -49,6 +49,7 @@ from ventbench.bench.reliability.decode_spans import (
     DriverView,
     Span,
     decode_span,
+    primed,
     supports,
 )
 from ventbench.bench.reliability.events import EVENTS_FILE, EventLog
@@ -107,19 +108,6 @@ def _decode(span: Span) -> DecodedSpan:
     return out
 
 
-def _primer(raw: str, driver: str, options: dict[str, Any]) -> tuple[bytes, ...]:
-    """rx bytes of a segment's first records, up to the first that decodes to samples."""
-    from ventbench.drivers.registry import make_driver
-
-    drv, out = make_driver(driver, **options), []
-    for rec in CaptureReader(raw):
-        if rec.kind == "rx":
-            out.append(rec.data)
-            if len(drv.feed(rec.data)):
-                break
-    return tuple(out)
-
-
 def _executor(jobs: int, marks: str) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
@@ -152,23 +140,23 @@ def _spans(pool: ProcessPoolExecutor, seg: int, parts: list[Path], tmp: str, mar
     ready = deque(pool.submit(_materialize, str(p), tmp) for p in parts[: jobs + 1])
     todo = deque(parts[jobs + 1:])
     flight: deque[tuple[Span, Future]] = deque()
-    primer: tuple[bytes, ...] = ()
+    start_driver = b""  # the segment's driver after its first samples (decode_spans.primed)
     prev_raw: tuple[str, int, int] | None = None  # previous part: raw path, first record, size
     number = 0
 
     def spans_of(part: Path) -> Iterator[Span]:
-        nonlocal primer, prev_raw, number
+        nonlocal start_driver, prev_raw, number
         raw, size, data_offset = _result(ready.popleft(), f"decompressing {part.name}", marks)
         if todo:
             ready.append(pool.submit(_materialize, str(todo.popleft()), tmp))
-        if not primer:
-            primer = _primer(raw, driver, options)
+        if not start_driver:
+            start_driver = primed(raw, driver, options)
         cuts = list(range(data_offset, size, span_bytes)) or [data_offset]
         for i, a in enumerate(cuts):
             b = cuts[i + 1] if i + 1 < len(cuts) else size
             lead = (raw, data_offset, a) if i else (None if prev_raw is None else prev_raw)
             yield Span(seg, number, part.name, raw, a, b, driver, options,
-                       first=number == 0, lead=lead, primer=primer if number else ())
+                       first=number == 0, lead=lead, primed=start_driver if number else b"")
             number += 1
         prev_raw = (raw, data_offset, size)
 
@@ -212,8 +200,9 @@ def _drop(raw: str, tmp: str) -> None:
 def replay_parallel(session: Path, out: Path, jobs: int,
                     span_bytes: int = SPAN_BYTES) -> dict[str, Any]:
     """:func:`bench.reliability.replay.replay_into` with ``jobs`` decoding processes;
-    the same store and events. Counts as there, plus ``spans`` (of ``span_bytes`` each)
-    and ``fallbacks`` (spans decoded again here).
+    the same store and events. Counts as there, plus ``spans`` (of ``span_bytes`` each),
+    ``fallbacks`` (spans decoded again here), and the workers' CPU time (``worker_cpu_s``,
+    summed up to each one's last span) and largest peak RSS (``worker_peak_rss_bytes``).
 
     Raises
     ------
@@ -230,6 +219,7 @@ def replay_parallel(session: Path, out: Path, jobs: int,
     store = BreathStore(out)
     log = EventLog(out / EVENTS_FILE)
     samples = spans = fallbacks = 0
+    workers: dict[int, tuple[float, int]] = {}  # pid -> CPU s, peak RSS bytes (last task)
     last_t = 0.0
     try:
         with (tempfile.TemporaryDirectory(prefix="ventbench-replay-") as tmp,
@@ -244,6 +234,8 @@ def replay_parallel(session: Path, out: Path, jobs: int,
                                       span_bytes):
                         spans += 1
                         fallbacks += int(got.fallback)
+                        if got.worker is not None:
+                            workers[got.worker[0]] = got.worker[1:]
                         _feed(feed, view, got)
                     n, t_end = feed.finish()
                     samples += n
@@ -254,7 +246,9 @@ def replay_parallel(session: Path, out: Path, jobs: int,
         store.close()
         log.close()
     return {"segments": len(starts), "samples": samples, "breaths": store.records,
-            "spans": spans, "fallbacks": fallbacks}
+            "spans": spans, "fallbacks": fallbacks,
+            "worker_cpu_s": sum(w[0] for w in workers.values()),
+            "worker_peak_rss_bytes": max((w[1] for w in workers.values()), default=0)}
 
 
 def _feed(feed: SegmentFeed, view: DriverView, got: DecodedSpan) -> None:

@@ -13,7 +13,8 @@ incomplete.
 A reliability session's captures are replayed by ``bench/reliability/replay.py``; with
 ``--jobs N`` (N > 1) their decoding is spread over N worker processes with the same results
 (``bench/reliability/parallel_replay.py``); a worker that dies ends the replay with exit 4,
-naming the capture part and byte range it was decoding.
+naming the capture part and byte range it was decoding. A protocol session's points are
+independent: ``--jobs N`` analyses them in N processes (``bench/point_pool.py``).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write the replay's results, junit.xml and re-captures here")
     parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
-                        help="reliability sessions: decode the captures in N worker processes "
-                             "(same results; default 1: one pass in this process)")
+                        help="N worker processes: a reliability run's captures decoded in time "
+                             "spans, a protocol session's points analysed apart (same results; "
+                             "default 1: one pass in this process)")
     parser.add_argument("--speed", default="max", metavar="X|max", type=speed,
                         help="with --view: play the captures to the page at this time factor "
                              "(default max)")
@@ -77,7 +79,7 @@ def _replay(args: argparse.Namespace, view: Any = None) -> int:
     out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    outcome = reanalyze_session(args.session, start, out)
+    outcome = reanalyze_session(args.session, start, out, getattr(args, "jobs", 1))
     new = outcome.recomputed
     print(f"replay {args.session}: {outcome.n_points} point(s) re-decoded and re-analysed")
     if stop is None:

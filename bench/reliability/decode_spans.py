@@ -36,8 +36,8 @@ from ventbench.drivers.registry import make_driver
 LEAD_BYTES = 64 * 1024
 #: Target span size: ~1 M samples of the rig at 1 kHz (~25 MB of decoded arrays).
 SPAN_BYTES = 16 << 20
-#: Environment variable naming a part: a worker decoding a span of it exits at once (tests;
-#: read when the pool starts, :mod:`bench.reliability.parallel_replay`).
+#: Environment variable naming a capture part (or a protocol point's id): a worker decoding
+#: a span of it (analysing it) exits at once — tests; read when the pool starts.
 DIE_ENV = "VENTBENCH_TEST_REPLAY_WORKER_DIES_AT"
 
 

@@ -75,11 +75,12 @@ def _init_worker(marks: str, die_at: str) -> None:
 
 
 def _terminated(signum: int, frame: Any) -> None:  # the pool ends the others when one dies
-    _mark(None)
+    mark(None)
     os._exit(128 + signum)
 
 
-def _mark(what: str | None) -> None:
+def mark(what: str | None) -> None:
+    """In a worker: note what it is doing now (None: nothing)."""
     if _MARKS is not None:
         path = _MARKS / f"working-{os.getpid()}"
         if what is None:
@@ -90,25 +91,27 @@ def _mark(what: str | None) -> None:
 
 def _materialize(part: str, tmp: str) -> tuple[str, int, int]:
     """(raw path, size, first record offset) of a part (a ``.zst`` one decompressed to ``tmp``)."""
-    _mark(f"decompressing {Path(part).name}")
+    mark(f"decompressing {Path(part).name}")
     raw = str(decompress_to(part, Path(tmp) / Path(part).name[:-4])) if is_compressed(part) else part
     reader = CaptureReader(raw)
-    _mark(None)
+    mark(None)
     return raw, os.path.getsize(raw), reader.data_offset
 
 
 def _decode(span: Span) -> DecodedSpan:
-    _mark(f"decoding {span.describe()}")
+    mark(f"decoding {span.describe()}")
     if _DIE_AT and span.part == _DIE_AT:
         os._exit(70)  # a test's stand-in for a worker killed by the OS
     out = decode_span(span)
     use = resource.getrusage(resource.RUSAGE_SELF)
     out.worker = (os.getpid(), use.ru_utime + use.ru_stime, use.ru_maxrss * 1024)
-    _mark(None)
+    mark(None)
     return out
 
 
-def _executor(jobs: int, marks: str) -> ProcessPoolExecutor:
+def executor(jobs: int, marks: str) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` workers (``forkserver``, else ``spawn``) that mark their tasks in
+    ``marks`` (:func:`mark`, :func:`died`)."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if ctx.get_start_method() == "forkserver":  # workers fork from a server with numpy loaded
@@ -117,7 +120,7 @@ def _executor(jobs: int, marks: str) -> ProcessPoolExecutor:
                                initargs=(marks, os.environ.get(DIE_ENV, "")))
 
 
-def _died(marks: Path, fallback: str) -> ReplayWorkerError:
+def died(marks: Path, fallback: str) -> ReplayWorkerError:
     """The error naming what the dead worker was doing: its mark is the one left once the
     pool has terminated the others (their SIGTERM handler removes theirs)."""
     time.sleep(0.5)
@@ -131,7 +134,7 @@ def _result(fut: Future, what: str, marks: Path) -> Any:
     try:
         return fut.result()
     except BrokenProcessPool:
-        raise _died(marks, what) from None
+        raise died(marks, what) from None
 
 
 def _spans(pool: ProcessPoolExecutor, seg: int, parts: list[Path], tmp: str, marks: Path,
@@ -223,7 +226,7 @@ def replay_parallel(session: Path, out: Path, jobs: int,
     last_t = 0.0
     try:
         with (tempfile.TemporaryDirectory(prefix="ventbench-replay-") as tmp,
-              _executor(jobs, tmp) as pool):
+              executor(jobs, tmp) as pool):
             marks = Path(tmp)
             try:
                 for seg, parts in segment_parts(session / "points" / "reliability").items():
@@ -241,7 +244,7 @@ def replay_parallel(session: Path, out: Path, jobs: int,
                     samples += n
                     last_t = max(last_t, t_end)
             except BrokenProcessPool:  # found by a submit rather than by a result
-                raise _died(marks, "decoding (which span is unknown)") from None
+                raise died(marks, "decoding (which span is unknown)") from None
     finally:
         store.close()
         log.close()

@@ -154,3 +154,20 @@ def test_jobs_1_is_the_single_pass_and_bad_jobs_are_refused(session, capsys):
     assert cli_main(["replay", str(session), "--jobs", "1"]) in (0, 1, 2)
     assert "identical" in capsys.readouterr().out
     assert cli_main(["replay", str(session), "--jobs", "0"]) == 3
+
+
+def test_a_protocol_session_s_points_in_two_processes_give_the_same_results(tmp_path):
+    session = Path(__file__).parents[2] / "fixtures" / "sessions" / "demo-fail"
+    codes = [cli_main(["replay", str(session), "--jobs", str(j), "--out", str(tmp_path / str(j))])
+             for j in (1, 2)]
+    assert codes == [1, 1]  # the recorded FAIL, replayed identically both ways
+    assert (tmp_path / "1" / "results.json").read_bytes() == (tmp_path / "2" / "results.json").read_bytes()
+
+
+def test_a_dead_point_worker_names_its_point(monkeypatch, capsys, tmp_path):
+    session = Path(__file__).parents[2] / "fixtures" / "sessions" / "demo-fail"
+    monkeypatch.setenv(DIE_ENV, "vc-03")
+    assert cli_main(["replay", str(session), "--jobs", "2", "--out", str(tmp_path)]) == 4
+    err = capsys.readouterr().err
+    assert "while analysing point vc-03 (" in err and "Traceback" not in err
+    assert not (tmp_path / "results.json").exists()

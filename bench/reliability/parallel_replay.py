@@ -15,9 +15,9 @@ The replay of a reliability run has two stages with different kinds of state:
   single pass — so a breath across a part or span boundary is found once, as in one pass.
 
 A span after the first of its capture segment is decoded from the driver as it was after
-the segment's first samples (its DESCRIBE) fed a lead-in (the bytes before the span); it is accepted only when its decoder state
-after the lead-in equals the state the previous span ended with and its first record is the
-one the previous span stopped before. Otherwise it is decoded again here from the previous
+the segment's first samples (its DESCRIBE), fed a lead-in (the bytes before the span). It
+is accepted only when its decoder state after the lead-in equals the state the previous
+span ended with and its first record is the one the previous span stopped before. Otherwise it is decoded again here from the previous
 span's exact driver (counted in ``fallbacks``): the result is the single pass's either way.
 
 A worker process that dies raises :class:`ReplayWorkerError` naming the span (part, byte

@@ -218,9 +218,11 @@ def replay_command(session: Path, out: Path | None, stopped: bool = True, jobs: 
             write_json_atomic(target / "results.json", session_results(session, target))
     print(f"replay {session}: {counts['segments']} segment(s), {counts['samples']} samples, "
           f"{counts['breaths']} breaths re-decoded and re-analysed")
-    if jobs > 1:
-        print(f"  {jobs} decoding processes: {counts.get('spans', 0)} spans, "
+    if jobs > 1 and counts.get("spans"):
+        print(f"  {jobs} decoding processes: {counts['spans']} spans, "
               f"{counts.get('fallbacks', 0)} decoded again from the previous span's decoder")
+    elif jobs > 1:
+        print("  decoded in one pass: this driver's captures are not split (VBR/1 only)")
     if not stopped:
         print("  aborted: no stop record (the session was killed); replaying what was recorded")
     for line in diffs:

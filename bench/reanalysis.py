@@ -234,12 +234,13 @@ def session_points(start: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None = None,
-                      ) -> Reanalysis:
+                      jobs: int = 1) -> Reanalysis:
     """Re-decode every point's capture, re-analyse, and compare with ``results.json``.
 
     A point whose ``point.json`` says it was not tested stays NOT TESTED; a point with a
     capture but no ``point.json`` (the session was killed while recording it) is analysed
-    and marked ``incomplete``.
+    and marked ``incomplete``. ``jobs`` > 1: the points in that many processes
+    (:mod:`bench.point_pool`), with the same results.
     """
     session = Path(session)
     config = AnalysisConfig.from_json(start.get("analysis") or {}, str(session / "start.json"))
@@ -247,6 +248,7 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
     recorded = read_json(recorded_path, "results") if recorded_path.exists() else None
     recorded_points = {str(p.get("id")): p for p in (recorded or {}).get("points", [])}
     points_out, incomplete, analysed = [], [], 0
+    pending = []  # (slot in points_out, point, capture, point record, recapture)
     for point in session_points(start):
         pdir = session / POINTS_DIR / safe_name(point["id"])
         capture = pdir / CAPTURE_FILE
@@ -263,14 +265,27 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
             recapture.parent.mkdir(parents=True, exist_ok=True)
             if recapture.exists():
                 recapture.unlink()
-        try:
-            result, _ = analyze_capture(capture, start, point, config, recapture)
-        except BenchError as error:
-            raise type(error)(f"{capture}: {error}") from None
+        pending.append((len(points_out), point, capture, status, recapture))
+        points_out.append(None)
+    if jobs > 1 and len(pending) > 1:
+        from ventbench.bench.point_pool import analyse_points
+
+        results = analyse_points([(p, c, r) for _, p, c, _, r in pending], start,
+                                 str(session / "start.json"), jobs)
+    else:
+        results = None
+    for k, (slot, point, capture, status, recapture) in enumerate(pending):
+        if results is not None:
+            result = results[k]
+        else:
+            try:
+                result, _ = analyze_capture(capture, start, point, config, recapture)
+            except BenchError as error:
+                raise type(error)(f"{capture}: {error}") from None
         analysed += 1
         if status is None or status.get("status") != "done":
             incomplete.append(str(point["id"]))
-        points_out.append(apply_point_record(result, status))
+        points_out[slot] = apply_point_record(result, status)
     blocks = apply_conditions(points_out, start, session)
     recomputed = results_document(
         points_out, software={k: v for k, v in software_info().items()

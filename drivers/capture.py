@@ -126,6 +126,17 @@ class CaptureReader:
         self.data_offset = _FILE_HEAD.size + hlen + 4
 
     def __iter__(self) -> Iterator[Record]:
+        return self.records()
+
+    def records(self, start: int | None = None, stop: int | None = None) -> Iterator[Record]:
+        """The records that start in the byte range ``[start, stop)`` (default: all).
+
+        ``start`` need not be a record boundary: reading begins at the first sync marker at
+        or after it whose record checks out (as after a corrupt record). The scan ends at
+        the first record starting at or beyond ``stop``; :attr:`report` ``.end_offset`` is
+        then that record's offset, so consecutive ranges cut at the same byte read every
+        record exactly once, as one pass over the file does.
+        """
         self.report = ReadReport()
         with self._open() as f:
             size = os.fstat(f.fileno()).st_size
@@ -133,7 +144,11 @@ class CaptureReader:
                 self.report.end_offset = size
                 return
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                yield from self._scan(mm, size)
+                pos = self.data_offset
+                if start is not None and start > pos:
+                    pos = self._find(mm, start, size, ("ok",))
+                    pos = size if pos == -1 else pos
+                yield from self._scan(mm, size, pos, size if stop is None else min(stop, size))
 
     def _open(self):
         """The raw bytes: the file itself, or a new handle on a ``.zst`` part's copy."""
@@ -167,11 +182,10 @@ class CaptureReader:
             nxt = mm.find(SYNC, nxt + 1)
         return nxt
 
-    def _scan(self, mm: mmap.mmap, size: int) -> Iterator[Record]:
-        pos = self.data_offset
+    def _scan(self, mm: mmap.mmap, size: int, pos: int, stop: int) -> Iterator[Record]:
         rep = self.report
-        released = 0  #: pages below this offset are given back (see _release)
-        while pos < size:
+        released = pos - pos % mmap.PAGESIZE  #: pages below this offset are given back (see _release)
+        while pos < stop:
             if pos - released >= RELEASE_BYTES:
                 released = _release(mm, released, pos)
             if mm[pos: pos + 4] != SYNC[: min(4, size - pos)]:

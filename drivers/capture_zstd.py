@@ -174,3 +174,18 @@ def raw_copy(path: str | os.PathLike) -> IO[bytes]:
         copy.close()
         raise
     return copy
+
+
+def decompress_to(path: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Write the raw bytes of a ``.zst`` part to the file ``dest`` (streamed); returns it.
+
+    Raises
+    ------
+    FrameError
+        The file is not a valid zstd frame or its checksum does not match.
+    """
+    dest = Path(dest)
+    with open(dest, "wb") as out:
+        for block in _decompressed_blocks(Path(path)):
+            out.write(block)
+    return dest

@@ -9,6 +9,12 @@ re-captures and a replay.json there.
 
 A session killed mid-point (no ``stop.json``) still replays: the last point is marked
 incomplete.
+
+A reliability session's captures are replayed by ``bench/reliability/replay.py``; with
+``--jobs N`` (N > 1) their decoding is spread over N worker processes with the same results
+(``bench/reliability/parallel_replay.py``); a worker that dies ends the replay with exit 4,
+naming the capture part and byte range it was decoding. A protocol session's points are
+independent: ``--jobs N`` analyses them in N processes (``bench/point_pool.py``).
 """
 
 from __future__ import annotations
@@ -27,10 +33,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session", type=Path, metavar="SESSION", help="a session directory")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write the replay's results, junit.xml and re-captures here")
+    parser.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                        help="N worker processes: a reliability run's captures decoded in time "
+                             "spans, a protocol session's points analysed apart (same results; "
+                             "default 1: one pass in this process)")
     parser.add_argument("--speed", default="max", metavar="X|max", type=speed,
                         help="with --view: play the captures to the page at this time factor "
                              "(default max)")
     add_view_arguments(parser)
+
+
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"expected a number of processes 1 … 64, found {text!r}")
+    return n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +71,7 @@ def _replay(args: argparse.Namespace, view: Any = None) -> int:
     if start.get("kind") == "reliability":  # a days-long run: bench/reliability/replay.py
         from ventbench.bench.reliability.replay import replay_command
 
-        return replay_command(args.session, args.out, stop is not None)
+        return replay_command(args.session, args.out, stop is not None, getattr(args, "jobs", 1))
     if view is not None:
         from ventbench.bench.view.replay import play_session
 
@@ -59,7 +79,7 @@ def _replay(args: argparse.Namespace, view: Any = None) -> int:
     out = args.out
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    outcome = reanalyze_session(args.session, start, out)
+    outcome = reanalyze_session(args.session, start, out, getattr(args, "jobs", 1))
     new = outcome.recomputed
     print(f"replay {args.session}: {outcome.n_points} point(s) re-decoded and re-analysed")
     if stop is None:

@@ -31,54 +31,95 @@ from ventbench.errors import BenchError
 WALL_FIELDS = ("gap_s", "cause", "down_s", "attempts")
 
 
-def replay_into(session: Path, out: Path) -> dict[str, Any]:
+class SegmentFeed:
+    """One capture segment of a replay: its records' effects, in order, on the pipeline.
+
+    The single pass (:func:`replay_into`) and the parallel replay
+    (:mod:`bench.reliability.parallel_replay`) both hand every record here: ``rx`` with the
+    block its bytes decoded to and the driver (or a stand-in holding the same decoder
+    state), ``event`` with a capture event body. Emits ``segment_start`` (and the resume
+    gap) on creation and ``segment_end`` in :meth:`finish`.
+    """
+
+    def __init__(self, config: ReliabilityConfig, store: BreathStore | None, log: EventLog | None,
+                 seg: int, start_event: dict[str, Any], last_t: float, ambient: Ambient) -> None:
+        ev = start_event
+        self.detector = EventDetector(config, log, seg)
+        extra = {k: ev[k] for k in ("port", "gap_s", "cause") if k in ev}
+        self.detector.emit("segment_start", ev["t_offset_s"], t_offset_s=ev["t_offset_s"], **extra)
+        if seg:
+            self.detector.gap(last_t, ev["t_offset_s"] - last_t)
+        self.pipeline = Pipeline(config, store, self.detector, seg, ev["t_offset_s"], ambient)
+        self.pending: list[dict[str, Any]] = []  #: disconnects waiting for the next samples
+
+    def rx(self, block: Any, driver: Any) -> None:
+        """The samples one rx record decoded to (possibly none) and the driver after it."""
+        if len(block):
+            for d in self.pending:
+                self.detector.disconnect(d["error"], d.get("down_s"), d.get("attempts", 0))
+            self.pending = []
+            self.pipeline.feed(block, driver)
+
+    def event(self, body: dict[str, Any]) -> None:
+        """A capture ``event`` record's body (disconnects and reconnects matter)."""
+        if body.get("event") == "disconnect":
+            self.pending.append({"error": body.get("error", "")})
+        elif body.get("event") == "reconnect" and self.pending:
+            self.pending[-1].update(down_s=round(float(body["down_s"]), 3),
+                                    attempts=int(body.get("attempts", 0)))
+
+    def finish(self) -> tuple[int, float]:
+        """Close the segment; its samples and the run time of its last sample."""
+        self.pipeline.finish()
+        rolling = self.pipeline.rolling
+        self.detector.emit("segment_end", rolling.t_run_s, samples=rolling.samples)
+        return rolling.samples, rolling.t_run_s
+
+
+def replay_setup(session: Path) -> tuple[dict[str, Any], ReliabilityConfig, Ambient, dict[int, Any]]:
+    """``start.json``, the frozen config, the ambient and the recorded ``segment_start``
+    events by segment: what every replay of ``session`` starts from."""
+    start = read_json(Path(session) / "start.json", "session start record")
+    config = ReliabilityConfig.from_json(start["reliability"])
+    ambient = Ambient(**start["ambient"]) if start.get("ambient") else Ambient()
+    recorded = read_events(Path(session) / "reliability" / EVENTS_FILE)
+    starts = {e["segment"]: e for e in recorded if e["kind"] == "segment_start"}
+    return start, config, ambient, starts
+
+
+def replay_into(session: Path, out: Path, jobs: int = 1) -> dict[str, Any]:
     """Re-decode and re-analyse ``session``'s captures into ``out`` (store + events).
 
-    Returns counts: segments, samples, breaths.
+    ``jobs`` > 1 decodes time ranges of the captures in that many worker processes
+    (:mod:`bench.reliability.parallel_replay`) with the same result. Returns counts:
+    segments, samples, breaths (and ``fallbacks`` of a parallel replay).
     """
+    if jobs > 1:
+        from ventbench.bench.reliability.parallel_replay import replay_parallel
+
+        return replay_parallel(session, out, jobs)
     from ventbench.drivers.registry import make_driver
 
     session, out = Path(session), Path(out)
-    start = read_json(session / "start.json", "session start record")
-    config = ReliabilityConfig.from_json(start["reliability"])
-    ambient = Ambient(**start["ambient"]) if start.get("ambient") else Ambient()
-    recorded = read_events(session / "reliability" / EVENTS_FILE)
-    starts = {e["segment"]: e for e in recorded if e["kind"] == "segment_start"}
+    start, config, ambient, starts = replay_setup(session)
     store = BreathStore(out)
     log = EventLog(out / EVENTS_FILE)
     samples = 0
     last_t = 0.0
     try:
         for seg, parts in segment_parts(session / "points" / "reliability").items():
-            ev = starts.get(seg, {"t_offset_s": last_t})
-            detector = EventDetector(config, log, seg)
-            extra = {k: ev[k] for k in ("port", "gap_s", "cause") if k in ev}
-            detector.emit("segment_start", ev["t_offset_s"], t_offset_s=ev["t_offset_s"], **extra)
-            if seg:
-                detector.gap(last_t, ev["t_offset_s"] - last_t)
-            pipeline = Pipeline(config, store, detector, seg, ev["t_offset_s"], ambient)
+            feed = SegmentFeed(config, store, log, seg, starts.get(seg, {"t_offset_s": last_t}),
+                               last_t, ambient)
             driver = make_driver(start["driver"], **dict(start.get("driver_options") or {}))
-            pending: list[dict[str, Any]] = []
             for path in parts:
                 for rec in CaptureReader(path):
                     if rec.kind == "rx":
-                        block = driver.feed(rec.data)
-                        if len(block):
-                            for d in pending:
-                                detector.disconnect(d["error"], d.get("down_s"), d.get("attempts", 0))
-                            pending = []
-                            pipeline.feed(block, driver)
+                        feed.rx(driver.feed(rec.data), driver)
                     elif rec.kind == "event":
-                        body = rec.event()
-                        if body.get("event") == "disconnect":
-                            pending.append({"error": body.get("error", "")})
-                        elif body.get("event") == "reconnect" and pending:
-                            pending[-1].update(down_s=round(float(body["down_s"]), 3),
-                                               attempts=int(body.get("attempts", 0)))
-            pipeline.finish()
-            detector.emit("segment_end", pipeline.rolling.t_run_s, samples=pipeline.rolling.samples)
-            samples += pipeline.rolling.samples
-            last_t = max(last_t, pipeline.rolling.t_run_s)
+                        feed.event(rec.event())
+            n, t_end = feed.finish()
+            samples += n
+            last_t = max(last_t, t_end)
     finally:
         store.close()
         log.close()
@@ -161,22 +202,27 @@ def replay_session(session: Path) -> list[str]:
         return diffs or compare_results(session)  # from the recorded store, which the replay matched
 
 
-def replay_command(session: Path, out: Path | None, stopped: bool = True) -> int:
+def replay_command(session: Path, out: Path | None, stopped: bool = True, jobs: int = 1) -> int:
     """``ventbench replay`` of a reliability session: identical → the recorded verdict's
     exit code; any difference → the differences and exit 1. ``out`` keeps the replayed
-    store, events and results.json."""
+    store, events and results.json. ``jobs`` > 1: decoding in that many processes."""
     from ventbench.bench.reliability.analysis import session_results
     from ventbench.bench.session import write_json_atomic
 
     session = Path(session)
     with tempfile.TemporaryDirectory(prefix="ventbench-rel-replay-") as tmp:
         target = Path(out) if out is not None else Path(tmp)
-        counts = replay_into(session, target)
+        counts = replay_into(session, target, jobs)
         diffs = compare(session, target)
         if out is not None:
             write_json_atomic(target / "results.json", session_results(session, target))
     print(f"replay {session}: {counts['segments']} segment(s), {counts['samples']} samples, "
           f"{counts['breaths']} breaths re-decoded and re-analysed")
+    if jobs > 1 and counts.get("spans"):
+        print(f"  {jobs} decoding processes: {counts['spans']} spans, "
+              f"{counts.get('fallbacks', 0)} decoded again from the previous span's decoder")
+    elif jobs > 1:
+        print("  decoded in one pass: this driver's captures are not split (VBR/1 only)")
     if not stopped:
         print("  aborted: no stop record (the session was killed); replaying what was recorded")
     for line in diffs:

@@ -19,7 +19,8 @@ from ventbench.bench.live import Live
 from ventbench.bench.reliability.analysis import drift, hourly, longest_run
 from ventbench.bench.reliability.config import load_reliability
 from ventbench.bench.reliability.events import EVENTS_FILE, read_events
-from ventbench.bench.reliability.replay import replay_session
+from ventbench.bench.reliability.parallel_replay import replay_parallel
+from ventbench.bench.reliability.replay import replay_into, replay_session
 from ventbench.bench.reliability.runner import ReliabilityRun
 from ventbench.bench.reliability.store import RECORD_DTYPE, BreathStore, read_breaths
 from ventbench.errors import ConfigError
@@ -235,6 +236,20 @@ def test_fault_run_replay_identical(fault_run):
     assert replay_session(root) == []
 
 
+def _files(out) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_fault_run_parallel_replay_is_the_single_pass(fault_run, tmp_path):
+    # cable pulls (capture events), a device reset, a sensor fault, garbage: across spans
+    root, _, _ = fault_run
+    one, two = tmp_path / "one", tmp_path / "two"
+    replay_into(root, one, 1)
+    counts = replay_parallel(root, two, 2, span_bytes=64 << 20)
+    assert counts["fallbacks"] == 0 and counts["spans"] > 10
+    assert _files(two) == _files(one)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "ventbench", "run", "reliability", *args]
 
@@ -279,6 +294,10 @@ def test_sigkill_then_resume(tmp_path):
     doc = json.loads((session / "results.json").read_text())["reliability"]
     assert doc["segments"] == 2 and any("without data" in r for r in doc["reasons"])
     assert replay_session(session) == []  # the killed segment: what was stored is a prefix
+    one, two = tmp_path / "one", tmp_path / "two"  # two capture segments, replayed in parallel
+    replay_into(session, one, 1)
+    assert replay_into(session, two, 2)["segments"] == 2
+    assert _files(two) == _files(one)
     assert stop["report"] == "not rendered: --no-report"
     assert not (tmp_path / HISTORY_FILE).exists()  # --no-history
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,15 @@ from ventbench.bench.reliability import parallel_replay
 from ventbench.bench.reliability.parallel_replay import died, executor, mark
 from ventbench.errors import BenchError
 
+#: ``(capture, start, point, config, recapture) -> (result, trace)``
+AnalyzeCapture = Callable[..., tuple[dict[str, Any], Any]]
 
-def _analyse(capture: str, start: dict[str, Any], point: dict[str, Any], source: str,
-             recapture: str | None) -> dict[str, Any]:
+
+def _analyse(analyze_capture: AnalyzeCapture, capture: str, start: dict[str, Any],
+             point: dict[str, Any], source: str, recapture: str | None) -> dict[str, Any]:
     """One point's result in a worker (the decoded samples stay there); the analysis
     configuration is rebuilt from ``start`` as the replaying process built it (it holds
     read-only mappings, which do not pickle)."""
-    from ventbench.bench.reanalysis import analyze_capture
-
     mark(f"analysing point {point.get('id')} ({capture})")
     if parallel_replay._DIE_AT and parallel_replay._DIE_AT == str(point.get("id")):
         os._exit(70)  # a test's stand-in for a worker killed by the OS (DIE_ENV)
@@ -43,10 +45,13 @@ def _analyse(capture: str, start: dict[str, Any], point: dict[str, Any], source:
     return result
 
 
-def analyse_points(tasks: list[tuple[dict[str, Any], Path, Path | None]], start: dict[str, Any],
+def analyse_points(analyze_capture: AnalyzeCapture,
+                   tasks: list[tuple[dict[str, Any], Path, Path | None]], start: dict[str, Any],
                    source: str, jobs: int) -> list[dict[str, Any]]:
     """Results of ``(point, capture, recapture)`` tasks, in their order, from ``jobs`` processes;
     ``source`` names the start record (as in :meth:`AnalysisConfig.from_json`).
+    ``analyze_capture`` is :func:`bench.reanalysis.analyze_capture`, passed in (a module-level
+    function, so it pickles by name) so that this module does not import its caller.
 
     Raises
     ------
@@ -57,7 +62,7 @@ def analyse_points(tasks: list[tuple[dict[str, Any], Path, Path | None]], start:
     """
     with tempfile.TemporaryDirectory(prefix="ventbench-points-") as marks:
         with executor(min(jobs, max(1, len(tasks))), marks) as pool:
-            futures = [pool.submit(_analyse, str(capture), start, point, source,
+            futures = [pool.submit(_analyse, analyze_capture, str(capture), start, point, source,
                                    None if recapture is None else str(recapture))
                        for point, capture, recapture in tasks]
             try:

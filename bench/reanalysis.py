@@ -268,9 +268,9 @@ def reanalyze_session(session: Path, start: dict[str, Any], out_dir: Path | None
         pending.append((len(points_out), point, capture, status, recapture))
         points_out.append(None)
     if jobs > 1 and len(pending) > 1:
-        from ventbench.bench.point_pool import analyse_points
+        from ventbench.bench.point_pool import analyse_points  # worker processes: on demand
 
-        results = analyse_points([(p, c, r) for _, p, c, _, r in pending], start,
+        results = analyse_points(analyze_capture, [(p, c, r) for _, p, c, _, r in pending], start,
                                  str(session / "start.json"), jobs)
     else:
         results = None

@@ -11,7 +11,7 @@ The replay of a reliability run has two stages with different kinds of state:
 - **analysis** (run time, validity, :class:`analysis.stream.BreathStream`, events) does not:
   the stream's running sum of the flow is carried from the first sample, so a breath's
   numbers depend, to the last bit, on every sample before it. It runs here, in order, over
-  the decoded spans, through the same :class:`~bench.reliability.replay.SegmentFeed` as the
+  the decoded spans, through the same :class:`~bench.reliability.segment_feed.SegmentFeed` as the
   single pass — so a breath across a part or span boundary is found once, as in one pass.
 
 A span after the first of its capture segment is decoded from the driver as it was after
@@ -53,7 +53,7 @@ from ventbench.bench.reliability.decode_spans import (
     supports,
 )
 from ventbench.bench.reliability.events import EVENTS_FILE, EventLog
-from ventbench.bench.reliability.replay import SegmentFeed, replay_setup
+from ventbench.bench.reliability.segment_feed import SegmentFeed, replay_serial, replay_setup
 from ventbench.bench.reliability.store import BreathStore
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.capture import CaptureReader
@@ -212,13 +212,11 @@ def replay_parallel(session: Path, out: Path, jobs: int,
     ReplayWorkerError
         A worker process died; the message names what it was decoding.
     """
-    from ventbench.bench.reliability.replay import replay_into
-
     session, out = Path(session), Path(out)
     start, config, ambient, starts = replay_setup(session)
     driver, options = start["driver"], dict(start.get("driver_options") or {})
     if not supports(driver):  # only VBR/1 decoders are known to forget (decode_spans)
-        return {**replay_into(session, out, 1), "spans": 0, "fallbacks": 0}
+        return {**replay_serial(session, out), "spans": 0, "fallbacks": 0}
     store = BreathStore(out)
     log = EventLog(out / EVENTS_FILE)
     samples = spans = fallbacks = 0

@@ -97,7 +97,7 @@ def test_verified_alone_with_the_labs_certificate(signed, tmp_path):
     assert "the pages are the session's report.pdf" in out
     assert "results hash printed in the report is the attached results.json's" in out
     assert "stop.json verdict, point verdicts and exit status agree" in out
-    assert "attached results.json: verdict FAIL re-derived from its point and alarm" in out
+    assert "attached results.json: verdict FAIL re-derived from its point, alarm and inspection verdicts" in out
     from ventbench.bench.records import sha256_file
 
     assert f"manifest sha256: {sha256_file(session / 'manifest.json')}" in out

@@ -1,4 +1,4 @@
-"""Section 7, the appendix: every file with its SHA-256, software, the full configuration,
+"""The appendix (the last section): every file with its SHA-256, software, the full configuration,
 and how to verify that this PDF matches the recorded data."""
 
 from __future__ import annotations

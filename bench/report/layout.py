@@ -176,6 +176,11 @@ class Document:
     def __init__(self) -> None:
         self.pages: list[Figure] = []
         self.y = TOP_IN
+        #: numbered headings: (number, text, level, page index), for the table of contents
+        self.outline: list[tuple[str, str, int, int]] = []
+        self._numbers = [0, 0]  # current section, subsection
+        self._section_text = ""
+        self._contents: tuple[int, str] | None = None  # the reserved page and its title
 
     # -- pages ------------------------------------------------------------------------------
     def new_page(self) -> Figure:
@@ -211,10 +216,16 @@ class Document:
                            transform=figure.dpi_scale_trans)
 
     def heading(self, text: str, level: int = 1, keep_in: float = 1.2) -> None:
-        """A section heading kept together with ``keep_in`` inches of what follows."""
+        """A section heading kept together with ``keep_in`` inches of what follows.
+
+        Level 1 is numbered "N." and level 2 "N.M" (a level 2 before the first section, on
+        the cover, is not); both go into :attr:`outline` for the table of contents."""
         size = {1: 14.0, 2: 11.0, 3: 9.5}.get(level, 9.5)
-        lines = wrap(text, CONTENT_W_IN, size, True)
+        number = self._number(level, text)
+        lines = wrap(f"{number} {text}" if number else text, CONTENT_W_IN, size, True)
         self.ensure(len(lines) * size * LINE / 72 + keep_in)
+        if number:
+            self.outline.append((number, text, level, len(self.pages) - 1))
         self.space(0.08 if level > 1 and self.y > TOP_IN else 0.0)
         for line in lines:
             self.put(LEFT_IN, self.y, line, size, bold=True)
@@ -223,6 +234,47 @@ class Document:
             self.page.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - self.y] * 2,
                                         lw=0.6, color=INK, transform=self.page.dpi_scale_trans))
         self.space(0.06)
+
+    def _number(self, level: int, text: str) -> str:
+        if level == 1:
+            self._numbers = [self._numbers[0] + 1, 0]
+            self._section_text = text
+            return f"{self._numbers[0]}."
+        if level == 2 and self._numbers[0]:
+            self._numbers[1] += 1
+            return f"{self._numbers[0]}.{self._numbers[1]}"
+        return ""
+
+    def section(self, text: str) -> None:
+        """A level-1 heading unless ``text`` is already the current section (the first of a
+        run of pages that each start with their own level-2 heading)."""
+        if text != self._section_text or not self._numbers[0]:
+            self.heading(text, 1, keep_in=1.5)
+
+    def contents_page(self, title: str) -> None:
+        """Reserve the next page for the table of contents, drawn by :meth:`finish` once
+        every heading's page is known."""
+        self.new_page()
+        self._contents = (len(self.pages) - 1, title)
+
+    def _draw_contents(self) -> None:
+        index, title = self._contents
+        figure, size = self.pages[index], 9.0
+        step = size * LINE / 72 + 0.04
+        room = int((PAGE_H_IN - BOTTOM_IN - TOP_IN - 0.5) // step)
+        entries = self.outline if len(self.outline) <= room else [e for e in self.outline if e[2] == 1]
+        y = TOP_IN
+        self.put(LEFT_IN, y, title, 14.0, bold=True, figure=figure)
+        y += 14.0 * LINE / 72 + 0.15
+        for number, text, level, page in entries[:room]:
+            indent = 0.0 if level == 1 else 0.35
+            label = f"{number} {text}"
+            page_text = str(page + 1)
+            width = CONTENT_W_IN - indent - text_width_in(page_text, size) - 0.3
+            self.put(LEFT_IN + indent, y, ellipsize(label, width, size, level == 1), size, bold=level == 1,
+                     figure=figure)
+            self.put(PAGE_W_IN - RIGHT_IN, y, page_text, size, ha="right", bold=level == 1, figure=figure)
+            y += step
 
     def paragraph(self, text: str, size: float = 8.5, *, bold: bool = False, color: str = INK,
                   indent_in: float = 0.0, family: str = FONT, after_in: float = 0.06) -> None:
@@ -318,7 +370,10 @@ class Document:
     # -- finishing --------------------------------------------------------------------------
     def finish(self, header: Callable[[int, int], tuple[str, str, str]],
                footer: Callable[[int, int], tuple[str, str]]) -> list[Figure]:
-        """Stamp header (left, right, banner) and footer (left, right) on every page."""
+        """Draw the table of contents (when a page was reserved) and stamp header (left,
+        right, banner) and footer (left, right) on every page."""
+        if self._contents is not None:
+            self._draw_contents()
         total = len(self.pages)
         width = CONTENT_W_IN
         for n, figure in enumerate(self.pages, start=1):

@@ -90,7 +90,7 @@ def conclusion(data: ReportData, msgs: Messages) -> str:
 
 
 def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
-    """Section 1: what was tested, by whom, when, and the verdict in words and symbols."""
+    """The cover: what was tested, by whom, when, and the verdict in words and symbols."""
     doc.new_page()
     doc.put(LEFT_IN, doc.y, msgs("cover.title"), 20, bold=True)
     doc.y += 0.42
@@ -185,7 +185,7 @@ def _instrument_rows(data: ReportData, msgs: Messages) -> tuple[list[list[str]],
 
 
 def setup(doc: Document, data: ReportData, msgs: Messages) -> None:
-    """Section 2: instruments, test points and lung, gas, detection, judgement rule."""
+    """The set-up section: instruments, test points and lung, gas, detection, judgement rule."""
     doc.new_page()
     doc.heading(msgs("setup.title"))
     doc.heading(msgs("setup.instruments"), 2)
@@ -269,7 +269,7 @@ def _gas_and_rules(doc: Document, data: ReportData, msgs: Messages) -> None:
 
 
 def limits(doc: Document, data: ReportData, msgs: Messages) -> None:
-    """Section 3: each quantity's limit with its source and confidence."""
+    """The limits section: each quantity's limit with its source and confidence."""
     doc.new_page()
     doc.heading(msgs("limits.title"))
     frozen = data.analysis.get("limits") or {}

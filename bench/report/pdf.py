@@ -59,12 +59,14 @@ def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) 
     doc = Document()
     if data.is_reliability:
         reliability_front.cover(doc, data, msgs)
+        doc.contents_page(msgs("contents.title"))
         reliability_front.setup(doc, data, msgs)
         reliability_pages.section(doc, data, msgs)
         banner = reliability_front.status_line(data, msgs)
     else:
         pages.cover(doc, data, msgs)
         identity.cover_block(doc, data, msgs, lab)
+        doc.contents_page(msgs("contents.title"))  # numbered sections, drawn when all are placed
         inspection_pages.section(doc, data, msgs)  # [[inspection]] checklist (docs/inspection.md)
         pages.setup(doc, data, msgs)
         pages.limits(doc, data, msgs)

@@ -33,7 +33,7 @@ MAX_WAVE_SPAN_S = 24.0
 
 
 def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
-    """Section 4: one row per point × check, paginated; NOT TESTED points with their reason."""
+    """The results summary: one row per point × check, paginated; NOT TESTED points with their reason."""
     doc.new_page()
     doc.heading(msgs("summary.title"))
     doc.paragraph(msgs("summary.intro"), 7.5)
@@ -108,7 +108,7 @@ def _accuracy_series(data: ReportData) -> dict[tuple[str, str], _Series]:
 
 
 def accuracy(doc: Document, data: ReportData, msgs: Messages) -> None:
-    """Section 5: error vs set per quantity (VT by disclosure band), limit and achieved envelopes."""
+    """Accuracy across all points: error vs set per quantity (VT by disclosure band), limit and achieved envelopes."""
     series = _accuracy_series(data)
     doc.new_page()
     doc.heading(msgs("accuracy.title"))
@@ -168,10 +168,11 @@ def _representative(point: Mapping[str, Any]) -> int | None:
 
 
 def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: Messages) -> None:
-    """Section 6: one point — settings, numbers, waveform excerpt, error strips, flags, notes."""
+    """The points section: one point — settings, numbers, waveform excerpt, error strips, flags, notes."""
     pid = str(point["id"])
     doc.new_page()
-    doc.heading(f"{msgs('point.title', id=pid)} — {msgs.verdict(point.get('verdict'))}")
+    doc.section(msgs("point.section"))  # "N. Points" on the first point's page
+    doc.heading(f"{msgs('point.title', id=pid)} — {msgs.verdict(point.get('verdict'))}", 2)
     breaths = point.get("breaths") or []
     measured = [b for b in breaths if b.get("measured")]
     gas = point.get("gas") or {}

@@ -121,10 +121,11 @@ def _window_table(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
 
 
 def steady_point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: Messages) -> None:
-    """Section 6 for a steady point."""
+    """The points section's page of a steady point."""
     pid = str(point["id"])
     doc.new_page()
-    doc.heading(f"{msgs('point.title', id=pid)} — {msgs.verdict(point.get('verdict'))}")
+    doc.section(msgs("point.section"))  # "N. Points" on the first point's page
+    doc.heading(f"{msgs('point.title', id=pid)} — {msgs.verdict(point.get('verdict'))}", 2)
     record = data.point_records.get(pid) or {}
     gas = point.get("gas") or {}
     rule = point.get("rule") or {}

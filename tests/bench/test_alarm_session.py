@@ -85,14 +85,14 @@ def test_history_has_one_check_row_per_alarm_test(demo_session):
 @pytest.mark.parametrize("lang, title, verdict", [("en", "Alarm test alarm-disconnection", "FAIL"),
                                                    ("id", "Uji alarm alarm-disconnection", "GAGAL")])
 def test_report_has_one_alarm_page_per_test(demo_session, tmp_path, lang, title, verdict):
-    from pypdf import PdfReader
+    from tests.bench.pdf_text import pdf_pages
 
     session, _ = demo_session
     pdf = tmp_path / f"report-{lang}.pdf"
     done = subprocess.run([sys.executable, "-m", "ventbench", "report", str(session), "--lang", lang,
                            "--out", str(pdf)], text=True, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    texts = [p.extract_text() for p in PdfReader(pdf).pages]
+    texts = pdf_pages(pdf)
     pages = [t for t in texts if ("Alarm test alarm-" in t or "Uji alarm alarm-" in t)]
     assert len(pages) == 7
     disc = next(t for t in pages if title in t)

@@ -245,11 +245,10 @@ def test_tampered_inspection_record_is_a_verify_mismatch(failed_session, tmp_pat
 
 
 def test_report_shows_the_table_in_english_and_indonesian(failed_session, tmp_path):
-    pypdf = pytest.importorskip("pypdf")
+    pytest.importorskip("pypdf")
     from ventbench.bench.report import render
 
-    def pages(pdf):
-        return [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(pdf)).pages]
+    from tests.bench.pdf_text import pdf_pages as pages
 
     en = pages(failed_session[1] / "report.pdf")
     page = next(p for p in en if "Inspection checklist" in p)

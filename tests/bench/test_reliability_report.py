@@ -20,6 +20,8 @@ from ventbench.bench.report import render
 from ventbench.bench.report.i18n import Messages
 from ventbench.errors import ConfigError
 
+from tests.bench.pdf_text import pdf_pages
+
 pypdf = pytest.importorskip("pypdf")
 
 URL = ("sim://rig?speed=max&seed=3&rate_hz=200&step_ms=2000&unplug_at_s=300&unplug_s=5"
@@ -36,7 +38,7 @@ def rel_session(tmp_path_factory):
 
 
 def _pages(pdf) -> list[str]:
-    return [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(pdf)).pages]
+    return pdf_pages(pdf)
 
 
 def _sha(path) -> str:
@@ -63,7 +65,7 @@ def test_report_numbers_equal_the_results_block(rel_session):
     assert "✗ Does not conform" in pages[0] and "Ventilator reliability test report" in pages[0]
     for reason in block["reasons"]:
         assert reason in pages[0]
-    summary = next(p for p in pages if "3. Reliability run" in p)
+    summary = next(p for p in pages if "2. Reliability run" in p)
     assert f"Uptime (data) {m.num(block['uptime_pct'], 4)} %" in summary
     assert f"Missed breaths {block['breaths']['missed']}" in summary
     assert f"{block['breaths']['total']} recorded, {block['breaths']['trusted']} unflagged" in summary
@@ -78,11 +80,13 @@ def test_report_numbers_equal_the_results_block(rel_session):
     assert f"Conversion factor applied STP20 → BTPS: × {m.num(gas['btps_factor'], 4)}" in text
     n_events = sum(block["events"].values())
     assert f"{n_events} events in all" in text
-    assert "4. Appendix" in pages[-1] or "4. Appendix" in text
+    assert "3. Appendix" in pages[-1] or "3. Appendix" in text
     sha = _sha(session / "results.json")
-    for page in pages:  # every page: the results hash in the footer, "page n of m"
+    every_page = pdf_pages(session / "report.pdf", contents=True)
+    assert len(every_page) == len(pages) + 1  # the table of contents
+    for page in every_page:  # every page: the results hash in the footer, "page n of m"
         assert f"results.json SHA-256 {sha[:16]}…" in page
-        assert f"of {len(pages)}" in page
+        assert f"of {len(every_page)}" in page
     from ventbench.bench.report import embedded_results_sha256
 
     assert embedded_results_sha256(session / "report.pdf") == sha
@@ -97,7 +101,7 @@ def test_rerender_is_byte_identical_and_indonesian(rel_session, tmp_path):
     indonesian = render(session, lang="id", out=tmp_path / "id.pdf")
     text = " ".join(_pages(indonesian))
     for words in ("Laporan uji keandalan ventilator", "Ketersediaan data", "Napas terlewat",
-                  "Linimasa kejadian", "Tren per jam", "✗ GAGAL", "4. Lampiran"):
+                  "Linimasa kejadian", "Tren per jam", "✗ GAGAL", "3. Lampiran"):
         assert words in text, words
     assert "Missed breaths" not in text
 

@@ -15,11 +15,8 @@ pypdf = pytest.importorskip("pypdf")
 from ventbench.bench.report import embedded_results_sha256, render  # noqa: E402
 from ventbench.bench.report.i18n import Messages  # noqa: E402
 
+from tests.bench.pdf_text import is_contents, pdf_pages  # noqa: E402
 from tests.bench.report_fixtures import DUT, build_session  # noqa: E402
-
-
-def _pages(pdf) -> list[str]:
-    return [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(str(pdf)).pages]
 
 
 def _flat(text: str) -> str:
@@ -47,7 +44,7 @@ def rendered_id(session, tmp_path_factory):
 
 
 def test_every_section_has_its_required_items(session, rendered):
-    pages = _pages(rendered)
+    pages = pdf_pages(rendered)
     results = json.loads((session / "results.json").read_text())
     sha = hashlib.sha256((session / "results.json").read_bytes()).hexdigest()
     text = "\n".join(pages)
@@ -61,24 +58,24 @@ def test_every_section_has_its_required_items(session, rendered):
     # keeps the verdict words ("✗ FAIL" … checked just before), results.json keeps "FAIL"
     assert "Overall verdict ✗ Does not conform" in cover and "Overall verdict: ✗ Does not conform." in cover
     # set-up: instruments with calibration, warning when old, gas, detection, rule
-    for item in ("2. Test set-up", "RIG-01", "F-77", "2024-11-20", "older than 365 days", "2026-12-01",
+    for item in ("1. Test set-up", "RIG-01", "F-77", "2024-11-20", "older than 365 days", "2026-12-01",
                  "STP20 → BTPS", "22.5 °C", "1009.00 hPa", "45 %", "insp_threshold_lpm", "Settle",
                  "the first 3 breaths are not judged", "the next 8 breaths are judged", "every breath",
                  "Measurement uncertainty", "C 50 mL/hPa"):
         assert item in text, item
     # limits with source and confidence; unconfirmed flagged
-    assert "3. Limits applied" in text and "limit not verified against the standard text" in text
+    assert "2. Limits applied" in text and "limit not verified against the standard text" in text
     assert "MVM code (RMVS v4)" in text
     # summary: every point × check
-    summary = next(p for p in pages if "4. Results summary" in p)
+    summary = next(p for p in pages if "3. Results summary" in p)
     for point in results["points"]:
         assert point["id"] in summary
     # accuracy: disclosure sentences per band
     assert "VT delivered accuracy achieved (set ≥ 300 mL): ±(4 mL +" in text
-    assert "5. Accuracy across all points" in text
+    assert "4. Accuracy across all points" in text
     # one page per tested point; a failing point states its reason
-    for point in results["points"]:
-        first = next(i for i, p in enumerate(pages) if f"6. Point {point['id']}" in p)
+    for n, point in enumerate(results["points"], start=1):  # 5.1, 5.2 …: one subsection each
+        first = next(i for i, p in enumerate(pages) if f"5.{n} Point {point['id']}" in p)
         page = "\n".join(pages[first:first + 2])  # the worksheet of readings takes the point to 2 pages
         if point["verdict"] == "FAIL":
             assert "✗ FAIL" in page and _flat(point["reason"]) in page
@@ -87,7 +84,7 @@ def test_every_section_has_its_required_items(session, rendered):
     assert "test lung replaced before this point" in text  # operator notes
     assert "Row 9" in text or "⚑" in text  # protocol notes (doubts) shown
     # appendix: files with hashes, software, configuration, how to verify
-    appendix = "\n".join(p for p in pages if "7. Appendix" in p or "Full configuration" in p)
+    appendix = "\n".join(p for p in pages if "6. Appendix" in p or "Full configuration" in p)
     assert "ventbench verify" in appendix and "How to verify this report" in appendix
     for rel in ("start.json", "results.json", "instruments.json", "points/vc-06/trace.csv"):
         assert rel in text
@@ -95,9 +92,10 @@ def test_every_section_has_its_required_items(session, rendered):
     assert digest in text.replace(" ", "")
     assert "protocol › settle_breaths" in text  # the configuration as a labelled table, not a JSON dump
     # every page: header with session and device, footer with page n of m and the hash prefix
-    for n, page in enumerate(pages, start=1):
+    every = pdf_pages(rendered, contents=True)
+    for n, page in enumerate(every, start=1):
         assert session.name in page and DUT["name"] in page
-        assert f"page {n} of {len(pages)}" in page and sha[:16] in page
+        assert f"page {n} of {len(every)}" in page and sha[:16] in page
     assert "INCOMPLETE" not in text
 
 
@@ -125,7 +123,7 @@ def test_changing_one_breath_changes_the_hash_shown(tmp_path):
     new = hashlib.sha256((copy / "results.json").read_bytes()).hexdigest()
     pdf = render(copy)
     assert embedded_results_sha256(pdf) == new != old
-    pages = _pages(pdf)
+    pages = pdf_pages(pdf)
     assert all(new[:16] in p and old[:16] not in p for p in pages)
 
 
@@ -179,8 +177,23 @@ def test_sixty_points_paginate_inside_the_page_box(tmp_path):
     assert text.count("Point") == table_pages  # the header row repeats on every page of the table
 
 
+def test_sections_are_numbered_and_the_contents_page_gives_each_ones_page(rendered):
+    pages = pdf_pages(rendered, contents=True)
+    (contents,) = [p for p in pages if is_contents(p)]
+    assert pages.index(contents) in (1, 2)  # after the cover (which may take two pages)
+    entries = [(f"{number} {text}", page) for number, text, page in re.findall(
+        r"(\d+\.\d*) (.+?) (\d+)(?= \d+\.\d* | Test report)", contents)]
+    sections = [label.split(" ", 1)[1] for label, _ in entries if re.match(r"\d+\. ", label)]
+    assert sections == ["Test set-up", "Limits applied", "Results summary", "Accuracy across all points",
+                        "Points", "Appendix"]
+    points = [label for label, _ in entries if re.match(r"5\.\d Point ", label)]
+    assert points == ["5.1 Point vc-01 — ✓ PASS", "5.2 Point vc-06 — ✗ FAIL", "5.3 Point vc-09 — ✓ PASS"]
+    for label, page in entries:  # each entry's heading is on the page the contents give
+        assert label.strip() in pages[int(page) - 1], (label, page)
+
+
 def test_indonesian_has_the_same_pages_and_numbers_with_indonesian_text(rendered, rendered_id):
-    en, ident = _pages(rendered), _pages(rendered_id)
+    en, ident = pdf_pages(rendered), pdf_pages(rendered_id)
     assert len(en) == len(ident)
     number = re.compile(r"\d+(?:[.,]\d+)?")
     for page_en, page_id in zip(en, ident, strict=True):
@@ -198,23 +211,23 @@ def test_indonesian_has_the_same_pages_and_numbers_with_indonesian_text(rendered
 
 def test_aborted_session_says_so_on_the_cover_and_every_header(tmp_path):
     root = build_session(tmp_path, ids=("vc-01", "vc-03", "vc-04"), abort_at="vc-03", label="aborted")
-    pages = _pages(render(root))
+    pages = pdf_pages(render(root))
     banner = "INCOMPLETE — aborted at point vc-03: operator abort before point vc-03"
     assert banner in pages[0]
     for page in pages:
         assert "INCOMPLETE — aborted at point vc-03" in page
     assert "Points not tested" in pages[0] and "○ vc-03" in pages[0] and "○ vc-04" in pages[0]
     assert "2 point(s) were not tested: vc-03, vc-04" in pages[0]
-    assert "6. Point vc-01" in "\n".join(pages)
+    assert "5.1 Point vc-01" in "\n".join(pages)
     assert "○ NOT TESTED" in "\n".join(pages)
-    assert not any("6. Point vc-04" in p for p in pages)  # no page pretends it was measured
+    assert not any("Point vc-04 —" in p for p in pages)  # no page pretends it was measured
 
 
 def test_cut_short_and_skipped_points(tmp_path):
     root = build_session(tmp_path, ids=("vc-03", "vc-05"), cut_short="vc-05", skip=("vc-03",), label="cut")
-    pages = _pages(render(root))
+    pages = pdf_pages(render(root))
     assert "INCOMPLETE — aborted at point vc-05: interrupted (Ctrl-C or SIGTERM)" in pages[0]
-    page = next(p for p in pages if "6. Point vc-05" in p)
+    page = next(p for p in pages if re.search(r"5\.\d+ Point vc-05", p))
     assert "? INCONCLUSIVE" in page and "the session stopped while this point was being recorded" in page
     assert "skipped by the operator" in pages[0]
 

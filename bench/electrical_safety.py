@@ -23,6 +23,7 @@ half its readings. The limits (:data:`LIMITS`) are recollections of IEC 62353:20
 no public source quoting them is in STANDARDS.md — so every one is ``unconfirmed`` and the
 record says "limit not verified against the standard text". With an instrument register the
 analyser must be in it (name and serial), else the record is INCONCLUSIVE (not traceable).
+The safety stage of ``ventbench run certification`` (:mod:`bench.certification`) uses it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""``ventbench run certification``: function points, an electrical-safety record and an endurance
+run chained into one session with one overall verdict; interrupted after stage 1 and resumed →
+the verdict of an uninterrupted run; a failing record → FAIL; bad plans and records → exit 3
+with the field named; verify re-derives the overall verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ventbench.bench.certification import overall
+from ventbench.bench.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PORT = "sim://rig?speed=max&seed=1"
+RECORD = """[record]
+analyser = "ESA615"
+analyser_serial = "1234567"
+standard = "IEC 62353"
+method = "direct"
+equipment_class = "I"
+applied_part = "BF"
+date = "2026-12-05"
+
+[readings]
+protective_earth_ohm = 0.12
+equipment_leakage_ua = {leak}
+patient_leakage_ua = 35
+"""
+ANALYSER = """
+[[instrument]]
+name = "ESA615"
+model = "Fluke ESA615 electrical safety analyser"
+serial = "1234567"
+firmware = "1.0"
+port = "none"
+certificate = "ESA-CAL-2026-7"
+lab = "test calibration lab"
+calibrated = 2026-01-01
+due = 2031-01-01
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    reg = tmp_path / "register.toml"
+    reg.write_text((ROOT / "bench" / "data" / "demo-instruments.toml").read_text() + ANALYSER)
+    ok = tmp_path / "safety-ok.toml"
+    ok.write_text(RECORD.format(leak=210))
+    bad = tmp_path / "safety-fail.toml"
+    bad.write_text(RECORD.format(leak=800))  # > 500 µA, class I direct
+    return {"register": reg, "ok": ok, "fail": bad, "tmp": tmp_path}
+
+
+def _argv(files, out, record="ok", *extra):
+    return ["run", "certification", "--port", PORT, "--driver", "rig", "--operator-mode", "auto",
+            "--point", "vc-01", "--point", "vc-02", "--duration", "60s",
+            "--safety-record", str(files[record]), "--instruments", str(files["register"]),
+            "--dut", "SimVent", "--device-serial", "SN1", "--firmware", "1.0", "--no-report",
+            "--out", str(out), *extra]
+
+
+def _session(out: Path) -> Path:
+    (session,) = [p for p in out.iterdir() if p.is_dir()]
+    return session
+
+
+def _results(session: Path) -> dict:
+    return json.loads((session / "results.json").read_text())
+
+
+def test_overall_rule():
+    assert overall({"function": "PASS", "safety": "PASS", "endurance": "PASS"})[0] == "PASS"
+    assert overall({"function": "PASS", "safety": "FAIL", "endurance": "INCONCLUSIVE"})[0] == "FAIL"
+    assert overall({"function": "PASS", "safety": "PASS", "endurance": None})[0] == "INCONCLUSIVE"
+    assert overall({"function": "PASS", "safety": "PASS", "endurance": "INCONCLUSIVE"})[0] == "INCONCLUSIVE"
+
+
+@pytest.mark.slow
+def test_interrupted_after_stage_one_and_resumed_gives_the_same_verdict(files, monkeypatch, capsys):
+    whole = files["tmp"] / "whole"
+    assert main(_argv(files, whole)) == 2
+    a = _results(_session(whole))
+    assert [r["verdict"] for r in a["certification"]["stages"]] == ["PASS", "PASS", "INCONCLUSIVE"]
+    assert a["verdict"] == "INCONCLUSIVE"  # a 60 s endurance run cannot give a drift verdict
+
+    parts = files["tmp"] / "parts"
+    monkeypatch.setenv("VENTBENCH_CERT_STOP_AFTER", "function")
+    assert main(_argv(files, parts)) == 2
+    session = _session(parts)
+    stop = json.loads((session / "stop.json").read_text())
+    assert stop["status"] == "interrupted"
+    assert (session / "stage-function.json").exists() and not (session / "stage-safety.json").exists()
+    assert _results(session)["certification"]["stages"][1]["status"] == "not completed"
+    assert main(["verify", str(session), "--no-reanalysis"]) == 0  # an interrupted session is whole
+    monkeypatch.delenv("VENTBENCH_CERT_STOP_AFTER")
+    function_dir = sorted((session / "stages" / "function").iterdir())
+    capsys.readouterr()
+    assert main(["run", "certification", "--port", PORT, "--driver", "rig", "--resume", str(session)]) == 2
+    assert "stage function: completed earlier, files intact: skipped" in capsys.readouterr().out
+    assert sorted((session / "stages" / "function").iterdir()) == function_dir  # not run again
+    b = _results(session)
+    assert b["verdict"] == a["verdict"]
+    assert [r["verdict"] for r in b["certification"]["stages"]] == \
+        [r["verdict"] for r in a["certification"]["stages"]]
+    assert (session / "stop-00.json").exists()
+    capsys.readouterr()
+    assert main(["verify", str(session)]) == 0
+    out = capsys.readouterr().out
+    assert "certification: overall verdict INCONCLUSIVE re-derived" in out
+    assert "stage endurance: re-analysis: reliability captures re-decoded" in out
+    # nothing left to resume
+    assert main(["run", "certification", "--port", PORT, "--driver", "rig", "--resume", str(session)]) == 3
+
+
+@pytest.mark.slow
+def test_a_changed_stage_file_is_not_skipped_on_resume(files, monkeypatch, capsys):
+    out = files["tmp"] / "tamper"
+    monkeypatch.setenv("VENTBENCH_CERT_STOP_AFTER", "safety")
+    assert main(_argv(files, out)) == 2
+    session = _session(out)
+    (session / "stages" / "safety" / "safety.json").write_text("{}")
+    monkeypatch.delenv("VENTBENCH_CERT_STOP_AFTER")
+    capsys.readouterr()
+    assert main(["run", "certification", "--port", PORT, "--driver", "rig", "--resume", str(session)]) == 3
+    assert "stage safety cannot be skipped: stages/safety/safety.json: changed" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_failing_safety_record_fails_the_certification(files, monkeypatch):
+    out = files["tmp"] / "fail"
+    assert main(_argv(files, out, "fail")) == 1
+    res = _results(_session(out))
+    assert res["verdict"] == "FAIL" and res["certification"]["reasons"][0].startswith("stage safety: FAIL — ")
+    judged = json.loads((_session(out) / "stages" / "safety" / "safety.json").read_text())
+    assert judged["verdict"] == "FAIL" and "equipment_leakage_ua" in judged["reason"]
+
+
+def test_bad_record_and_plan_are_usage_errors_naming_the_field(files, capsys):
+    bad = files["tmp"] / "bad-record.toml"
+    bad.write_text(RECORD.format(leak='"210"'))
+    out = files["tmp"] / "none"
+    argv = _argv(files, out)
+    argv[argv.index("--safety-record") + 1] = str(bad)
+    assert main(argv) == 3
+    assert "readings.equipment_leakage_ua: expected a number" in capsys.readouterr().err
+    assert not out.exists()  # refused before any session directory
+
+    plan = files["tmp"] / "plan.toml"
+    plan.write_text('[certification]\n[certification.function]\nprotocol = "iso80601-2-12-vc"\n'
+                    '[certification.safety]\nrecord = "safety-ok.toml"\n'
+                    '[certification.endurance]\nduration = "soon"\n')
+    assert main(["run", str(plan), "--port", PORT, "--driver", "rig", "--operator-mode", "auto",
+                 "--out", str(out)]) == 3
+    err = capsys.readouterr().err
+    assert f"{plan}:7: certification.endurance.duration" in err
+    plan.write_text('[certification]\n[certification.function]\nprotocl = "x"\n'
+                    '[certification.safety]\n[certification.endurance]\n')
+    assert main(["run", str(plan), "--port", PORT, "--driver", "rig", "--out", str(out)]) == 3
+    assert f"{plan}:3: certification.function.protocl: unknown key" in capsys.readouterr().err
+    assert main(["run", "iso80601-2-12-vc", "--port", PORT, "--driver", "rig",
+                 "--safety-record", str(files["ok"]), "--out", str(out)]) == 3
+    assert "--safety-record" in capsys.readouterr().err

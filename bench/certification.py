@@ -217,3 +217,57 @@ def rederive(session: Path) -> dict[str, Any]:
     reasons = [f"stage {n}: {stages[n] or 'not completed'}" + (" — " + "; ".join(stage_why[n]) if stage_why.get(n) else "")
                for n in STAGES if stages.get(n) != "PASS"]
     return {"schema": SCHEMA, "stages": rows, "verdict": verdict, "reasons": reasons, "problems": problems}
+
+
+def replay_certification(session: Path, out: Path | None = None) -> int:
+    """``ventbench replay`` of a certification session: each stage session's captures
+    re-decoded and re-analysed (the function points as ``replay`` does, the endurance run as a
+    reliability replay), the safety record judged again, and the overall verdict re-derived;
+    identical → the exit code of the overall verdict, any difference → listed, exit 1."""
+    import tempfile
+
+    from ventbench.bench.reanalysis import reanalyze_session
+    from ventbench.bench.reliability.replay import compare, replay_into
+    from ventbench.bench.session import write_json_atomic
+    from ventbench.exit_codes import EXIT_FAIL, exit_code_for_verdict
+
+    session = Path(session)
+    block = rederive(session)
+    diffs = list(block["problems"])
+    print(f"replay {session}: certification, {sum(1 for r in block['stages'] if r.get('dir'))} stage(s) completed")
+    for row in block["stages"]:
+        if not row.get("dir"):
+            print(f"  {row['stage']:<10} not completed")
+            continue
+        sub = session / row["dir"]
+        if row["stage"] == "function":
+            target = None if out is None else Path(out) / "function"
+            if target is not None:
+                target.mkdir(parents=True, exist_ok=True)
+            outcome = reanalyze_session(sub, read_json(sub / "start.json", "stage start record"), target)
+            diffs += [f"function: {d}" for d in outcome.differences]
+            if target is not None:
+                write_json_atomic(target / "results.json", outcome.recomputed)
+            print(f"  function   {outcome.n_points} point(s) re-analysed: {outcome.recomputed.get('verdict')}")
+        elif row["stage"] == "endurance":
+            with tempfile.TemporaryDirectory(prefix="ventbench-cert-replay-") as tmp:
+                target = Path(out) / "endurance" if out is not None else Path(tmp)
+                counts = replay_into(sub, target)
+                diffs += [f"endurance: {d}" for d in compare(sub, target)]
+            print(f"  endurance  {counts['breaths']} breaths re-decoded and re-analysed: {row['verdict']}")
+        else:
+            print(f"  safety     record judged again: {row['verdict']}")
+    recorded = read_json(session / "results.json", "results") if (session / "results.json").exists() else {}
+    verdict = block["verdict"]
+    if verdict == "PASS" and any(r.startswith("device identity incomplete")
+                                 for r in (recorded.get("certification") or {}).get("reasons") or []):
+        verdict = "INCONCLUSIVE"
+    if recorded and recorded.get("verdict") != verdict:
+        diffs.append(f"overall verdict: recorded {recorded.get('verdict')!r}, re-derived {verdict!r}")
+    for line in diffs:
+        print(f"  {line}")
+    if diffs:
+        print(f"replay: {len(diffs)} difference(s) from the recorded session")
+        return EXIT_FAIL
+    print(f"replay: identical; overall verdict {verdict}")
+    return exit_code_for_verdict(verdict)

@@ -6,6 +6,9 @@ with the field named; verify re-derives the overall verdict."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,6 +114,9 @@ def test_interrupted_after_stage_one_and_resumed_gives_the_same_verdict(files, m
     out = capsys.readouterr().out
     assert "certification: overall verdict INCONCLUSIVE re-derived" in out
     assert "stage endurance: re-analysis: reliability captures re-decoded" in out
+    capsys.readouterr()
+    assert main(["replay", str(session)]) == 2
+    assert "replay: identical; overall verdict INCONCLUSIVE" in capsys.readouterr().out
     # nothing left to resume
     assert main(["run", "certification", "--port", PORT, "--driver", "rig", "--resume", str(session)]) == 3
 
@@ -163,3 +169,54 @@ def test_bad_record_and_plan_are_usage_errors_naming_the_field(files, capsys):
     assert main(["run", "iso80601-2-12-vc", "--port", PORT, "--driver", "rig",
                  "--safety-record", str(files["ok"]), "--out", str(out)]) == 3
     assert "--safety-record" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_every_stage_passing_passes(files):
+    """2 h of endurance at speed=max (≈ 10 s): enough breaths and time for the drift verdicts."""
+    out = files["tmp"] / "pass"
+    argv = _argv(files, out)
+    argv[argv.index("--duration") + 1] = "2h"
+    assert main(argv) == 0
+    res = _results(_session(out))
+    assert res["verdict"] == "PASS" and res["certification"]["reasons"] == []
+    assert main(["verify", str(_session(out)), "--no-reanalysis"]) == 0
+
+
+@pytest.mark.slow
+def test_sigint_inside_the_endurance_stage_then_resume(files):
+    """Ctrl-C inside stage 3: the session is closed interrupted and verifiable; --resume
+    continues the same endurance session (a new segment of the reliability run)."""
+    out = files["tmp"] / "sig"
+    argv = _argv(files, out)
+    argv[argv.index("--port") + 1] = "sim://rig?speed=20&seed=1"
+    argv[argv.index("--duration") + 1] = "120s"
+    i = argv.index("vc-02")
+    del argv[i - 1:i + 1]  # one point
+    proc = subprocess.Popen([sys.executable, "-m", "ventbench", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "reliability session" in line:  # the endurance stage is recording
+            break
+    import time
+
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=120) == 2, "".join(seen) + rest
+    session = _session(out)
+    stop = json.loads((session / "stop.json").read_text())
+    assert stop["status"] == "interrupted"
+    rows = _results(session)["certification"]["stages"]
+    assert [r["status"] for r in rows] == ["completed", "completed", "not completed"]
+    assert main(["verify", str(session), "--no-reanalysis"]) == 0
+    (endurance,) = (session / "stages" / "endurance").iterdir()
+    assert main(["run", "certification", "--port", "sim://rig?speed=max&seed=1", "--driver", "rig",
+                 "--resume", str(session)]) == 2
+    assert [p.name for p in (session / "stages" / "endurance").iterdir()] == [endurance.name]
+    assert (endurance / "stop-00.json").exists()  # the reliability run's own resume: segment 1
+    res = _results(session)
+    assert [r["verdict"] for r in res["certification"]["stages"]] == ["PASS", "PASS", "INCONCLUSIVE"]
+    assert main(["verify", str(session)]) == 0

@@ -26,8 +26,11 @@ from typing import Any
 from ventbench.errors import BenchError, ConfigError
 
 STOP_AFTER_ENV = "VENTBENCH_CERT_STOP_AFTER"
+#: options never written to start.json: --history may carry a database password (the stages
+#: are not indexed in the history)
+_NOT_STORED = ("history",)
 #: options that are stage-specific in the stored run options (reset for every stage)
-_STAGE_RESET = {"point": None, "group": None, "duration": None, "set_values": [], "limit_values": [],
+_STAGE_RESET = {"history": None, "point": None, "group": None, "duration": None, "set_values": [], "limit_values": [],
                 "drift_values": [], "yes": False, "resume": None, "safety_record": None, "no_history": True}
 
 
@@ -56,7 +59,7 @@ def is_certification(args: argparse.Namespace) -> bool:
 def _options_json(args: argparse.Namespace) -> dict[str, Any]:
     values, paths = {}, []
     for key, value in vars(args).items():
-        if callable(value):
+        if callable(value) or key in _NOT_STORED:
             continue
         if isinstance(value, Path):
             paths.append(key)

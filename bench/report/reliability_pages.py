@@ -44,7 +44,7 @@ from ventbench.errors import BenchError, ConfigError
 EVENT_TABLE_MAX_ROWS = 600
 #: Kinds that can come by the thousand (line noise, single out-of-limit breaths): over the
 #: cap they give way to every other event, so a day-10 disconnect is never left out.
-FREQUENT_KINDS = ("corrupt_data", "out_of_limit")
+FREQUENT_KINDS = ("corrupt_data", "out_of_limit", "oxygen")  # oxygen: one per 600 s of O2 data
 DATA_DIR = "reliability"
 
 

@@ -184,9 +184,11 @@ def test_every_stage_passing_passes(files):
 
 
 @pytest.mark.slow
-def test_sigint_inside_the_endurance_stage_then_resume(files):
-    """Ctrl-C inside stage 3: the session is closed interrupted and verifiable; --resume
-    continues the same endurance session (a new segment of the reliability run)."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_interrupted_inside_the_endurance_stage_then_resume(files, sig, capsys):
+    """Ctrl-C (or kill -9) inside stage 3: the session is verifiable (closed, or incomplete
+    without a stop record) and replayable; --resume continues the same endurance session
+    (the reliability run's own resume: a new segment)."""
     out = files["tmp"] / "sig"
     argv = _argv(files, out)
     argv[argv.index("--port") + 1] = "sim://rig?speed=20&seed=1"
@@ -203,20 +205,54 @@ def test_sigint_inside_the_endurance_stage_then_resume(files):
     import time
 
     time.sleep(2.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rest = proc.stdout.read()
-    assert proc.wait(timeout=120) == 2, "".join(seen) + rest
+    assert proc.wait(timeout=120) == (2 if sig == signal.SIGINT else -9), "".join(seen) + rest
     session = _session(out)
-    stop = json.loads((session / "stop.json").read_text())
-    assert stop["status"] == "interrupted"
-    rows = _results(session)["certification"]["stages"]
-    assert [r["status"] for r in rows] == ["completed", "completed", "not completed"]
-    assert main(["verify", str(session), "--no-reanalysis"]) == 0
     (endurance,) = (session / "stages" / "endurance").iterdir()
+    if sig == signal.SIGINT:
+        assert json.loads((session / "stop.json").read_text())["status"] == "interrupted"
+        rows = _results(session)["certification"]["stages"]
+        assert [r["status"] for r in rows] == ["completed", "completed", "not completed"]
+        assert main(["verify", str(session), "--no-reanalysis"]) == 0
+    else:
+        assert not (session / "stop.json").exists() and not (endurance / "stop.json").exists()
+        assert main(["verify", str(session), "--no-reanalysis"]) == 2  # incomplete, consistent
+    capsys.readouterr()
+    assert main(["replay", str(session)]) == 2
+    assert "endurance  not completed" in capsys.readouterr().out
     assert main(["run", "certification", "--port", "sim://rig?speed=max&seed=1", "--driver", "rig",
                  "--resume", str(session)]) == 2
     assert [p.name for p in (session / "stages" / "endurance").iterdir()] == [endurance.name]
-    assert (endurance / "stop-00.json").exists()  # the reliability run's own resume: segment 1
+    events = (endurance / "reliability" / "events.jsonl").read_text()
+    assert '"segment": 1' in events  # the reliability run's own resume: segment 1
     res = _results(session)
     assert [r["verdict"] for r in res["certification"]["stages"]] == ["PASS", "PASS", "INCONCLUSIVE"]
     assert main(["verify", str(session)]) == 0
+
+
+@pytest.mark.slow
+def test_one_report_with_one_conclusion(files):
+    pypdf = pytest.importorskip("pypdf")
+    from ventbench.bench.report import render
+    from ventbench.bench.report.i18n import Messages
+
+    out = files["tmp"] / "report"
+    argv = _argv(files, out, "fail")
+    argv.remove("--no-report")
+    assert main(argv) == 1
+    session = _session(out)
+    stop = json.loads((session / "stop.json").read_text())
+    assert stop["report"] == "rendered" and "report.pdf" in stop["files"]
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(str(session / "report.pdf")).pages]
+    m = Messages("en")
+    assert "Certification run" in pages[0] and m.conclusion("FAIL") in pages[0]
+    assert "1. Function and accuracy points" in pages[0] and "3. Endurance (reliability) run" in pages[0]
+    safety = next(p for p in pages if "Electrical safety (IEC 62353)" in p)
+    assert "equipment_leakage_ua 800 µA ≤ 500 µA" in safety
+    assert any("3. Reliability run" in p for p in pages)  # the endurance stage's own section
+    assert sum(m.conclusion("FAIL") in p for p in pages) >= 1
+    assert main(["verify", str(session), "--no-reanalysis"]) == 0
+    indonesian = render(session, lang="id", out=files["tmp"] / "id.pdf")
+    first = " ".join(pypdf.PdfReader(str(indonesian)).pages[0].extract_text().split())
+    assert "Uji sertifikasi" in first and Messages("id").conclusion("FAIL") in first

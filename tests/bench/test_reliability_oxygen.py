@@ -93,3 +93,48 @@ def test_events_do_not_depend_on_chunking():
     expect = float(np.sum((v[1:] + v[:-1]) / 2 * np.diff(t))) - (v[99_999] + 2 * v[100_000] + v[100_001]) / 2 * 0.005
     assert block["o2_used_l"] == pytest.approx(expect / 60.0, rel=1e-6)
     assert block["covered_s"] == pytest.approx(float(t[-1] - t[0]) - 0.01, abs=1e-6)
+
+
+def test_verify_replays_the_oxygen_events(cpap_session, capsys):
+    from ventbench.bench.cli import main
+
+    assert main(["verify", str(cpap_session)]) == 0
+    assert "breaths, events and results identical" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_interrupted_and_resumed_run_counts_no_oxygen_for_the_interruption(tmp_path):
+    """Ctrl-C after a few seconds, --resume: two segments; the O2 total is the sum of both
+    segments' integrals, the interruption is not covered (never counted as zero flow), and
+    the replay of both segments gives the same events."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ventbench.bench.cli import main
+
+    argv = ["run", "reliability", "--port", f"sim://cpap?speed=20&seed=2&flow_lpm={FLOW:g}&fio2_pct={FIO2:g}",
+            "--driver", "rig", "--duration", "1500s", "--no-report", "--no-history", "--out", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "ventbench", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    for line in proc.stdout:
+        if "reliability session" in line:
+            break
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    proc.stdout.read()
+    assert proc.wait(timeout=60) == 2
+    (session,) = tmp_path.iterdir()
+    first = json.loads((session / "results.json").read_text())["reliability"]["oxygen"]
+    assert main(["run", "reliability", "--port", f"sim://cpap?speed=max&seed=2&flow_lpm={FLOW:g}&fio2_pct={FIO2:g}",
+                 "--driver", "rig", "--resume", str(session), "--no-report", "--no-history"]) == 2
+    ox = json.loads((session / "results.json").read_text())["reliability"]["oxygen"]
+    events = [json.loads(x) for x in (session / "reliability" / "events.jsonl").read_text().splitlines()]
+    resumed = next(e for e in events if e["kind"] == "segment_start" and e["segment"] == 1)
+    span = ox["span_s"]
+    # each segment's device starts from rest: the truth is the sum of two generator rises
+    truth = _truth_l(1 / 200, 1 / 200 + first["covered_s"]) + _truth_l(1 / 200, 1 / 200 + span - resumed["t_s"])
+    assert ox["covered_s"] == pytest.approx(span - resumed["gap_s"], abs=0.02)
+    assert ox["o2_used_l"] == pytest.approx(truth, rel=1e-3)
+    assert main(["verify", str(session)]) == 0

@@ -137,12 +137,23 @@ def load_safety(path: str | Path) -> tuple[dict[str, Any], bytes]:
 
 def judge_safety(record_bytes: bytes, where: str, register: Any) -> dict[str, Any]:
     """The safety stage's judgement: :func:`bench.electrical_safety.judge_record`, and
-    INCONCLUSIVE without an instrument register (the analyser's traceability unknown)."""
+    INCONCLUSIVE without an instrument register (the analyser's traceability unknown) or when
+    the analyser's certificate was not valid on the record's date."""
     record = parse_record(TomlFile(record_bytes.decode("utf-8"), where).data, where)
     out = judge_record(record, register)
-    if register is None and out["verdict"] == "PASS":
+    if out["verdict"] != "PASS":
+        return out
+    head = record["record"]
+    if register is None:
         out["verdict"] = "INCONCLUSIVE"
         out["reason"] = "no instrument register (--instruments): the analyser's traceability is not established"
+        return out
+    analyser = next(i for i in register.instruments
+                    if i.name == head["analyser"] and i.serial == head["analyser_serial"])
+    if not str(analyser.calibrated) <= head["date"] <= str(analyser.due):  # ISO dates compare as text
+        out["verdict"] = "INCONCLUSIVE"
+        out["reason"] = (f"analyser {analyser.name} {analyser.serial}: certificate {analyser.certificate} valid "
+                         f"{analyser.calibrated} … {analyser.due}, not on the record's date {head['date']}: not traceable")
     return out
 
 

@@ -167,6 +167,12 @@ def run_certification(args: argparse.Namespace, run_protocol: Callable[[argparse
         if args.instruments is not None:
             load_register(args.instruments)
             register_bytes = Path(args.instruments).read_bytes()
+        dut = {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware}
+        if args.declaration is not None:  # the declared identity fills what was not given (as run does)
+            from ventbench.bench.declaration import load_declaration
+
+            declared = load_declaration(args.declaration).device
+            dut = {k: v or declared.get(k, "") for k, v in dut.items()}
         session = Session.create(args.out, "certification")
         root = session.root
         (root / "plan.toml").write_bytes(plan.text.encode("utf-8"))
@@ -176,7 +182,7 @@ def run_certification(args: argparse.Namespace, run_protocol: Callable[[argparse
         session.write_start({
             "kind": "certification", "plan": {**plan.to_json(), "function": func, "endurance": endurance,
                                               "safety_record": str(record_path)},
-            "dut": {"name": args.dut, "serial": args.device_serial, "firmware": args.firmware},
+            "dut": dut,
             "port": args.port, "driver": args.driver,
             "options": _options_json(args)})
         start = read_json(root / "start.json", "session start record")

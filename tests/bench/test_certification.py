@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from ventbench.bench.certification import overall
+from ventbench.bench.certification import judge_safety, overall
 from ventbench.bench.cli import main
+from ventbench.bench.instruments import load_register
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT = "sim://rig?speed=max&seed=1"
@@ -256,3 +257,20 @@ def test_one_report_with_one_conclusion(files):
     indonesian = render(session, lang="id", out=files["tmp"] / "id.pdf")
     first = " ".join(pypdf.PdfReader(str(indonesian)).pages[0].extract_text().split())
     assert "Uji sertifikasi" in first and Messages("id").conclusion("FAIL") in first
+
+
+def test_safety_stage_needs_a_register_and_a_certificate_valid_on_the_record_date(files):
+    record = files["ok"].read_bytes()
+    register = load_register(files["register"])
+    assert judge_safety(record, "r.toml", register)["verdict"] == "PASS"
+    none = judge_safety(record, "r.toml", None)
+    assert none["verdict"] == "INCONCLUSIVE" and "no instrument register" in none["reason"]
+    late = record.replace(b'date = "2026-12-05"', b'date = "2032-01-02"')
+    expired = judge_safety(late, "r.toml", register)
+    assert expired["verdict"] == "INCONCLUSIVE" and "not on the record's date 2032-01-02" in expired["reason"]
+    failing = judge_safety(files["fail"].read_bytes(), "r.toml", None)
+    assert failing["verdict"] == "FAIL"  # a reading above its limit fails whatever the traceability
+    unquoted = record.replace(b'date = "2026-12-05"', b"date = 2026-12-05")
+    assert judge_safety(unquoted, "r.toml", register)["verdict"] == "PASS"
+    with pytest.raises(Exception, match=r"r.toml: record.date: expected an ISO date"):
+        judge_safety(record.replace(b'date = "2026-12-05"', b'date = "5/12/2026"'), "r.toml", register)

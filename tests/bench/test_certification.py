@@ -137,8 +137,24 @@ def test_a_changed_stage_file_is_not_skipped_on_resume(files, monkeypatch, capsy
 
 @pytest.mark.slow
 def test_a_failing_safety_record_fails_the_certification(files, monkeypatch):
+    """Through a plan file: its points, its endurance duration, its record (relative to the plan)."""
     out = files["tmp"] / "fail"
-    assert main(_argv(files, out, "fail")) == 1
+    plan = files["tmp"] / "plan.toml"
+    plan.write_text('[certification]\ntitle = "Type test"\n[certification.function]\n'
+                    'protocol = "iso80601-2-12-vc"\npoints = ["vc-01"]\n'
+                    '[certification.safety]\nrecord = "safety-fail.toml"\n'
+                    '[certification.endurance]\nduration = "60s"\n')
+    argv = _argv(files, out, "fail")
+    for flag in ("--safety-record", "--duration"):
+        i = argv.index(flag)
+        del argv[i:i + 2]
+    for _ in range(2):
+        i = argv.index("--point")
+        del argv[i:i + 2]
+    argv[1] = str(plan)
+    assert main(argv) == 1
+    start = json.loads((_session(out) / "start.json").read_text())
+    assert start["plan"]["function"]["points"] == ["vc-01"] and start["plan"]["endurance"]["duration"] == "60s"
     res = _results(_session(out))
     assert res["verdict"] == "FAIL" and res["certification"]["reasons"][0].startswith("stage safety: FAIL — ")
     judged = json.loads((_session(out) / "stages" / "safety" / "safety.json").read_text())

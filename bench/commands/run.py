@@ -51,7 +51,7 @@ HELP = "run a protocol against a device: operator prompts, live breaths, a sessi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("protocol", metavar="PROTOCOL", help="built-in protocol id or TOML file")
+    parser.add_argument("protocol", metavar="PROTOCOL", help="built-in protocol id or TOML file (reliability, certification or a plan: docs)")
     parser.add_argument("--port", required=True, metavar="URL", type=port_url,
                         help="reference instrument / rig port (/dev/ttyACM0, sim://rig …)")
     parser.add_argument("--driver", required=True, metavar="NAME", help="driver (rig, imt …)")

@@ -17,16 +17,19 @@ The record is entered from the analyser's printout as TOML (or exported to it)::
     equipment_leakage_ua = 210
     patient_leakage_ua = 35        # applied-part leakage
 
-A reading that is missing, not a number, negative or beyond what an analyser can show is
+``date`` is an ISO date (quoted, or a TOML date). A reading that is missing, not a number,
+negative or beyond what an analyser can show is
 refused with the field named (ConfigError → exit 3): a safety record is never judged on
 half its readings. The limits (:data:`LIMITS`) are recollections of IEC 62353:2014 Table 2 —
 no public source quoting them is in STANDARDS.md — so every one is ``unconfirmed`` and the
 record says "limit not verified against the standard text". With an instrument register the
 analyser must be in it (name and serial), else the record is INCONCLUSIVE (not traceable).
+The safety stage of ``ventbench run certification`` (:mod:`bench.certification`) uses it.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,12 +79,18 @@ def parse_record(data: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise ConfigError(f"{where}: [record]: missing table")
     if not isinstance(readings, dict):
         raise ConfigError(f"{where}: [readings]: missing table")
+    if isinstance(head.get("date"), datetime.date):  # an unquoted TOML date
+        head = {**head, "date": head["date"].isoformat()}
     for key in _RECORD_KEYS:
         if not isinstance(head.get(key), str) or not head[key].strip():
             raise ConfigError(f"{where}: record.{key}: missing or not a string")
     for key, allowed in (("method", METHODS), ("equipment_class", CLASSES), ("applied_part", APPLIED_PARTS)):
         if head[key] not in allowed:
             raise ConfigError(f"{where}: record.{key}: expected one of {', '.join(allowed)}, found {head[key]!r}")
+    try:
+        datetime.date.fromisoformat(head["date"])
+    except ValueError:
+        raise ConfigError(f"{where}: record.date: expected an ISO date YYYY-MM-DD, found {head['date']!r}") from None
     if head["standard"] != "IEC 62353":
         raise ConfigError(f"{where}: record.standard: only 'IEC 62353' limits are known, found {head['standard']!r}")
     for key in readings:

@@ -68,6 +68,10 @@ def _replay(args: argparse.Namespace, view: Any = None) -> int:
     from ventbench.bench.session import iso_utc, load_session, utc_now, write_json_atomic
 
     start, stop = load_session(args.session)
+    if start.get("kind") == "certification":  # stages chained: bench/certification.py
+        from ventbench.bench.certification import replay_certification
+
+        return replay_certification(args.session, args.out)
     if start.get("kind") == "reliability":  # a days-long run: bench/reliability/replay.py
         from ventbench.bench.reliability.replay import replay_command
 

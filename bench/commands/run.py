@@ -27,6 +27,7 @@ from ventbench.bench.args import (
     port_url,
     positive,
 )
+from ventbench.bench.commands.run_certification import add_certification_arguments, is_certification
 from ventbench.bench.commands.run_reliability import (
     add_reliability_arguments,
     is_reliability,
@@ -50,7 +51,7 @@ HELP = "run a protocol against a device: operator prompts, live breaths, a sessi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("protocol", metavar="PROTOCOL", help="built-in protocol id or TOML file")
+    parser.add_argument("protocol", metavar="PROTOCOL", help="built-in protocol id or TOML file (reliability, certification or a plan: docs)")
     parser.add_argument("--port", required=True, metavar="URL", type=port_url,
                         help="reference instrument / rig port (/dev/ttyACM0, sim://rig …)")
     parser.add_argument("--driver", required=True, metavar="NAME", help="driver (rig, imt …)")
@@ -95,6 +96,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="do not render report.pdf (render it later with ventbench report)")
     # -- reliability runs (bench/commands/run_reliability.py) --
     add_reliability_arguments(parser)
+    # -- certification runs (bench/commands/run_certification.py) --
+    add_certification_arguments(parser)
     add_view_arguments(parser)
 
 
@@ -220,6 +223,15 @@ def run(args: argparse.Namespace) -> int:
     )
     from ventbench.drivers.registry import driver_options
 
+    if is_certification(args):  # function, safety and endurance stages: bench/certification.py
+        from ventbench.bench.commands.run_certification import run_certification
+
+        if view_wanted(args):
+            raise ConfigError("--view is not available on run certification yet")
+        return run_certification(args, run)
+    if args.safety_record is not None:
+        raise ConfigError(f"--safety-record: protocol {args.protocol!r} is not a certification run; "
+                          "it applies only to run certification or a certification plan")
     if is_reliability(args) and view_wanted(args):  # bench/view/ is not fed by it yet
         raise ConfigError("--view is not available on run reliability yet")
     if is_reliability(args) and args.inspection is not None:  # its runner asks no checklist yet

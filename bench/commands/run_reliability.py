@@ -52,7 +52,7 @@ def add_reliability_arguments(parser: argparse.ArgumentParser) -> None:
                        type=key_value(QUANTITIES, positive),
                        metavar="Q=V", help="drift limit per 24 h, in the quantity's unit")
     group.add_argument("--resume", type=Path, default=None, metavar="SESSION",
-                       help="continue an interrupted reliability session")
+                       help="continue an interrupted reliability or certification session")
     group.add_argument("--yes", action="store_true", help="no prompt before a real port starts")
 
 

@@ -103,7 +103,53 @@ def _report_hash(session: Path, pdf: Path | None, findings: Findings) -> None:
         findings.matched.append(f"{pdf.name}: embedded results hash matches results.json")
 
 
+def _certification(session: Path, stop: dict | None, findings: Findings) -> None:
+    """A certification session: the overall verdict re-derived from the stage records (each
+    completed stage's files against its recorded hashes, the safety record judged again),
+    then every stage session re-analysed as a session of its own."""
+    from ventbench.bench.certification import rederive
+    from ventbench.bench.session import read_json
+
+    try:
+        block = rederive(session)
+        recorded = read_json(session / "results.json", "results")
+    except (BenchError, OSError) as error:
+        findings.unchecked.append(f"certification: cannot re-derive the verdict ({error})")
+        return
+    findings.mismatches += [f"certification: {p}" for p in block["problems"]]
+    rec_block = recorded.get("certification") or {}
+    stages = {r["stage"]: r.get("verdict") for r in rec_block.get("stages") or []}
+    again = {r["stage"]: r.get("verdict") for r in block["stages"]}
+    for name, word in again.items():
+        if stages.get(name) != word:
+            findings.mismatches.append(f"certification: stage {name} verdict {stages.get(name)!r} in results.json, "
+                                       f"re-derived: {word!r}")
+    verdict = block["verdict"]
+    if verdict == "PASS" and recorded.get("verdict") == "INCONCLUSIVE" and any(
+            r.startswith("device identity incomplete") for r in rec_block.get("reasons") or []):
+        verdict = "INCONCLUSIVE"
+    if recorded.get("verdict") != verdict:
+        findings.mismatches.append(f"results.json: overall verdict {recorded.get('verdict')!r}, re-derived: {verdict!r}")
+    findings.mismatches += verdict_problems({"verdict": verdict}, stop)
+    for row in block["stages"]:
+        if row.get("dir") and row["stage"] != "safety":
+            sub = session / row["dir"]
+            sub_findings = Findings()
+            sub_start = read_record(sub / START_FILE, "stage start record", sub_findings)
+            sub_stop = read_record(sub / STOP_FILE, "stage stop record", sub_findings) \
+                if (sub / STOP_FILE).exists() else None
+            if sub_start is not None:
+                _reanalysis(sub, sub_start, sub_stop, sub_findings)
+            for kind in ("matched", "notes", "mismatches", "unchecked"):
+                getattr(findings, kind).extend(f"stage {row['stage']}: {line}" for line in getattr(sub_findings, kind))
+    if not findings.mismatches:
+        findings.matched.append(f"certification: overall verdict {verdict} re-derived from the stages")
+
+
 def _reanalysis(session: Path, start: dict, stop: dict | None, findings: Findings) -> None:
+    if start.get("kind") == "certification":
+        _certification(session, stop, findings)
+        return
     if start.get("kind") == "reliability":  # bench/reliability/replay.py
         from ventbench.bench.reliability.replay import replay_session
 

@@ -36,6 +36,7 @@ from scipy import stats
 
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EVENTS_FILE, read_events
+from ventbench.bench.reliability.oxygen import oxygen_block
 from ventbench.bench.reliability.store import read_breaths
 from ventbench.bench.reliability.store import trusted as is_trusted
 from ventbench.bench.session import read_json
@@ -179,6 +180,7 @@ def reliability_block(rec: np.ndarray, events: list[dict[str, Any]], config: Rel
         "out_of_limit": out_of_limit, "drift": drifts, "variability": cv,
         "hourly": hourly(t_ok, {q: rec[q][trusted] for q in QUANTITIES}),
         "events": counts, "segments": counts.get("segment_start", 0),
+        "oxygen": oxygen_block(events, config.o2_channel, span),
         "store_dropped_bytes": dropped_bytes,
         "verdict": verdict, "reasons": reasons_fail + reasons_inc,
     }

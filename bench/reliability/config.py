@@ -66,6 +66,8 @@ class ReliabilityConfig:
     capture_rotate_mib: float = 256.0
     status_interval_s: float = 1.0
     protocol_sha256: str = ""
+    #: the O2 flow channel integrated over the run (role ``o2_flow`` of ``[protocol.channels]``)
+    o2_channel: str = "o2_flow_lpm"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -189,7 +191,8 @@ def load_reliability(name_or_path: str | Path = "reliability", *, duration: str 
         missed_factor=float(table.get("missed_factor", 1.5)), apnoea_s=float(table.get("apnoea_s", 20.0)),
         stall_s=float(table.get("stall_s", 0.5)), no_data_s=no_data_s, run_breaths=int(table.get("run_breaths", 3)),
         capture_rotate_mib=float(table.get("capture_rotate_mib", 256.0)),
-        status_interval_s=float(table.get("status_interval_s", 1.0)), protocol_sha256=protocol.sha256)
+        status_interval_s=float(table.get("status_interval_s", 1.0)), protocol_sha256=protocol.sha256,
+        o2_channel=dict(protocol.channels).get("o2_flow", "o2_flow_lpm"))
 
 
 def _validate_point(doc: dict[str, Any], where: str) -> None:

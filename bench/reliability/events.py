@@ -26,6 +26,9 @@ corrupt_data        the decoder discarded bytes / rejected frames (garbage, bit 
                     ``discarded_bytes``, ``rejected_frames``, just before the sample at
                     ``t_s`` (VBR/1 locates them); for drivers that cannot, somewhere in
                     the samples of one decoded read, ``t_s`` … ``t_end_s``
+oxygen              O2 flow integrated over up to 600 s of run time (``from_s``, ``o2_l``,
+                    ``covered_s``, ``channel``; written by :mod:`.oxygen`, only when the
+                    device streams an O2 flow channel)
 ==================  =====================================================================
 
 A missed breath or apnoea is only reported when the interval was observed: an interval that

@@ -11,7 +11,8 @@ in a replay from the capture's rx bytes through a fresh driver — and does, per
 3. flow converted to the analysis condition by one factor (as every analysis does; the
    device's flow condition and the factor are a ``flow_condition`` event), breaths
    from :class:`analysis.stream.BreathStream` (bounded memory, chunk-invariant);
-4. every completed breath appended to the :class:`~bench.reliability.store.BreathStore`,
+4. the O2 flow channel, when the device streams one, integrated (:mod:`.oxygen`);
+5. every completed breath appended to the :class:`~bench.reliability.store.BreathStore`,
    samples and breaths given to the :class:`~bench.reliability.events.EventDetector`.
 
 Memory holds only the stream's buffer (≈ two breaths of samples) and a few counters; the
@@ -32,6 +33,7 @@ from ventbench.analysis.stream import BreathStream
 from ventbench.analysis.validity import SampleValidator
 from ventbench.bench.reliability.config import QUANTITIES, ReliabilityConfig
 from ventbench.bench.reliability.events import EventDetector
+from ventbench.bench.reliability.oxygen import OxygenMeter
 from ventbench.bench.reliability.store import BreathStore, breath_records
 from ventbench.bench.reliability.store import trusted as is_trusted
 from ventbench.drivers.base import SampleBlock
@@ -91,6 +93,8 @@ class Pipeline:
         self._decoded = 0  #: samples decoded by the driver so far (its segment index base)
         self._segments_seen = 0
         self._corrupt = (0, 0)  #: driver's discarded bytes, rejected frames already reported
+        #: the O2 flow channel integrated (``oxygen`` events; nothing without the channel)
+        self.oxygen = OxygenMeter(config.o2_channel, detector.emit, config.stall_s)
 
     def feed(self, block: SampleBlock, driver: Any) -> bool:
         """Process one block from ``driver`` (for its flow condition and reset segments).
@@ -122,6 +126,7 @@ class Pipeline:
         flow, paw, flags = self.validator(t_run, block.flow_lpm[:keep], block.paw_cmh2o[:keep], flags)
         flow = flow * self._factor
         self.detector.samples(t_run, flags, resets)
+        self.oxygen.feed(t_run, block.channels, flags)
         self._report_damage(driver, t_run, n)
         breaths = self.stream.feed(t_run, flow, paw, flags)
         self.rolling.samples += keep
@@ -185,5 +190,7 @@ class Pipeline:
         r.pip_cmh2o, r.rate_bpm = float(last["pip_cmh2o"]), float(last["rate_bpm"])
 
     def finish(self) -> None:
-        """End of the segment: close open event runs (the last, open breath is dropped)."""
+        """End of the segment: close open event runs and the open O2 interval (the last,
+        open breath is dropped)."""
+        self.oxygen.finish()
         self.detector.finish()

@@ -79,7 +79,16 @@ def sim_url(url: str, config: ReliabilityConfig) -> str:
     extra = {"mode": config.mode, **config.set, **config.lung, "continuous": "1", "record": "0"}
     if query.get("speed", "1").lower() == "max":
         extra["step_ms"] = "30000"
+    # a device that takes its own settings (sim://cpap) gets none of the ventilator's keys
+    from ventbench.drivers.registry import device_class
+
+    try:
+        ventilator = getattr(device_class(parts.netloc or parts.path.strip("/")), "simulates", True)
+    except ConfigError:
+        ventilator = True  # an unknown device is refused when the port opens
     for key, value in extra.items():
+        if key in SIM_KEYS and not ventilator:
+            continue
         if key in SIM_KEYS + ("continuous", "record", "step_ms"):
             query.setdefault(key, f"{value:g}" if isinstance(value, float) else str(value))
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))

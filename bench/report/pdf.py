@@ -5,7 +5,9 @@
 limits, results summary, accuracy across points, one page per point, appendix (files and
 hashes, configuration, how to verify). A reliability session (``start.json`` kind
 "reliability") gets cover and conclusion, set-up, the reliability section (summary, hourly
-trends, histograms, event timeline and table) and the same appendix. A4 portrait, TrueType
+trends, histograms, event timeline and table) and the same appendix. A certification session
+(kind "certification") gets one cover with the overall conclusion and the stages, the
+electrical-safety record, each stage's own pages and the appendix (``certification_pages.py``). A4 portrait, TrueType
 fonts embedded (text is real text), vector figures, Okabe-Ito colours with words and
 symbols for every verdict.
 
@@ -30,6 +32,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from ventbench.bench.report import (
     alarm_pages,
     appendix,
+    certification_pages,
     identity,
     inspection_pages,
     pages,
@@ -57,7 +60,13 @@ def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) 
     """Every page of the report as a matplotlib Figure, headers and footers stamped; a
     session on a simulated port is watermarked SIMULATION on every page."""
     doc = Document()
-    if data.is_reliability:
+    if data.start.get("kind") == "certification":  # one report of the chained stages
+        certification_pages.cover(doc, data, msgs)
+        doc.contents_page(msgs("contents.title"))
+        certification_pages.safety(doc, data, msgs)
+        certification_pages.stages(doc, data, msgs)
+        banner = certification_pages.status_line(data, msgs)
+    elif data.is_reliability:
         reliability_front.cover(doc, data, msgs)
         doc.contents_page(msgs("contents.title"))
         reliability_front.setup(doc, data, msgs)
@@ -89,6 +98,12 @@ def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) 
     if identity.is_simulation(data):
         identity.watermark(figures, msgs)
     return figures
+
+
+def _title_key(data: ReportData) -> str:
+    if data.start.get("kind") == "certification":
+        return "certification.title"
+    return "reliability.title" if data.is_reliability else "cover.title"
 
 
 @contextmanager
@@ -140,7 +155,7 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
     target = Path(out) if out is not None else Path(session_dir) / REPORT_FILE
     started = data.started_utc
     metadata = {
-        "Title": f"{msgs('reliability.title' if data.is_reliability else 'cover.title')} — {data.session_id}",
+        "Title": f"{msgs(_title_key(data))} — {data.session_id}",
         "Author": str((data.start.get("operator") or {}).get("name") or ""),
         "Subject": f"results.json sha256 {data.results_sha256}",
         "Keywords": f"ventbench; {data.protocol.get('id', '')}; {data.dut.get('name', '')}; lang={lang}",

@@ -44,7 +44,7 @@ from ventbench.errors import BenchError, ConfigError
 EVENT_TABLE_MAX_ROWS = 600
 #: Kinds that can come by the thousand (line noise, single out-of-limit breaths): over the
 #: cap they give way to every other event, so a day-10 disconnect is never left out.
-FREQUENT_KINDS = ("corrupt_data", "out_of_limit")
+FREQUENT_KINDS = ("corrupt_data", "out_of_limit", "oxygen")  # oxygen: one per 600 s of O2 data
 DATA_DIR = "reliability"
 
 
@@ -58,6 +58,19 @@ def _labels(msgs: Messages) -> dict[str, str]:
 
 def _limits(data: ReportData) -> dict[str, tuple[float, float]]:
     return {q: (float(v[0]), float(v[1])) for q, v in (config(data).get("limits") or {}).items()}
+
+
+def _oxygen_rows(ox: dict | None, msgs: Messages) -> list[tuple[str, str]]:
+    """The O2 used over the run and the mean O2 flow, or "not measured" (never 0)."""
+    if ox is None:  # a session written before the oxygen block existed
+        return []
+    if not ox.get("measured"):
+        return [(msgs("reliability.oxygen"), msgs("reliability.oxygen_not_measured", channel=ox.get("channel", "")))]
+    return [(msgs("reliability.oxygen"),
+             msgs("reliability.oxygen_text", litres=msgs.num(ox["o2_used_l"], 1), condition=ox.get("flow_condition") or "?",
+                  covered=hours(msgs, ox["covered_s"]), channel=ox["channel"])),
+            (msgs("reliability.oxygen_mean"),
+             msgs("reliability.oxygen_mean_text", lpm=msgs.num(ox["mean_o2_lpm"], 3), lph=msgs.num(ox["o2_l_per_h"], 1)))]
 
 
 def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
@@ -83,6 +96,7 @@ def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
     ]
     if b.get("store_dropped_bytes"):
         rows.append((msgs("reliability.store_dropped"), str(b["store_dropped_bytes"])))
+    rows += _oxygen_rows(b.get("oxygen"), msgs)
     doc.key_values(rows, size=8.5, key_in=2.2)
     doc.heading(msgs("reliability.out_of_limit"), 2, keep_in=0.6)
     rows = [[_q(msgs, q), f"[{msgs.sig(o['limit'][0], 6)}, {msgs.sig(o['limit'][1], 6)}]", str(o["breaths"]),

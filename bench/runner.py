@@ -104,6 +104,8 @@ class RunPlan:
     history_url: str | None = None  #: --history (None: $VENTBENCH_HISTORY or the sessions root)
     #: ``run --inspection FILE`` (bench.inspection_model.AnswersFile), or None: the operator answers
     inspection_answers: Any = None
+    #: how report.signed.pdf will be signed, said on the cover (``demo`` only: bench.demo_signing)
+    report_signature: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +142,7 @@ class Runner:
             "ambient": p.config.ambient.__dict__,
             "environment": p.environment,
             "traceability_override": p.traceability_override,
+            **({"report_signature": p.report_signature} if p.report_signature else {}),
             "instruments": {"declared": {"driver": p.driver, "port": p.port_url},
                             "note": "instrument identity and calibration as reported at "
                                     "handshake: instruments.json and each capture header"},

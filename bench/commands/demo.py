@@ -63,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-history", action="store_true", help="do not index the session")
     add_history_argument(parser)
     parser.add_argument("--no-report", action="store_true", help="do not render report.pdf")
+    parser.add_argument("--no-sign", action="store_true",
+                        help="do not sign the report with the demo's own key "
+                             "($VENTBENCH_DEMO_KEY or ~/.config/ventbench/demo-key)")
     parser.add_argument("--cpap", action="store_true",
                         help="the CPAP protocol against a simulated CPAP device (FiO2 4 %% low at high flow)")
     # -- instruments (default: the shipped register of the simulated bench), declaration,
@@ -132,6 +135,15 @@ def run(args: argparse.Namespace) -> int:
                              evidence)
     dut = {"name": prototype.name, "serial": prototype.serial, "firmware": prototype.firmware,
            "simulated": prototype.describe()}
+    demo_key = None
+    if not (args.no_report or args.no_sign):  # report.signed.pdf with the demo's own key
+        from ventbench.bench.demo_signing import demo_signer
+        from ventbench.errors import ConfigError
+
+        try:
+            demo_key = demo_signer()
+        except ConfigError as error:  # a demo without a signed copy is still a demo
+            print(f"warning: the report will not be signed: {error}")
     view = start_view(args)  # --view: the live page, in real time (bench/view/)
     plan = make_plan(
         protocol, port=demo_port(port, args.speed, view is not None), driver="rig", operator=operator, config=config,
@@ -139,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
         dut=dut, sessions_root=args.out, index_history=not args.no_history,
         render_report=not args.no_report, evidence=evidence, history_url=args.history,
     )
+    if demo_key is not None:
+        plan.report_signature = demo_key.record
     operator, live = session_view(view, operator, Live())
     warn_evidence(evidence, dut, live)
     runner = Runner(plan, live)
@@ -150,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
         live.line(f"report: {report}")
     else:
         live.line(f"report: {read_json(session / 'stop.json').get('report', 'not rendered')}")
+    if demo_key is not None:
+        from ventbench.bench.demo_signing import sign_demo_report
+
+        sign_demo_report(session, demo_key, live.line)
     live.line(f"demo finished in {time.monotonic() - t0:.1f} s; session: {session}")
     keep_serving(view)
     return code

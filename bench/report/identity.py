@@ -109,6 +109,10 @@ def cover_block(doc: Document, data: ReportData, msgs: Messages, lab: LabConfig 
             (msgs("identity.scope"), scope_text(data, msgs))]
     if is_simulation(data):
         rows.append((msgs("identity.simulation"), msgs("identity.simulation_text", port=port_url(data))))
+    signature = data.start.get("report_signature") or {}
+    if signature.get("kind") == "demo key":  # bench.demo_signing
+        rows.append((msgs("identity.demo_key"), msgs("identity.demo_key_text",
+                                                     sha=str(signature.get("certificate_sha256", "")))))
     doc.heading(msgs("identity.heading"), 2, keep_in=1.2)
     doc.key_values(rows, size=8.5)
     doc.heading(msgs("identity.signatories"), 2, keep_in=2.0)  # the signature block never splits

@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo demo-cpap lint wheel-test bench clean
+.PHONY: test demo demo-cpap docs-png lint wheel-test bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 3; }
@@ -16,7 +16,7 @@ $(STAMP): $(PY) pyproject.toml
 	@touch $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check core bench drivers analysis tests benchmarks
+	$(VENV)/bin/ruff check core bench drivers analysis tests benchmarks docs
 
 # The wheel as a user gets it: built, installed without -e into a clean venv, `ventbench demo`
 # and `verify` run from an empty folder, and the import layers checked (import-linter).
@@ -37,6 +37,10 @@ demo: $(STAMP)
 # high flow (docs/steady.md); FAIL (exit 1) by design, like `make demo`.
 demo-cpap: $(STAMP)
 	$(VENV)/bin/ventbench demo --cpap || [ $$? -eq 1 ]
+
+# The report pages shown in docs/report.md, re-rendered from a fresh demo (en and id; pdftoppm).
+docs-png: $(STAMP)
+	$(PY) docs/report_pngs.py
 
 # Speed and memory figures (not tests: the machines are noisy). soak.py runs for an hour+.
 bench: $(STAMP)

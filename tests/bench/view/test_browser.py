@@ -160,7 +160,7 @@ def test_demo_page_shows_the_waveform_live_and_marks_breaths_where_the_analysis_
     browser.execute_script("const s = document.getElementById('scroll'); s.value = 0;"
                            "s.dispatchEvent(new Event('input'));")
     back = _until(browser, "const f = window.vbView.state.frame;"
-                           "return f.t_lo_s < 0.5 * f.span_s && f")
+                           "return f.span_s == 10 && f.t_lo_s < 0.5 * f.span_s && f")
     assert back["t_hi_s"] == pytest.approx(back["t_first_s"] + 10.0) and back["marks"]
     time.sleep(1.5)  # paused: the pushed frames are not drawn
     assert browser.execute_script("return window.vbView.state.frame.t_hi_s") == back["t_hi_s"]

@@ -100,14 +100,15 @@ def keep_serving(server: Any, stream: Any = None) -> None:
     import threading
 
     stream = stream or sys.stderr
-    stream.write(f"session ended; the live view stays at {server.url} until Ctrl-C\n")
-    stream.flush()
     previous = None
     if threading.current_thread() is threading.main_thread():
-        # the session's own handlers are gone: Ctrl-C (or SIGTERM) now ends the command
+        # the session's own handlers are gone: Ctrl-C (or SIGTERM) now ends the command —
+        # installed before the line that says so, or a Ctrl-C right after it would be lost
         previous = (signal.signal(signal.SIGINT, signal.default_int_handler),
                     signal.signal(signal.SIGTERM, _interrupt))
     try:
+        stream.write(f"session ended; the live view stays at {server.url} until Ctrl-C\n")
+        stream.flush()
         while not server.stopping.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -28,11 +28,13 @@ def check_row(msgs: Messages, point: Mapping[str, Any], check: Mapping[str, Any]
 
 def check_columns(msgs: Messages, with_point: bool) -> list[Column]:
     """The columns of :func:`check_row` (the summary's with the point, a point page's without)."""
-    spec = [("point", 0.66)] if with_point else []
-    spec += [("quantity", 0.66), ("set", 0.42), ("mean", 0.47), ("sd", 0.42), ("min", 0.46), ("max", 0.46),
-             ("max_error", 0.47), ("limit", 0.8), ("achieved", 0.8), ("verdict", 0.72)]
-    if not with_point:  # the point page: its room to the quantity, limit and achieved columns
-        spec = [(k, w + {"quantity": 0.2, "limit": 0.25, "achieved": 0.21}.get(k, 0.0)) for k, w in spec]
+    # limit and achieved hold whole expressions ("±(10 L/min + 10 %)" is 1.12 in at 8 pt); the
+    # reason column only a note's number, "(12)"
+    spec = [("point", 0.62)] if with_point else []
+    spec += [("quantity", 0.62), ("set", 0.40), ("mean", 0.44), ("sd", 0.38), ("min", 0.42), ("max", 0.42),
+             ("max_error", 0.44), ("limit", 1.16), ("achieved", 1.0), ("verdict", 0.66)]
+    if not with_point:  # the point page: its room to the quantity and achieved columns
+        spec = [(k, w + {"quantity": 0.2, "achieved": 0.2}.get(k, 0.0)) for k, w in spec]
     cols = [Column(msgs(f"table.{k}"), w, "right" if k in ("set", "mean", "sd", "min", "max", "max_error") else "left")
             for k, w in spec]
     cols.append(Column(msgs("table.reason"), CONTENT_W_IN - sum(w for _, w in spec)))

@@ -23,8 +23,19 @@ def value(msgs: Messages, x: Any, unit: str) -> str:
     return msgs.num(x, DECIMALS.get(unit, 3))
 
 
+#: joins the words of one expression, so that a table cell wraps between expressions, never
+#: inside "±(2 cmH2O + 4 %)" (text extraction gives it back as a space)
+NBSP = "\u00a0"
+
+
+def unbroken(text: str) -> str:
+    """``text`` with its spaces made non-breaking: one expression, one line."""
+    return text.replace(" ", NBSP)
+
+
 def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
-    """"±(4 mL + 15 %)", "≤ 35 cmH2O", "≤ pplat + 2 cmH2O" — localised numbers."""
+    """"±(4 mL + 15 %)", "≤ 35 cmH2O", "≤ pplat + 2 cmH2O" — localised numbers, each
+    expression :func:`unbroken`."""
     if not limit:
         return msgs("common.no_limit")
     unit = limit.get("unit", "")
@@ -37,7 +48,7 @@ def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
         parts.append(f"≤ {limit['max_over']} + {msgs.sig(limit.get('max_over_by'))} {unit}")
     if limit.get("min") is not None:  # a floor (steady points: "maximum oxygen > 95 %")
         parts.append(f"≥ {msgs.sig(limit['min'])} {unit}")
-    text = ", ".join(parts)
+    text = ", ".join(unbroken(part) for part in parts)
     if limit.get("of") == "actual":
         text += " " + msgs("limits.of_actual")
     return text
@@ -45,15 +56,17 @@ def limit_text(msgs: Messages, limit: Mapping[str, Any] | None) -> str:
 
 def achieved_text(msgs: Messages, check: Mapping[str, Any]) -> str:
     """The accuracy achieved: "bias ± U; max |e|" ("+8.6 ± 12.9 mL; max 9.3"), else the
-    older "±(4 mL + 6.2 %)" form, or — when not computable."""
+    older "±(4 mL + 6.2 %)" form, or — when not computable. A narrow cell wraps only between
+    the bias, "± U unit;" and "max …" (each :func:`unbroken`)."""
     ach = check.get("achieved") or {}
     unit = check.get("unit") or (check.get("limit") or {}).get("unit", "")
     if ach.get("bias") is not None and ach.get("U") is not None:
-        return (f"{'+' if ach['bias'] >= 0 else ''}{msgs.sig(ach['bias'], 3)} ± {msgs.sig(ach['U'], 3)} {unit}; "
-                f"max {msgs.sig(ach.get('max_abs_error'), 3)}")
+        return " ".join([f"{'+' if ach['bias'] >= 0 else ''}{msgs.sig(ach['bias'], 3)}",
+                         unbroken(f"± {msgs.sig(ach['U'], 3)} {unit};"),
+                         unbroken(f"max {msgs.sig(ach.get('max_abs_error'), 3)}")])
     if ach.get("abs") is None or ach.get("rel") is None:
         return msgs("common.missing")
-    return f"±({msgs.sig(ach['abs'])} {unit} + {msgs.pct(ach['rel'])} %)"
+    return unbroken(f"±({msgs.sig(ach['abs'])} {unit} + {msgs.pct(ach['rel'])} %)")
 
 
 def settings_text(msgs: Messages, table: Mapping[str, Any]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from ventbench.bench.report.fmt import NBSP
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.source import ReportData
 from ventbench.bench.report.worksheet import Sheet, worksheet, worksheet_cells
@@ -59,7 +60,7 @@ def write_xlsx(data: ReportData, msgs: Messages, path: str | Path) -> Path:
             ws.append([number] + numbers + [""] + marks)
         for texts, numbers in zip(footer, nfooter, strict=True):
             cells = texts[1:] if numbers is None else [t if x is None else x for t, x in zip(texts[1:], numbers, strict=True)]
-            ws.append([texts[0]] + cells)
+            ws.append([texts[0]] + [c.replace(NBSP, " ") if isinstance(c, str) else c for c in cells])
     for r in row_font:
         for cell in ws[r]:
             cell.font = BOLD

@@ -12,6 +12,7 @@ from typing import Any
 from ventbench.bench.report.fmt import verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Document, axes_at
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import ReportData
 
 MARKS = (("induced_s", "--", "0.3"), ("condition_s", "-", "0.1"), ("alarm_s", "-", "#b2182b"),
@@ -95,6 +96,6 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
         doc.key_values(rows, size=8.0, key_in=2.3)
         style = verdict_style(alarm.get("verdict"))
         doc.paragraph(f"{msgs('alarms.verdict')}: {msgs.verdict(alarm.get('verdict'))}"
-                      + (f" — {alarm['reason']}" if alarm.get("reason") else ""), 9,
+                      + (f" — {translate_reason(alarm['reason'], msgs)}" if alarm.get("reason") else ""), 9,
                       bold=True, color=style.color)
         _timeline(doc, data, alarm, msgs)

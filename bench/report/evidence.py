@@ -15,6 +15,7 @@ from typing import Any
 
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, Column, Document
+from ventbench.bench.report.reasons import translate_reason
 
 ENV_ORDER = ("t_amb_degc", "rh_pct", "p_amb_hpa", "mains_v", "mains_hz")
 
@@ -42,7 +43,7 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
         rows.append((msgs("evidence.traceability"), msgs("evidence.trace_unknown")))
     else:
         status = str(inst.get("traceability") or "")
-        problems = "; ".join(inst.get("problems") or [])
+        problems = "; ".join(translate_reason(p, msgs) for p in inst.get("problems") or [])
         if status == "established":
             text = msgs("evidence.trace_established", register=inst.get("register") or "")
         elif status.startswith("overridden"):
@@ -57,11 +58,11 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
         text = (f"{msgs('evidence.phase_start')}: {_env_phase(env.get('start'), msgs)}. "
                 f"{msgs('evidence.phase_end')}: {_env_phase(env.get('end'), msgs)}. ")
         if env.get("problems"):
-            text += msgs("evidence.env_problems", problems="; ".join(env["problems"]))
+            text += msgs("evidence.env_problems", problems="; ".join(translate_reason(p, msgs) for p in env["problems"]))
         elif env.get("ranges"):
             text += msgs("evidence.env_ok")
         if env.get("notes"):
-            text += " " + msgs("evidence.env_notes", notes="; ".join(env["notes"]))
+            text += " " + msgs("evidence.env_notes", notes="; ".join(translate_reason(n, msgs) for n in env["notes"]))
         rows.append((msgs("evidence.environment"), text))
     applied: dict[str, list[str]] = {}
     for point in data.points:

@@ -9,8 +9,9 @@ and the text that replaces it, with the expression's named groups as ``str.forma
     pattern = 'no alarm within the (?P<window>\\S+) s window after the condition'
     text = "tidak ada alarm dalam jendela {window} s setelah kondisi"
 
-The first matching pattern wins. Reasons are often compound ("a; b; c"): a text no pattern
-matches whole is split at "; " and each part translated alone. A group is filled in as
+The first matching pattern wins. Reasons are often compound ("a; b; c"): such a text is
+split at "; " and each part translated alone; when some part has no pattern, a pattern
+matching the text whole is used instead (a few sentences have "; " inside). A group is filled in as
 follows, by its name:
 
 * ``…_reason``: translated itself (recursively), for nested sentences ("window 3: …");
@@ -27,12 +28,13 @@ parts, and the tests require it to find none in real sessions.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
+from typing import Any
 
 from ventbench.bench.report.i18n import MINUS, Messages
 
-__all__ = ["SEPARATOR", "translate_reason", "translate_all", "untranslated"]
+__all__ = ["SEPARATOR", "recording_text", "translate_all", "translate_reason", "untranslated"]
 
 #: How the bench joins the parts of a compound reason.
 SEPARATOR = "; "
@@ -78,22 +80,36 @@ def _one(text: str, msgs: Messages, missed: list[str]) -> str | None:
     return template.format(**values)
 
 
-def _translate(text: str, msgs: Messages, missed: list[str]) -> str:
-    whole = _one(text, msgs, missed)
-    if whole is not None:
-        return whole
-    parts = text.split(SEPARATOR)
-    if len(parts) == 1:
-        missed.append(text)
-        return text
+def _split(text: str, msgs: Messages, missed: list[str]) -> str:
+    """``text`` translated part by part (parts joined by "; ")."""
     out = []
-    for part in parts:
+    for part in text.split(SEPARATOR):
         got = _one(part, msgs, missed)
         if got is None:
             missed.append(part)
             got = part
         out.append(got)
     return SEPARATOR.join(out)
+
+
+def _translate(text: str, msgs: Messages, missed: list[str]) -> str:
+    """A compound text is translated part by part when every part has a pattern (a pattern's
+    wide group must not swallow its neighbours), else whole when a pattern matches it whole
+    (sentences with "; " inside), else part by part with the unknown parts left English."""
+    if SEPARATOR in text:
+        parts_missed: list[str] = []
+        by_parts = _split(text, msgs, parts_missed)
+        if not parts_missed:
+            return by_parts
+    whole_missed: list[str] = []
+    whole = _one(text, msgs, whole_missed)
+    if whole is not None:
+        missed += whole_missed
+        return whole
+    if SEPARATOR in text:
+        return _split(text, msgs, missed)
+    missed.append(text)
+    return text
 
 
 def translate_reason(text: str | None, msgs: Messages) -> str:
@@ -152,3 +168,22 @@ def untranslated(text: str | None, msgs: Messages) -> list[str]:
     missed: list[str] = []
     _translate(str(text), msgs, missed)
     return missed
+
+
+def recording_text(record: Mapping[str, Any], msgs: Messages) -> str:
+    """A point's recording line ("done (42 breaths recorded); attempt 1") in the report's language.
+
+    Parameters
+    ----------
+    record : mapping
+        The point's record (``points/<id>/point.json``): status, reason, attempt.
+    msgs : Messages
+        The report's messages.
+
+    Returns
+    -------
+    str
+        ``point.recording_text`` with the status and reason translated ("—" when missing).
+    """
+    return msgs("point.recording_text", status=translate_reason(record.get("status"), msgs) or "—",
+                reason=translate_reason(record.get("reason"), msgs) or "—", attempt=record.get("attempt", "—"))

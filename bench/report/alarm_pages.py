@@ -88,7 +88,7 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
             (msgs("alarms.delay"), delay),
             (msgs("alarms.limit"), msgs("alarms.limit_value", limit=_num(msgs, alarm.get("limit_s"), 1),
                                         confidence=limit.get("confidence", ""))),
-            (msgs("alarms.limit_source"), str(limit.get("source", ""))),
+            (msgs("alarms.limit_source"), translate_reason(limit.get("source"), msgs)),
             (msgs("alarms.released"), _num(msgs, alarm.get("released_s"))),
             (msgs("alarms.recovered"), _num(msgs, recovered) if recovered is not None or alarm.get(
                 "released_s") is None else msgs("alarms.not_recovered")),

@@ -15,7 +15,7 @@ from typing import Any
 
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, Column, Document
-from ventbench.bench.report.reasons import translate_reason
+from ventbench.bench.report.reasons import translate_all, translate_reason
 
 ENV_ORDER = ("t_amb_degc", "rh_pct", "p_amb_hpa", "mains_v", "mains_hz")
 
@@ -106,7 +106,8 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
                 Column(msgs("evidence.col_u", unit=unit), widths[2], "right"),
                 Column(msgs("evidence.col_dof"), widths[3], "right"),
                 Column(msgs("evidence.col_source"), CONTENT_W_IN - sum(widths))]
-        rows = [[c["name"], c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs), c.get("source", "")]
+        rows = [[translate_reason(c["name"], msgs), c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs),
+                 translate_reason(c.get("source"), msgs)]
                 for c in unc.get("components") or []]
         doc.paragraph(msgs("evidence.budget_title", quantity=msgs.quantity(check["quantity"]), at=where), 7.5,
                       bold=True, after_in=0.02)
@@ -114,7 +115,7 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
         doc.paragraph(msgs("evidence.budget_total", u_c=msgs.sig(unc.get("u_c"), 4), nu=_dof(unc.get("nu_eff"), msgs),
                            k=msgs.sig(unc.get("k"), 4), U=msgs.sig(unc.get("U"), 4), unit=unit), 7, after_in=0.02)
         if unc.get("missing"):
-            doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(unc["missing"])), 7, bold=True,
+            doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(translate_all(unc["missing"], msgs))), 7, bold=True,
                           after_in=0.02)
         ach = check.get("achieved") or {}
         if ach.get("bias") is not None:

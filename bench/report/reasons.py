@@ -38,8 +38,9 @@ __all__ = ["SEPARATOR", "recording_text", "translate_all", "translate_reason", "
 
 #: How the bench joins the parts of a compound reason.
 SEPARATOR = "; "
-_PLAIN_NUMBER = re.compile(r"[+\-−]?\d+\.\d+")
+_PLAIN_NUMBER = re.compile(r"[+\-−]?\d+\.\d+(?:e[+\-]\d+)?")
 _EMBEDDED_NUMBER = re.compile(r"(?<=\d)\.(?=\d)")
+_HYPHEN_MINUS = re.compile(r"(?<![\w.])-(?=\d)")
 
 
 @cache
@@ -64,7 +65,7 @@ def _group(name: str, value: str | None, msgs: Messages, missed: list[str]) -> s
     if name == "quantity" or name.endswith("_quantity"):
         return msgs.quantity(value)
     if name.endswith("_nums"):
-        return _EMBEDDED_NUMBER.sub(msgs.decimal, value)
+        return _HYPHEN_MINUS.sub(MINUS, _EMBEDDED_NUMBER.sub(msgs.decimal, value))
     if _PLAIN_NUMBER.fullmatch(value):
         return value.replace(".", msgs.decimal).replace("-", MINUS)
     return value

@@ -104,6 +104,11 @@ def _session_sentences(session: Path) -> set[str]:
     results = json.loads((session / "results.json").read_text("utf-8"))
     out = set(_sentences(results))
     out |= {str(i["note"]) for i in (results.get("inspection") or {}).get("items") or [] if i.get("note")}
+    for point in results.get("points") or []:  # the uncertainty budgets of the point pages
+        for check in point.get("checks") or []:
+            unc = check.get("uncertainty") or {}
+            out |= {str(c[k]) for c in unc.get("components") or [] for k in ("name", "source") if c.get(k)}
+            out |= set(unc.get("missing") or [])
     for record in session.glob("points/*/point.json"):
         point = json.loads(record.read_text("utf-8"))
         out |= {str(point[k]) for k in RECORD_KEYS if point.get(k)}
@@ -142,6 +147,18 @@ def test_nested_reasons_and_partly_unknown_parts():
     assert untranslated("fio2: something new happened", ID) == ["something new happened"]
     assert untranslated("not reached: aborted by the operator before point vc-03", ID) == []
     assert translate_reason("alarm delay 20.400 s > limit 1 s", ID) == "tunda alarm 20,400 s > batas 1 s"
+
+
+def test_budget_sources_and_alarm_limit_source():
+    source = ("±(2 % + 0.05 L/min) (certificate, k = 2; simulated bench rig SIM-RIG-01, certificate SIM-CAL-1); "
+              "at 509.286 mL, T 1.0009 s, gas factor 1.1277")
+    assert translate_reason(source, ID) == ("±(2 % + 0,05 L/min) (sertifikat, k = 2; simulated bench rig SIM-RIG-01, "
+                                            "certificate SIM-CAL-1); pada 509,286 mL, T 1,0009 s, faktor gas 1,1277")
+    assert translate_reason("s = 3.39267e-05 s of n = 6 breaths, one breath: s", ID) == \
+        "s = 3,39267e−05 s dari n = 6 napas, satu napas: s"
+    assert translate_reason("repeatability (Type A)", ID) == "keterulangan (Tipe A)"
+    assert translate_reason("Laboratory's limit, set in the protocol (alarms[3])", ID) == \
+        "Batas laboratorium, ditetapkan dalam protokol (alarms[3])"
 
 
 def test_recording_line_translated():

@@ -48,9 +48,10 @@ def _demo(out: Path, *args: str) -> Path:
 
 @pytest.fixture(scope="module")
 def demo_fail(tmp_path_factory) -> Path:
-    """The demo: vc-06 FAILs through a seeded PEEP defect, FiO2 not measured (INFO)."""
+    """The demo: vc-06 FAILs through a seeded PEEP defect, FiO2 not measured (INFO); its alarm
+    tests (one FAILs on its delay) and inspection."""
     return _demo(tmp_path_factory.mktemp("demo"), "--point", "vc-01", "--point", "vc-06", "--settle", "2",
-                 "--measure", "6", "--no-alarms")
+                 "--measure", "6")
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +218,17 @@ def test_indonesian_point_pages_have_no_english_reason(demo_pages_id):
     assert "9 napas terekam" in joined or "napas terekam" in joined
     assert "tidak diukur: tidak ada kanal fio2_pct" in joined
     assert "galat terbesar −2,715 cmH2O" in joined or re.search(r"galat terbesar −\d+,\d+ cmH2O", joined)
+
+
+def test_no_english_reason_anywhere_in_the_indonesian_report(demo_fail, demo_pages_id):
+    """Every bench sentence of the session (of more than one word: single words such as
+    "analysis" occur in file names) whose translation differs is absent, in English,
+    from every page (cover, summary, point pages, alarm and inspection pages, appendix)."""
+    text = "\n".join(demo_pages_id)
+    english = {s for s in _session_sentences(demo_fail) if " " in s and translate_reason(s, ID) != s}
+    assert any(s.startswith("alarm delay") for s in english)  # the alarm pages are covered too
+    assert len(english) > 10
+    assert sorted(s for s in english if s in text) == []
 
 
 def test_the_scan_catches_an_untranslated_reason(demo_fail, tmp_path, monkeypatch):

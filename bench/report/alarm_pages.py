@@ -73,7 +73,8 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
         if i == 0:
             doc.heading(msgs("alarms.section"))
             doc.paragraph(msgs("alarms.intro"), 8)
-        condition = str(alarm.get("condition", "")).replace("_", " ")
+        code = str(alarm.get("condition", ""))
+        condition = msgs.get(f"alarm_condition.{code}", code.replace("_", " "))
         doc.heading(msgs("alarms.test", id=alarm.get("id"), condition=condition), 2)
         limit = alarm.get("limit") or {}
         delay = (msgs("alarms.none") if alarm.get("delay_s") is None else
@@ -84,10 +85,12 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
             (msgs("alarms.induced"), _num(msgs, alarm.get("induced_s"))),
             (msgs("alarms.seen"), _num(msgs, alarm.get("condition_s"))),
             (msgs("alarms.induced_vs_data"), _num(msgs, alarm.get("induced_vs_data_s"))),
-            (msgs("alarms.alarm", detection=alarm.get("detection", "")), _num(msgs, alarm.get("alarm_s"))),
+            (msgs("alarms.alarm", detection=msgs.get(f"alarm_detection.{alarm.get('detection')}",
+                                                      str(alarm.get("detection", "")))), _num(msgs, alarm.get("alarm_s"))),
             (msgs("alarms.delay"), delay),
             (msgs("alarms.limit"), msgs("alarms.limit_value", limit=_num(msgs, alarm.get("limit_s"), 1),
-                                        confidence=limit.get("confidence", ""))),
+                                        confidence=msgs.get(f"limits.conf_{limit.get('confidence')}",
+                                                                   str(limit.get("confidence", ""))))),
             (msgs("alarms.limit_source"), translate_reason(limit.get("source"), msgs)),
             (msgs("alarms.released"), _num(msgs, alarm.get("released_s"))),
             (msgs("alarms.recovered"), _num(msgs, recovered) if recovered is not None or alarm.get(

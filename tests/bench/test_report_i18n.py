@@ -231,6 +231,13 @@ def test_no_english_reason_anywhere_in_the_indonesian_report(demo_fail, demo_pag
     assert sorted(s for s in english if s in text) == []
 
 
+def test_alarm_pages_in_indonesian(demo_pages_id):
+    page = next(p for p in demo_pages_id if "Uji alarm alarm-vt-low" in p)
+    assert "Kondisi VT di luar rentang" in page and "Alarm (telemetri)" in page and "[laboratorium]" in page
+    assert "Batas laboratorium, ditetapkan dalam protokol (alarms[" in page
+    assert "tunda alarm" in "\n".join(demo_pages_id)  # the FAILed alarm's reason
+
+
 def test_the_scan_catches_an_untranslated_reason(demo_fail, tmp_path, monkeypatch):
     """Without the "not measured" pattern the FiO2 note stays English, and the scan finds it."""
     msgs = Messages("id")

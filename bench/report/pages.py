@@ -29,6 +29,12 @@ VERDICT_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", NOT_TESTED, "INFO")
 DEFAULT_CAL_INTERVAL_DAYS = 365
 
 
+def limit_source(tol: dict[str, Any], msgs: Messages) -> str:
+    """A limit's source in the report's language: ``source_<lang>`` (``source_id``) when the
+    limit set gives one, else ``source`` as written (citations stay as they are)."""
+    return str(tol.get(f"source_{msgs.lang}") or tol.get("source") or "")
+
+
 def status_line(data: ReportData, msgs: Messages) -> str:
     """The "INCOMPLETE — …" banner, or "" for a whole session."""
     st = data.status
@@ -292,7 +298,7 @@ def limits(doc: Document, data: ReportData, msgs: Messages) -> None:
             if tol.get("applies_above") is not None else ""
         used = msgs("limits.used") if quantity in checked else msgs("limits.not_used")
         rows.append([f"{msgs.quantity(quantity)}\n({quantity})", limit_text(msgs, tol), applies, used, conf_text,
-                     tol.get("source", "") + (("\n" + tol["note"]) if tol.get("note") else "")])
+                     limit_source(tol, msgs) + (("\n" + tol["note"]) if tol.get("note") else "")])
         styles.append({4: Style(bold=True, color=FAIL_COLOR)} if conf == "unconfirmed" else {})
     widths = [0.95, 1.0, 0.8, 0.6, 1.0]
     cols = [Column(msgs(f"limits.col_{k}"), w) for k, w in zip(("quantity", "limit", "applies", "used", "confidence"),

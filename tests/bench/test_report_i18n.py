@@ -162,6 +162,24 @@ def test_budget_sources_and_alarm_limit_source():
         "Batas laboratorium, ditetapkan dalam protokol (alarms[3])"
 
 
+def test_limit_source_id_printed_for_indonesian():
+    from ventbench.analysis.limits import parse_limits
+    from ventbench.bench.report.pages import limit_source
+
+    doc = {"limits": {"id": "ours", "title": "Our limits"},
+           "tolerances": {"peep": {"abs": 1.0, "rel": 0.0, "unit": "cmH2O", "confidence": "unconfirmed",
+                                   "source": "Our own limit, chosen by the laboratory.",
+                                   "source_id": "Batas kami sendiri, dipilih oleh laboratorium."},
+                          "rate": {"abs": 1.0, "rel": 0.1, "unit": "bpm", "confidence": "confirmed",
+                                   "source": "ISO 80601-2-12 201.12.4 (quoted)"}}}
+    tols = parse_limits(doc, "test").to_json()["tolerances"]
+    assert tols["peep"]["source_id"] == "Batas kami sendiri, dipilih oleh laboratorium."
+    assert "source_id" not in tols["rate"]  # the contract unchanged for a limit without one
+    assert limit_source(tols["peep"], ID) == "Batas kami sendiri, dipilih oleh laboratorium."
+    assert limit_source(tols["peep"], EN) == "Our own limit, chosen by the laboratory."
+    assert limit_source(tols["rate"], ID) == "ISO 80601-2-12 201.12.4 (quoted)"  # a citation stays
+
+
 def test_recording_line_translated():
     record = {"status": "done", "reason": "42 breaths recorded", "attempt": 1}
     assert recording_text(record, ID) == "selesai (42 napas terekam); percobaan 1"

@@ -71,14 +71,14 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
                 applied[quantity].append(how)
     if applied:
         rows.append((msgs("evidence.limits_source"), "; ".join(
-            f"{msgs.quantity(q)}: {' / '.join(how)}" for q, how in applied.items())))
+            f"{msgs.quantity(q)}: {' / '.join(translate_all(how, msgs))}" for q, how in applied.items())))
     decl = results.get("declaration")
     if decl:
         device = decl.get("device") or {}
         text = msgs("evidence.declaration_text", path=decl.get("path", ""),
                     device=" ".join(str(device.get(k)) for k in ("name", "serial", "firmware") if device.get(k)))
         if decl.get("problems"):
-            text += " — " + "; ".join(decl["problems"])
+            text += " — " + "; ".join(translate_all(decl["problems"], msgs))
         rows.append((msgs("evidence.declaration"), text))
     return rows
 

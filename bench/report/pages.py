@@ -31,8 +31,9 @@ DEFAULT_CAL_INTERVAL_DAYS = 365
 
 def limit_source(tol: dict[str, Any], msgs: Messages) -> str:
     """A limit's source in the report's language: ``source_<lang>`` (``source_id``) when the
-    limit set gives one, else ``source`` as written (citations stay as they are)."""
-    return str(tol.get(f"source_{msgs.lang}") or tol.get("source") or "")
+    limit set gives one, else ``source`` through :func:`translate_reason` (a citation no pattern
+    matches stays as written; the bench's own "declared by the manufacturer: …" is translated)."""
+    return str(tol.get(f"source_{msgs.lang}") or translate_reason(tol.get("source"), msgs))
 
 
 def status_line(data: ReportData, msgs: Messages) -> str:
@@ -298,7 +299,7 @@ def limits(doc: Document, data: ReportData, msgs: Messages) -> None:
             if tol.get("applies_above") is not None else ""
         used = msgs("limits.used") if quantity in checked else msgs("limits.not_used")
         rows.append([f"{msgs.quantity(quantity)}\n({quantity})", limit_text(msgs, tol), applies, used, conf_text,
-                     limit_source(tol, msgs) + (("\n" + tol["note"]) if tol.get("note") else "")])
+                     limit_source(tol, msgs) + (("\n" + translate_reason(tol["note"], msgs)) if tol.get("note") else "")])
         styles.append({4: Style(bold=True, color=FAIL_COLOR)} if conf == "unconfirmed" else {})
     widths = [0.95, 1.0, 0.8, 0.6, 1.0]
     cols = [Column(msgs(f"limits.col_{k}"), w) for k, w in zip(("quantity", "limit", "applies", "used", "confidence"),

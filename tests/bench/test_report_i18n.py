@@ -105,7 +105,8 @@ def _session_sentences(session: Path) -> set[str]:
     results = json.loads((session / "results.json").read_text("utf-8"))
     out = set(_sentences(results))
     out |= {str(i["note"]) for i in (results.get("inspection") or {}).get("items") or [] if i.get("note")}
-    for point in results.get("points") or []:  # the uncertainty budgets of the point pages
+    for point in results.get("points") or []:  # which limits applied; the uncertainty budgets
+        out |= {str(v) for v in (point.get("limits_applied") or {}).values()}
         for check in point.get("checks") or []:
             unc = check.get("uncertainty") or {}
             out |= {str(c[k]) for c in unc.get("components") or [] for k in ("name", "source") if c.get(k)}
@@ -200,7 +201,7 @@ def test_every_reason_of_real_sessions_has_a_pattern(demo_fail, demo_cpap, unide
     sessions = [demo_fail, demo_cpap, unidentified, *incomplete]
     found = set().union(*(_session_sentences(s) for s in sessions))
     # the sessions do reach the kinds of reasons this test is about
-    for expected in ("breaths recorded", "not measured: no fio2_pct channel", "device not identified",
+    for expected in ("breaths recorded", "not measured: no fio2_pct channel", "device not identified", "protocol (",
                      "outside", "skipped by the operator", "not reached", "no limit for"):
         assert any(expected in s for s in found), expected
     missed = {s: untranslated(s, ID) for s in sorted(found)}

@@ -11,15 +11,15 @@ and the text that replaces it, with the expression's named groups as ``str.forma
 
 The first matching pattern wins. Reasons are often compound ("a; b; c"): such a text is
 split at "; " and each part translated alone; when some part has no pattern, a pattern
-matching the text whole is used instead (a few sentences have "; " inside). A group is filled in as
-follows, by its name:
+matching the text whole is used instead (a few sentences have "; " inside). A group is
+filled in as follows, by its name:
 
 * ``…_reason``: translated itself (recursively), for nested sentences ("window 3: …");
 * ``quantity`` or ``…_quantity``: the quantity's display name (``[quantity]``);
-* ``…_nums``: every decimal number in it gets the language's decimal separator;
-* anything else: a plain decimal number ("2.715", "-0.5") gets the decimal separator (and
-  the minus sign of :meth:`Messages.num`), any
-  other text (names, units, breath lists) stays as it is.
+* ``…_nums``: every decimal number in it gets the language's decimal separator and minus;
+* anything else: a plain decimal number ("2.715", "-0.5", "3.4e-05") gets the decimal
+  separator and the minus sign of :meth:`Messages.num`; any other text (names, units,
+  breath lists) stays as it is.
 
 Text no pattern matches stays in English, so nothing is lost; :func:`untranslated` lists such
 parts, and the tests require it to find none in real sessions.

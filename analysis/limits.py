@@ -52,7 +52,7 @@ _TOLERANCE_KEYS = {
     "abs": Key("number", lo=0), "rel": Key("number", lo=0), "unit": Key("text", required=True),
     "applies_above": Key("number", lo=0), "of": Key("string", choices=REFERENCES),
     "max": Key("number"), "max_over": Key("string", choices=tuple(QUANTITY_UNITS)),
-    "max_over_by": Key("number", lo=0), "source": Key("text", required=True),
+    "max_over_by": Key("number", lo=0), "source": Key("text", required=True), "source_id": Key("text"),
     "confidence": Key("string", required=True, choices=CONFIDENCES), "note": Key("string"), "min": Key("number"),
 }
 _LIMITS_KEYS = {"id": Key("text", required=True), "title": Key("text", required=True),
@@ -85,6 +85,7 @@ def _tolerance(quantity: str, raw: Any, toml: TomlFile) -> Tolerance:
         applies_above=nums.get("applies_above"), of=raw.get("of", "set"), max=nums.get("max"),
         max_over=raw.get("max_over"), max_over_by=nums.get("max_over_by"),
         note=str(raw.get("note", "")).strip(), min=nums.get("min"),
+        source_id=str(raw.get("source_id", "")).strip(),
     )
 
 

@@ -124,6 +124,9 @@ class Tolerance:
         breath) + ``max_over_by``.
     note : str
         Free text shown with the limit (e.g. a unit conversion that was applied).
+    source_id : str
+        Optional Indonesian wording of ``source``, printed by the Indonesian report; only for a
+        source that is a sentence of ours (a citation of a standard stays as it is).
     """
 
     quantity: str
@@ -140,6 +143,7 @@ class Tolerance:
     note: str = ""
     #: one-sided floor: the reading must not be below it (CPAP "maximum oxygen > 95 %")
     min: float | None = None
+    source_id: str = ""
 
     @property
     def is_band(self) -> bool:
@@ -209,6 +213,8 @@ class Tolerance:
             "abs": self.abs, "rel": self.rel, "unit": self.unit,
             "source": self.source, "confidence": self.confidence,
         }
+        if self.source_id:
+            out["source_id"] = self.source_id
         if self.applies_above is not None:
             out["applies_above"] = self.applies_above
         if self.of != "set":

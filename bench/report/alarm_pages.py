@@ -12,6 +12,7 @@ from typing import Any
 from ventbench.bench.report.fmt import verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Document, axes_at
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import ReportData
 
 MARKS = (("induced_s", "--", "0.3"), ("condition_s", "-", "0.1"), ("alarm_s", "-", "#b2182b"),
@@ -72,7 +73,8 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
         if i == 0:
             doc.heading(msgs("alarms.section"))
             doc.paragraph(msgs("alarms.intro"), 8)
-        condition = str(alarm.get("condition", "")).replace("_", " ")
+        code = str(alarm.get("condition", ""))
+        condition = msgs.get(f"alarm_condition.{code}", code.replace("_", " "))
         doc.heading(msgs("alarms.test", id=alarm.get("id"), condition=condition), 2)
         limit = alarm.get("limit") or {}
         delay = (msgs("alarms.none") if alarm.get("delay_s") is None else
@@ -83,11 +85,13 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
             (msgs("alarms.induced"), _num(msgs, alarm.get("induced_s"))),
             (msgs("alarms.seen"), _num(msgs, alarm.get("condition_s"))),
             (msgs("alarms.induced_vs_data"), _num(msgs, alarm.get("induced_vs_data_s"))),
-            (msgs("alarms.alarm", detection=alarm.get("detection", "")), _num(msgs, alarm.get("alarm_s"))),
+            (msgs("alarms.alarm", detection=msgs.get(f"alarm_detection.{alarm.get('detection')}",
+                                                      str(alarm.get("detection", "")))), _num(msgs, alarm.get("alarm_s"))),
             (msgs("alarms.delay"), delay),
             (msgs("alarms.limit"), msgs("alarms.limit_value", limit=_num(msgs, alarm.get("limit_s"), 1),
-                                        confidence=limit.get("confidence", ""))),
-            (msgs("alarms.limit_source"), str(limit.get("source", ""))),
+                                        confidence=msgs.get(f"limits.conf_{limit.get('confidence')}",
+                                                                   str(limit.get("confidence", ""))))),
+            (msgs("alarms.limit_source"), translate_reason(limit.get("source"), msgs)),
             (msgs("alarms.released"), _num(msgs, alarm.get("released_s"))),
             (msgs("alarms.recovered"), _num(msgs, recovered) if recovered is not None or alarm.get(
                 "released_s") is None else msgs("alarms.not_recovered")),
@@ -95,6 +99,6 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
         doc.key_values(rows, size=8.0, key_in=2.3)
         style = verdict_style(alarm.get("verdict"))
         doc.paragraph(f"{msgs('alarms.verdict')}: {msgs.verdict(alarm.get('verdict'))}"
-                      + (f" — {alarm['reason']}" if alarm.get("reason") else ""), 9,
+                      + (f" — {translate_reason(alarm['reason'], msgs)}" if alarm.get("reason") else ""), 9,
                       bold=True, color=style.color)
         _timeline(doc, data, alarm, msgs)

@@ -12,6 +12,7 @@ from ventbench.bench.report import pages, reliability_front, reliability_pages, 
 from ventbench.bench.report.fmt import verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import LEFT_IN, Column, Document
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import ReportData, load_session
 from ventbench.bench.session import read_json
 
@@ -59,7 +60,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     if b.get("reasons"):
         doc.heading(msgs("certification.reasons"), 2)
         for reason in b["reasons"]:
-            doc.paragraph(f"• {reason}", 8.5)
+            doc.paragraph(f"• {translate_reason(reason, msgs)}", 8.5)
 
 
 def safety(doc: Document, data: ReportData, msgs: Messages) -> None:
@@ -81,7 +82,7 @@ def safety(doc: Document, data: ReportData, msgs: Messages) -> None:
                 msgs.verdict(c["verdict"])] for c in judged["checks"]], size=8)
     doc.paragraph(msgs("certification.safety_verdict", verdict=msgs.verdict(judged["verdict"])), 9, bold=True)
     if judged.get("reason"):
-        doc.paragraph(judged["reason"], 8.5)
+        doc.paragraph(translate_reason(judged["reason"], msgs), 8.5)
     doc.paragraph(msgs("certification.limits_unconfirmed", source=judged["checks"][0]["limit"]["source"]
                        if judged["checks"] and judged["checks"][0]["limit"] else ""), 8)
 

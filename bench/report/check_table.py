@@ -9,6 +9,7 @@ from typing import Any
 from ventbench.bench.report.fmt import achieved_text, limit_text, value
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, Column, Document, Style
+from ventbench.bench.report.reasons import translate_reason
 
 __all__ = ["check_columns", "check_row", "notes_table"]
 
@@ -22,7 +23,7 @@ def check_row(msgs: Messages, point: Mapping[str, Any], check: Mapping[str, Any]
             value(msgs, check.get("mean"), unit), value(msgs, check.get("sd"), unit),
             value(msgs, check.get("min"), unit), value(msgs, check.get("max"), unit),
             value(msgs, check.get("max_abs_error"), unit), limit_text(msgs, check.get("limit")),
-            achieved_text(msgs, check), msgs.verdict(check.get("verdict")), check.get("reason") or ""]
+            achieved_text(msgs, check), msgs.verdict(check.get("verdict")), translate_reason(check.get("reason"), msgs)]
     return row
 
 

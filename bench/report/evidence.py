@@ -15,6 +15,7 @@ from typing import Any
 
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, Column, Document
+from ventbench.bench.report.reasons import translate_all, translate_reason
 
 ENV_ORDER = ("t_amb_degc", "rh_pct", "p_amb_hpa", "mains_v", "mains_hz")
 
@@ -42,7 +43,7 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
         rows.append((msgs("evidence.traceability"), msgs("evidence.trace_unknown")))
     else:
         status = str(inst.get("traceability") or "")
-        problems = "; ".join(inst.get("problems") or [])
+        problems = "; ".join(translate_reason(p, msgs) for p in inst.get("problems") or [])
         if status == "established":
             text = msgs("evidence.trace_established", register=inst.get("register") or "")
         elif status.startswith("overridden"):
@@ -57,11 +58,11 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
         text = (f"{msgs('evidence.phase_start')}: {_env_phase(env.get('start'), msgs)}. "
                 f"{msgs('evidence.phase_end')}: {_env_phase(env.get('end'), msgs)}. ")
         if env.get("problems"):
-            text += msgs("evidence.env_problems", problems="; ".join(env["problems"]))
+            text += msgs("evidence.env_problems", problems="; ".join(translate_reason(p, msgs) for p in env["problems"]))
         elif env.get("ranges"):
             text += msgs("evidence.env_ok")
         if env.get("notes"):
-            text += " " + msgs("evidence.env_notes", notes="; ".join(env["notes"]))
+            text += " " + msgs("evidence.env_notes", notes="; ".join(translate_reason(n, msgs) for n in env["notes"]))
         rows.append((msgs("evidence.environment"), text))
     applied: dict[str, list[str]] = {}
     for point in data.points:
@@ -70,14 +71,14 @@ def cover_rows(data: Any, msgs: Messages) -> list[tuple[str, str]]:
                 applied[quantity].append(how)
     if applied:
         rows.append((msgs("evidence.limits_source"), "; ".join(
-            f"{msgs.quantity(q)}: {' / '.join(how)}" for q, how in applied.items())))
+            f"{msgs.quantity(q)}: {' / '.join(translate_all(how, msgs))}" for q, how in applied.items())))
     decl = results.get("declaration")
     if decl:
         device = decl.get("device") or {}
         text = msgs("evidence.declaration_text", path=decl.get("path", ""),
                     device=" ".join(str(device.get(k)) for k in ("name", "serial", "firmware") if device.get(k)))
         if decl.get("problems"):
-            text += " — " + "; ".join(decl["problems"])
+            text += " — " + "; ".join(translate_all(decl["problems"], msgs))
         rows.append((msgs("evidence.declaration"), text))
     return rows
 
@@ -105,7 +106,8 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
                 Column(msgs("evidence.col_u", unit=unit), widths[2], "right"),
                 Column(msgs("evidence.col_dof"), widths[3], "right"),
                 Column(msgs("evidence.col_source"), CONTENT_W_IN - sum(widths))]
-        rows = [[c["name"], c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs), c.get("source", "")]
+        rows = [[translate_reason(c["name"], msgs), c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs),
+                 translate_reason(c.get("source"), msgs)]
                 for c in unc.get("components") or []]
         doc.paragraph(msgs("evidence.budget_title", quantity=msgs.quantity(check["quantity"]), at=where), 7.5,
                       bold=True, after_in=0.02)
@@ -113,7 +115,7 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
         doc.paragraph(msgs("evidence.budget_total", u_c=msgs.sig(unc.get("u_c"), 4), nu=_dof(unc.get("nu_eff"), msgs),
                            k=msgs.sig(unc.get("k"), 4), U=msgs.sig(unc.get("U"), 4), unit=unit), 7, after_in=0.02)
         if unc.get("missing"):
-            doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(unc["missing"])), 7, bold=True,
+            doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(translate_all(unc["missing"], msgs))), 7, bold=True,
                           after_in=0.02)
         ach = check.get("achieved") or {}
         if ach.get("bias") is not None:

@@ -27,8 +27,15 @@ MISSING = numbers.MISSING
 MINUS = numbers.MINUS
 
 
+#: The catalogue's array of ``[[reason]]`` tables (patterns for bench-generated sentences,
+#: :mod:`bench.report.reasons`); kept apart from the keyed texts.
+REASON_TABLE = "reason"
+
+
 def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, str], where: str) -> None:
     for key, value in table.items():
+        if not prefix and key == REASON_TABLE:
+            continue
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             _flatten(value, name + ".", out, where)
@@ -39,7 +46,8 @@ def _flatten(table: Mapping[str, Any], prefix: str, out: dict[str, str], where: 
 
 
 @cache
-def _catalogue(lang: str) -> tuple[tuple[str, str], ...]:
+def _data(lang: str) -> dict[str, Any]:
+    """The parsed catalogue of ``lang`` (ConfigError for an unknown language or a bad file)."""
     if lang not in LANGUAGES:
         raise ConfigError(f"report language {lang!r}: expected one of {', '.join(LANGUAGES)}")
     where = f"bench/report/messages_{lang}.toml"
@@ -48,9 +56,29 @@ def _catalogue(lang: str) -> tuple[tuple[str, str], ...]:
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{where}: cannot read the message catalogue ({error})") from None
+    return data
+
+
+@cache
+def _catalogue(lang: str) -> tuple[tuple[str, str], ...]:
+    where = f"bench/report/messages_{lang}.toml"
+    data = _data(lang)
     out: dict[str, str] = {}
     _flatten(data, "", out, where)
     return tuple(sorted(out.items()))
+
+
+@cache
+def reason_table(lang: str) -> tuple[tuple[str, str], ...]:
+    """The ``[[reason]]`` (pattern, text) pairs of a language's catalogue, in file order."""
+    where = f"bench/report/messages_{lang}.toml"
+    out = []
+    for i, entry in enumerate(_data(lang).get(REASON_TABLE) or []):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("pattern"), str) \
+                or not isinstance(entry.get("text"), str):
+            raise ConfigError(f"{where}: reason {i + 1}: expected a table with pattern and text strings")
+        out.append((entry["pattern"], entry["text"]))
+    return tuple(out)
 
 
 class Messages:
@@ -72,6 +100,8 @@ class Messages:
         self.lang = lang
         self.texts = dict(_catalogue(lang))
         self.decimal = self.texts.get("format.decimal", ".")
+        #: the ``[[reason]]`` tables: (pattern, text) pairs, first match wins
+        self.reason_table: tuple[tuple[str, str], ...] = reason_table(lang)
         #: the conclusion's words: "statement" (``[statement]``: Conforms / Laik pakai …) or
         #: "verdict" (the PASS / FAIL words of the tables); ``words`` override either
         self.conclusion_style = "statement"

@@ -13,6 +13,7 @@ from typing import Any
 from ventbench.bench.report.fmt import verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, Column, Document, Style
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import ReportData
 
 __all__ = ["section"]
@@ -50,7 +51,7 @@ def rows(block: dict[str, Any], msgs: Messages) -> tuple[list[list[str]], list[d
     for item in block.get("items") or []:
         out.append([_item_text(item, msgs), msgs(f"inspection.kind_{item.get('kind')}"),
                     msgs("inspection.required_yes" if item.get("required") else "inspection.required_no"),
-                    _answer(item, msgs), str(item.get("note") or ""), _by(item)])
+                    _answer(item, msgs), translate_reason(item.get("note"), msgs), _by(item)])
         bad = item.get("verdict") in ("FAIL", "INCONCLUSIVE")
         styles.append({3: Style(bold=True, color=verdict_style(item["verdict"]).color)} if bad else {})
     return out, styles
@@ -74,7 +75,7 @@ def section(doc: Document, data: ReportData, msgs: Messages) -> None:
     doc.table(cols, table, size=6.5, styles=styles, continued=msgs("common.continued"))
     verdict = block.get("verdict")
     doc.paragraph(msgs("inspection.verdict", verdict=msgs.verdict(verdict))
-                  + (f" — {block['reason']}" if block.get("reason") else ""), 9, bold=True,
+                  + (f" — {translate_reason(block['reason'], msgs)}" if block.get("reason") else ""), 9, bold=True,
                   color=verdict_style(verdict).color)
     sources = [(str(i.get("id")), str(i.get("source"))) for i in block.get("items") or [] if i.get("source")]
     if sources:

@@ -21,11 +21,19 @@ from ventbench.bench.report.fmt import (
 )
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, PAGE_W_IN, Column, Document, Style
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import NOT_TESTED, ReportData
 
 VERDICT_ORDER = ("PASS", "FAIL", "INCONCLUSIVE", NOT_TESTED, "INFO")
 #: Calibration interval assumed when an instrument states no due date (flagged as assumed).
 DEFAULT_CAL_INTERVAL_DAYS = 365
+
+
+def limit_source(tol: dict[str, Any], msgs: Messages) -> str:
+    """A limit's source in the report's language: ``source_<lang>`` (``source_id``) when the
+    limit set gives one, else ``source`` through :func:`translate_reason` (a citation no pattern
+    matches stays as written; the bench's own "declared by the manufacturer: …" is translated)."""
+    return str(tol.get(f"source_{msgs.lang}") or translate_reason(tol.get("source"), msgs))
 
 
 def status_line(data: ReportData, msgs: Messages) -> str:
@@ -34,7 +42,8 @@ def status_line(data: ReportData, msgs: Messages) -> str:
     if not st.incomplete:
         return ""
     if st.aborted_at:
-        return msgs("status.aborted", point=st.aborted_at, reason=st.reason or msgs("common.missing"))
+        return msgs("status.aborted", point=st.aborted_at,
+                    reason=translate_reason(st.reason, msgs) or msgs("common.missing"))
     return msgs("status.not_tested", n=len(st.not_tested), total=len(data.points))
 
 
@@ -73,7 +82,7 @@ def conclusion(data: ReportData, msgs: Messages) -> str:
         parts.append(msgs("conclusion.inconclusive", n=len(incs), points=short_list(incs)))
     if data.status.aborted_at:
         parts.append(msgs("conclusion.aborted", point=data.status.aborted_at,
-                          reason=data.status.reason or msgs("common.missing")))
+                          reason=translate_reason(data.status.reason, msgs) or msgs("common.missing")))
     if counts[NOT_TESTED]:
         parts.append(msgs("conclusion.not_tested", n=counts[NOT_TESTED],
                           points=short_list(list(data.status.not_tested))))
@@ -84,7 +93,7 @@ def conclusion(data: ReportData, msgs: Messages) -> str:
         parts.append(msgs("conclusion.unconfirmed", quantities=", ".join(unconfirmed)))
     inspection = data.results.get("inspection") or {}
     if inspection.get("reason"):  # bench.inspection: failed or unanswered required items
-        parts.append(msgs("conclusion.inspection", reason=inspection["reason"]))
+        parts.append(msgs("conclusion.inspection", reason=translate_reason(inspection["reason"], msgs)))
     parts.append(msgs("conclusion.verdict", verdict=msgs.conclusion(data.results.get("verdict"))))
     return " ".join(parts)
 
@@ -137,7 +146,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
         doc.heading(msgs("cover.not_tested"), 3, keep_in=0.4)
         for pid in data.status.not_tested:
             point = next(p for p in data.points if str(p["id"]) == pid)
-            doc.paragraph(f"○ {pid}: {point.get('reason') or msgs('common.missing')}", 8, indent_in=0.1,
+            doc.paragraph(f"○ {pid}: {translate_reason(point.get('reason'), msgs) or msgs('common.missing')}", 8, indent_in=0.1,
                           after_in=0.0)
 
 
@@ -290,7 +299,7 @@ def limits(doc: Document, data: ReportData, msgs: Messages) -> None:
             if tol.get("applies_above") is not None else ""
         used = msgs("limits.used") if quantity in checked else msgs("limits.not_used")
         rows.append([f"{msgs.quantity(quantity)}\n({quantity})", limit_text(msgs, tol), applies, used, conf_text,
-                     tol.get("source", "") + (("\n" + tol["note"]) if tol.get("note") else "")])
+                     limit_source(tol, msgs) + (("\n" + translate_reason(tol["note"], msgs)) if tol.get("note") else "")])
         styles.append({4: Style(bold=True, color=FAIL_COLOR)} if conf == "unconfirmed" else {})
     widths = [0.95, 1.0, 0.8, 0.6, 1.0]
     cols = [Column(msgs(f"limits.col_{k}"), w) for k, w in zip(("quantity", "limit", "applies", "used", "confidence"),

@@ -17,6 +17,7 @@ from ventbench.bench.report.evidence import register_table
 from ventbench.bench.report.fmt import settings_text, time_text, verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.source import ReportData
 
 HOUR_S = 3600.0
@@ -96,7 +97,7 @@ def cover(doc: Document, data: ReportData, msgs: Messages) -> None:
     if not b["reasons"]:
         doc.paragraph(msgs("reliability.no_reasons"), 8.5, indent_in=0.1)
     for reason in b["reasons"]:
-        doc.paragraph(f"• {reason}", 8.5, indent_in=0.1, after_in=0.02)
+        doc.paragraph(f"• {translate_reason(reason, msgs)}", 8.5, indent_in=0.1, after_in=0.02)
 
 
 def setup(doc: Document, data: ReportData, msgs: Messages) -> None:

@@ -36,6 +36,7 @@ from ventbench.bench.report.layout import (
     Style,
     axes_at,
 )
+from ventbench.bench.report.reasons import translate_reason
 from ventbench.bench.report.reliability_front import HOUR_S, block, config, hours
 from ventbench.bench.report.source import ReportData
 from ventbench.errors import BenchError, ConfigError
@@ -131,7 +132,7 @@ def _drift(doc: Document, b: dict[str, Any], msgs: Messages) -> None:
         rows.append([_q(msgs, q), msgs.sig(d.get("slope_per_24h")),
                      "—" if ci is None else f"[{msgs.sig(ci[0])}, {msgs.sig(ci[1])}]",
                      "—" if d.get("limit_per_24h") is None else f"± {msgs.sig(d['limit_per_24h'], 6)}",
-                     str(d.get("n", "—")), msgs.verdict(d.get("verdict")), str(d.get("reason") or "")])
+                     str(d.get("n", "—")), msgs.verdict(d.get("verdict")), translate_reason(d.get("reason"), msgs)])
         styles.append({5: verdict_style(d.get("verdict"))})
     widths = [1.45, 0.9, 1.35, 0.65, 0.6, 1.1]
     keys = ("quantity", "slope", "ci", "drift_limit", "n", "verdict", "reason")

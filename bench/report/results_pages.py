@@ -19,6 +19,7 @@ from ventbench.bench.report.fmt import (
 )
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Document, Style, axes_at
+from ventbench.bench.report.reasons import recording_text, translate_reason
 from ventbench.bench.report.source import NOT_TESTED, ReportData
 from ventbench.bench.report.traces import read_excerpt
 from ventbench.bench.report.worksheet import tolerance_half_width, worksheet
@@ -42,7 +43,7 @@ def summary(doc: Document, data: ReportData, msgs: Messages) -> None:
         word = str(point.get("verdict", "")).upper()
         if word == NOT_TESTED or not point.get("checks"):
             rows.append([str(point["id"]), msgs("summary.whole_point")] + [""] * 8
-                        + [msgs.verdict(word), point.get("reason") or ""])
+                        + [msgs.verdict(word), translate_reason(point.get("reason"), msgs)])
             styles.append({10: verdict_style(word), 0: Style(bold=True)})
             labels.append(str(point["id"]))
             continue
@@ -185,8 +186,7 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
                                          last=measured[-1].get("index", "—") if measured else "—")),
             (msgs("point.gas"), f"{gas.get('flow_condition') or '—'} → {gas.get('analysis_condition') or '—'} "
                                 f"× {msgs.num(gas.get('btps_factor'), 4)}; {msgs('point.samples', n=point.get('samples', '—'))}"),
-            (msgs("point.recording"), msgs("point.recording_text", status=record.get("status", "—"),
-                                           reason=record.get("reason") or "—", attempt=record.get("attempt", "—")))]
+            (msgs("point.recording"), recording_text(record, msgs))]
     if point.get("incomplete"):
         rows.append((msgs("point.incomplete"), msgs("point.incomplete_text")))
     if point.get("note"):
@@ -194,7 +194,7 @@ def point_page(doc: Document, data: ReportData, point: Mapping[str, Any], msgs: 
     notes = list(point.get("operator_notes") or record.get("notes") or [])
     rows.append((msgs("point.operator_notes"), "; ".join(notes) if notes else msgs("point.no_notes")))
     if point.get("verdict") != "PASS" and point.get("reason"):
-        rows.append((msgs("point.reason"), str(point["reason"])))
+        rows.append((msgs("point.reason"), translate_reason(point["reason"], msgs)))
     doc.key_values(rows, size=7.5, key_in=1.45)
     checks = point.get("checks") or []
     if checks:

@@ -14,6 +14,7 @@ from ventbench.bench.report.evidence import budget_tables
 from ventbench.bench.report.fmt import settings_text, verdict_style
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.layout import CONTENT_W_IN, LEFT_IN, Column, Document, axes_at
+from ventbench.bench.report.reasons import recording_text, translate_reason
 from ventbench.bench.report.source import ReportData
 from ventbench.bench.report.traces import read_excerpt
 from ventbench.bench.session import safe_name
@@ -145,12 +146,11 @@ def steady_point_page(doc: Document, data: ReportData, point: Mapping[str, Any],
              if ox.get("o2_lpm") is not None else msgs("steady.no_oxygen")),
             (msgs("point.gas"), f"{gas.get('flow_condition') or '—'} → {gas.get('analysis_condition') or '—'} "
                                 f"× {msgs.num(gas.get('btps_factor'), 4)}; {msgs('point.samples', n=point.get('samples', '—'))}"),
-            (msgs("point.recording"), msgs("point.recording_text", status=record.get("status", "—"),
-                                           reason=record.get("reason") or "—", attempt=record.get("attempt", "—")))]
+            (msgs("point.recording"), recording_text(record, msgs))]
     if point.get("note"):
         rows.append((msgs("point.note"), "⚑ " + str(point["note"])))
     if point.get("verdict") != "PASS" and point.get("reason"):
-        rows.append((msgs("point.reason"), str(point["reason"])))
+        rows.append((msgs("point.reason"), translate_reason(point["reason"], msgs)))
     doc.key_values(rows, size=7.5, key_in=1.45)
     _check_table(doc, point, msgs)
     _limit_table(doc, point, msgs)

@@ -145,7 +145,8 @@ def stop_agrees(stop: dict[str, Any], results: dict[str, Any] | None, session: P
     by_point = ((stop.get("points") or {}).get("verdicts") if isinstance(stop.get("points"), dict)
                 else None)
     if isinstance(by_point, dict):
-        result_points = {str(p.get("id")): p.get("verdict") for p in results.get("points") or []
+        listed = results.get("points")
+        result_points = {str(p.get("id")): p.get("verdict") for p in (listed if isinstance(listed, list) else [])
                          if isinstance(p, dict)}
         for pid, word in sorted(by_point.items()):
             if result_points.get(str(pid)) != word:

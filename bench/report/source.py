@@ -182,13 +182,15 @@ def load_session(session_dir: str | Path) -> ReportData:
     if not isinstance(results.get("points"), list):
         raise ConfigError(f"{results_path}: points: missing or not a list")
     instruments = _read_json(root / INSTRUMENTS_FILE, "instruments record", required=False) or {}
-    planned_list = (start.get("protocol") or {}).get("points") or []
-    planned = {str(p.get("id")): p for p in planned_list if isinstance(p, Mapping)}
+    protocol = start.get("protocol") or {}
+    if not isinstance(protocol, Mapping) or not isinstance(protocol.get("points") or [], list):
+        raise ConfigError(f"{root / START_FILE}: protocol: not an object with a list of points")
+    planned = {str(p.get("id")): p for p in protocol.get("points") or [] if isinstance(p, Mapping)}
     order = {pid: i for i, pid in enumerate(planned)}
-    points = sorted(results["points"], key=lambda p: order.get(str(p.get("id")), len(order)))
-    for i, point in enumerate(points):
+    for i, point in enumerate(results["points"]):
         if not isinstance(point, Mapping) or "id" not in point:
             raise ConfigError(f"{results_path}: points[{i}]: not a point with an id")
+    points = sorted(results["points"], key=lambda p: order.get(str(p.get("id")), len(order)))
     records = {}
     for point in points:
         path = root / "points" / safe_name(str(point["id"])) / POINT_FILE

@@ -3,7 +3,10 @@
 One task per session, :func:`reanalyze_one`, which calls what ``ventbench replay`` calls —
 :func:`bench.reanalysis.reanalyze_session` for a protocol session,
 :func:`bench.reliability.replay.replay_into` / ``session_results`` for a reliability
-session — so its ``results.json`` is the one ``replay --out`` would write. It goes to
+session — so its ``results.json`` is the one ``replay --out`` would write. A long reliability
+session (captures over ``split_bytes``) is split in time instead (:func:`reanalyze_split`):
+its capture spans are decoded as tasks on every worker, in order through the one analysis
+of ``replay --jobs``, with the same results. It goes to
 ``SESSION/reanalysis/<analysis version>/results.json``; the recorded files are never touched.
 
 :func:`reanalyze_archive` maps the tasks on a cluster (a :class:`distributed.LocalCluster` of
@@ -25,6 +28,12 @@ from typing import Any
 from ventbench.errors import BenchError
 
 REANALYSIS_DIR = "reanalysis"
+#: A reliability session with more capture bytes than this is split in time over the cluster
+#: (:func:`reanalyze_split`): ~2.5 days at 1 kHz in compressed captures.
+SPLIT_BYTES = 512 * 1024 * 1024
+#: Bytes of capture per span task (decode_spans.SPAN_BYTES, repeated here to keep this
+#: module's import light)
+SPAN_BYTES = 16 * 1024 * 1024
 
 #: Dask configuration of the local cluster (scheduler, nannies and worker processes), each
 #: entry measured with ``distributed.get_task_stream`` and the workers' ``getrusage`` on
@@ -70,8 +79,13 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
-def reanalyze_one(session: str, version: str) -> dict[str, Any]:
+def reanalyze_one(session: str, version: str,
+                  replay: Callable[[Path, Path], Any] | None = None) -> dict[str, Any]:
     """Re-analyse one session into ``SESSION/reanalysis/<version>/`` (a Dask task).
+
+    ``replay(session, out)`` re-decodes a reliability session's captures into ``out``:
+    :func:`bench.reliability.replay.replay_into` (one pass, in this worker) unless given —
+    :func:`reanalyze_split` gives the segment-parallel replay on the cluster.
 
     Returns
     -------
@@ -92,12 +106,10 @@ def reanalyze_one(session: str, version: str) -> dict[str, Any]:
         recorded_path = root / "results.json"
         recorded = read_json(recorded_path, "results") if recorded_path.exists() else {}
         if start.get("kind") == "reliability":
-            # One task per session. A long session split in time segments (issue 16's
-            # segment-parallel replay) would be called here, its segments mapped as tasks.
             from ventbench.bench.reliability.analysis import session_results
             from ventbench.bench.reliability.replay import compare, replay_into
 
-            replay_into(root, out)
+            (replay or replay_into)(root, out)
             differences = compare(root, out)
             results = session_results(root, out)
             verdict = (results.get("reliability") or {}).get("verdict") or results.get("verdict")
@@ -118,6 +130,39 @@ def reanalyze_one(session: str, version: str) -> dict[str, Any]:
             "results": str(out / "results.json"), "peak_rss_mb": _peak_rss_mb()}
 
 
+def capture_bytes(session: Path) -> int:
+    """Bytes of a reliability session's captures on disk (0 for any other session)."""
+    from ventbench.bench.session import read_json
+
+    try:
+        if read_json(Path(session) / "start.json", "start").get("kind") != "reliability":
+            return 0
+    except (BenchError, OSError):
+        return 0  # reported by its task
+    return sum(p.stat().st_size for p in (Path(session) / "points" / "reliability").glob("capture-*"))
+
+
+def reanalyze_split(session: str, version: str, client: Any, span_bytes: int) -> dict[str, Any]:
+    """:func:`reanalyze_one` of a long reliability session split in time: its capture spans
+    decoded as tasks on every worker of ``client``'s cluster, analysed in order here — the
+    parallel replay of ``replay --jobs`` (:func:`bench.reliability.parallel_replay.replay_parallel`),
+    with the same results as one pass. A worker that dies has its span rescheduled; the
+    decompressed parts go to ``SESSION/reanalysis/<version>/.spans/`` (the workers of a
+    running scheduler must see the archive)."""
+    from ventbench.bench.reliability.parallel_replay import replay_parallel
+
+    slots = max(1, sum(int(w.get("nthreads", 1)) for w in
+                       client.scheduler_info().get("workers", {}).values()))
+
+    def replay(root: Path, out: Path) -> Any:
+        return replay_parallel(root, out, slots, span_bytes, pool=client.get_executor(pure=False),
+                               workdir=out.parent / f".spans-{out.name}")
+
+    entry = reanalyze_one(session, version, replay)
+    entry["split"] = True
+    return entry
+
+
 @dataclass
 class ArchiveReport:
     """Outcome of :func:`reanalyze_archive`."""
@@ -133,6 +178,7 @@ class ArchiveReport:
 def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
                       workers: int = 2, history_url: str | None = None,
                       write_history: bool = True, client: Any = None,
+                      split_bytes: int | None = SPLIT_BYTES, span_bytes: int = SPAN_BYTES,
                       say: Callable[[str], None] = print) -> ArchiveReport:
     """Re-analyse ``sessions`` on a Dask cluster; see the module docstring.
 
@@ -144,6 +190,9 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
         Worker processes of the local cluster (one thread each: the analysis holds the GIL).
     client : distributed.Client, optional
         An existing client (tests); ``scheduler`` and ``workers`` are then ignored.
+    split_bytes : int or None
+        A reliability session whose captures exceed this many bytes is split in time
+        (:func:`reanalyze_split`, spans of ``span_bytes``); None: never.
     """
     import dask
     from distributed import Client, LocalCluster, as_completed
@@ -167,13 +216,24 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
             f"{n_workers} worker(s) at {client.scheduler.address}; dashboard: "
             + (report.dashboard or "not available (install bokeh>=3.1 for it)"))
         paths = [str(Path(s).resolve()) for s in sessions]
-        futures = client.map(reanalyze_one, paths, version=version, pure=False)
-        index = {f.key: p for f, p in zip(futures, paths, strict=True)}
-        for n, future in enumerate(as_completed(futures), start=1):
-            try:
-                entry = future.result()
-            except Exception as error:  # noqa: BLE001 - KilledWorker etc.: reported, not lost
-                entry = {"session": index[future.key], "error": f"{type(error).__name__}: {error}"}
+        long = [p for p in paths if split_bytes is not None and capture_bytes(Path(p)) > split_bytes]
+        whole = [p for p in paths if p not in long]
+        futures = client.map(reanalyze_one, whole, version=version, pure=False)
+        index = {f.key: p for f, p in zip(futures, whole, strict=True)}
+
+        def entries():  # the long sessions driven from here while the others run
+            for path in long:
+                try:
+                    yield reanalyze_split(path, version, client, span_bytes)
+                except BenchError as error:  # a span the cluster gave up on
+                    yield {"session": path, "error": f"{type(error).__name__}: {error}"}
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as error:  # noqa: BLE001 - KilledWorker etc.: reported, not lost
+                    yield {"session": index[future.key], "error": f"{type(error).__name__}: {error}"}
+
+        for n, entry in enumerate(entries(), start=1):
             if "error" in entry:
                 report.failed.append(entry)
                 say(f"[{n}/{len(paths)}] {entry['session']}: NOT RE-ANALYSED: {entry['error']}")
@@ -181,8 +241,9 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
             report.done.append(entry)
             change = ("identical to the recorded results" if not entry["differences"]
                       else f"{len(entry['differences'])} difference(s) from the recorded results")
+            split = ", split in time over the cluster" if entry.get("split") else ""
             say(f"[{n}/{len(paths)}] {entry['session_id']}: {entry['verdict']} "
-                f"(recorded {entry['recorded_verdict']}); {change}")
+                f"(recorded {entry['recorded_verdict']}{split}); {change}")
             if write_history:
                 _to_history(entry, version, history_url, report)
         try:

@@ -14,6 +14,7 @@ import argparse
 import os
 from pathlib import Path
 
+from ventbench.bench.args import number
 from ventbench.bench.history_url import add_history_argument
 from ventbench.errors import ConfigError
 from ventbench.exit_codes import EXIT_DEVICE, EXIT_PASS
@@ -28,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a running Dask scheduler (default: a local cluster)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, metavar="N",
                         help="worker processes of the local cluster (default: the cores)")
+    parser.add_argument("--split-over", type=number(0, integer=True), default=512, metavar="MIB",
+                        help="split a reliability session with more capture than this (MiB on disk) "
+                             "in time over the workers (default 512; docs/history.md)")
     add_history_argument(parser)
     parser.add_argument("--no-history", action="store_true",
                         help="do not write the re-analysis to the history")
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers {args.workers}: expected at least 1")
     sessions = expand(args.sessions)
     report = reanalyze_archive(sessions, scheduler=args.scheduler, workers=args.workers,
-                               history_url=args.history, write_history=not args.no_history)
+                               history_url=args.history, write_history=not args.no_history,
+                               split_bytes=int(args.split_over) * 1024 * 1024)
     changed = [e for e in report.done if e["differences"]]
     print(f"reanalyze: {len(report.done)} of {len(sessions)} session(s) re-analysed "
           f"(version {report.version}); {len(changed)} differ from the recorded results")

@@ -31,13 +31,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ from ventbench.bench.reliability.store import BreathStore
 from ventbench.drivers.base import SampleBlock
 from ventbench.drivers.capture import CaptureReader
 from ventbench.drivers.capture_zstd import decompress_to, is_compressed
-from ventbench.errors import TransportError
+from ventbench.errors import BenchError, TransportError
 
 _MARKS: Path | None = None  #: a worker's directory of task marks
 _DIE_AT = ""  #: tests: a worker decoding a span of this part exits at once (DIE_ENV)
@@ -137,7 +139,7 @@ def _result(fut: Future, what: str, marks: Path) -> Any:
         raise died(marks, what) from None
 
 
-def _spans(pool: ProcessPoolExecutor, seg: int, parts: list[Path], tmp: str, marks: Path,
+def _spans(pool: Executor, seg: int, parts: list[Path], tmp: str, marks: Path,
            driver: str, options: dict[str, Any], jobs: int, span_bytes: int) -> Iterator[DecodedSpan]:
     """Decoded spans of one capture segment, in order, verified (module doc)."""
     ready = deque(pool.submit(_materialize, str(p), tmp) for p in parts[: jobs + 1])
@@ -200,12 +202,18 @@ def _drop(raw: str, tmp: str) -> None:
         Path(raw).unlink(missing_ok=True)
 
 
-def replay_parallel(session: Path, out: Path, jobs: int,
-                    span_bytes: int = SPAN_BYTES) -> dict[str, Any]:
+def replay_parallel(session: Path, out: Path, jobs: int, span_bytes: int = SPAN_BYTES, *,
+                    pool: Executor | None = None, workdir: Path | None = None) -> dict[str, Any]:
     """:func:`bench.reliability.replay.replay_into` with ``jobs`` decoding processes;
     the same store and events. Counts as there, plus ``spans`` (of ``span_bytes`` each),
     ``fallbacks`` (spans decoded again here), and the workers' CPU time (``worker_cpu_s``,
     summed up to each one's last span) and largest peak RSS (``worker_peak_rss_bytes``).
+
+    ``pool``: another executor for the spans (``reanalyze``'s Dask cluster, through
+    ``Client.get_executor()``), with ``jobs`` spans in flight per worker slot; its workers
+    must see ``workdir`` (default a temporary folder here), where compressed parts are
+    decompressed. A task it gives up on (Dask's ``KilledWorker`` after its retries) is a
+    :class:`ReplayWorkerError` naming the failure.
 
     Raises
     ------
@@ -223,8 +231,7 @@ def replay_parallel(session: Path, out: Path, jobs: int,
     workers: dict[int, tuple[float, int]] = {}  # pid -> CPU s, peak RSS bytes (last task)
     last_t = 0.0
     try:
-        with (tempfile.TemporaryDirectory(prefix="ventbench-replay-") as tmp,
-              executor(jobs, tmp) as pool):
+        with (_workdir(workdir) as tmp, nullcontext(pool) if pool is not None else executor(jobs, tmp) as pool):
             marks = Path(tmp)
             try:
                 for seg, parts in segment_parts(session / "points" / "reliability").items():
@@ -243,6 +250,14 @@ def replay_parallel(session: Path, out: Path, jobs: int,
                     last_t = max(last_t, t_end)
             except BrokenProcessPool:  # found by a submit rather than by a result
                 raise died(marks, "decoding (which span is unknown)") from None
+            except (BenchError, KeyboardInterrupt):
+                raise
+            except Exception as error:
+                if pool_is_ours(pool):
+                    raise
+                raise ReplayWorkerError(f"the cluster gave up decoding a span of {session}: "
+                                        f"{type(error).__name__}: {error}; the replay was stopped "
+                                        "and no results.json was written") from None
     finally:
         store.close()
         log.close()
@@ -250,6 +265,25 @@ def replay_parallel(session: Path, out: Path, jobs: int,
             "spans": spans, "fallbacks": fallbacks,
             "worker_cpu_s": sum(w[0] for w in workers.values()),
             "worker_peak_rss_bytes": max((w[1] for w in workers.values()), default=0)}
+
+
+def pool_is_ours(pool: Executor) -> bool:
+    """True for this module's process pool (whose own failures are :func:`died`)."""
+    return isinstance(pool, ProcessPoolExecutor)
+
+
+@contextmanager
+def _workdir(workdir: Path | None) -> Iterator[str]:
+    """``workdir`` (created, emptied afterwards) or a temporary folder."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="ventbench-replay-") as tmp:
+            yield tmp
+        return
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    try:
+        yield str(workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _feed(feed: SegmentFeed, view: DriverView, got: DecodedSpan) -> None:

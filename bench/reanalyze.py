@@ -31,9 +31,6 @@ REANALYSIS_DIR = "reanalysis"
 #: A reliability session with more capture bytes than this is split in time over the cluster
 #: (:func:`reanalyze_split`): ~2.5 days at 1 kHz in compressed captures.
 SPLIT_BYTES = 512 * 1024 * 1024
-#: Bytes of capture per span task (decode_spans.SPAN_BYTES, repeated here to keep this
-#: module's import light)
-SPAN_BYTES = 16 * 1024 * 1024
 
 #: Dask configuration of the local cluster (scheduler, nannies and worker processes), each
 #: entry measured with ``distributed.get_task_stream`` and the workers' ``getrusage`` on
@@ -142,15 +139,18 @@ def capture_bytes(session: Path) -> int:
     return sum(p.stat().st_size for p in (Path(session) / "points" / "reliability").glob("capture-*"))
 
 
-def reanalyze_split(session: str, version: str, client: Any, span_bytes: int) -> dict[str, Any]:
+def reanalyze_split(session: str, version: str, client: Any,
+                    span_bytes: int | None = None) -> dict[str, Any]:
     """:func:`reanalyze_one` of a long reliability session split in time: its capture spans
     decoded as tasks on every worker of ``client``'s cluster, analysed in order here — the
     parallel replay of ``replay --jobs`` (:func:`bench.reliability.parallel_replay.replay_parallel`),
     with the same results as one pass. A worker that dies has its span rescheduled; the
     decompressed parts go to ``SESSION/reanalysis/<version>/.spans/`` (the workers of a
     running scheduler must see the archive)."""
+    from ventbench.bench.reliability.decode_spans import SPAN_BYTES
     from ventbench.bench.reliability.parallel_replay import replay_parallel
 
+    span_bytes = span_bytes or SPAN_BYTES
     slots = max(1, sum(int(w.get("nthreads", 1)) for w in
                        client.scheduler_info().get("workers", {}).values()))
 
@@ -178,7 +178,7 @@ class ArchiveReport:
 def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
                       workers: int = 2, history_url: str | None = None,
                       write_history: bool = True, client: Any = None,
-                      split_bytes: int | None = SPLIT_BYTES, span_bytes: int = SPAN_BYTES,
+                      split_bytes: int | None = SPLIT_BYTES, span_bytes: int | None = None,
                       say: Callable[[str], None] = print) -> ArchiveReport:
     """Re-analyse ``sessions`` on a Dask cluster; see the module docstring.
 
@@ -192,7 +192,8 @@ def reanalyze_archive(sessions: list[Path], *, scheduler: str | None = None,
         An existing client (tests); ``scheduler`` and ``workers`` are then ignored.
     split_bytes : int or None
         A reliability session whose captures exceed this many bytes is split in time
-        (:func:`reanalyze_split`, spans of ``span_bytes``); None: never.
+        (:func:`reanalyze_split`, spans of ``span_bytes``, default the parallel replay's); None:
+        never.
     """
     import dask
     from distributed import Client, LocalCluster, as_completed

@@ -55,26 +55,34 @@ def _killer(client, killed: list[int], stop: threading.Event) -> None:
         time.sleep(0.05)
 
 
-def test_archive_on_a_local_cluster_survives_a_killed_worker_and_matches_replay(tmp_path):
+def _with_a_killed_worker(work):
+    """``work(client)`` on a real 2-worker LocalCluster while :func:`_killer` kills a busy
+    worker; (its result, the pids killed)."""
     from distributed import Client, LocalCluster
 
+    killed: list[int] = []
+    stop = threading.Event()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        killer = threading.Thread(target=_killer, args=(client, killed, stop), daemon=True)
+        killer.start()
+        try:
+            return work(client), killed
+        finally:
+            stop.set()
+            killer.join(5)
+
+
+def test_archive_on_a_local_cluster_survives_a_killed_worker_and_matches_replay(tmp_path):
     sessions = _archive(tmp_path / "archive", copies=2)
     broken = tmp_path / "archive" / "broken"
     broken.mkdir()
     (broken / "start.json").write_text("{ not json")
     recorded = {s: sha256_file(s / "results.json") for s in sessions}
     history = tmp_path / "h.sqlite"
-    killed: list[int] = []
-    stop = threading.Event()
     lines: list[str] = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        killer = threading.Thread(target=_killer, args=(client, killed, stop), daemon=True)
-        killer.start()
-        report = reanalyze_archive(sessions + [broken], client=client,
-                                   history_url=str(history), say=lines.append)
-        stop.set()
-        killer.join(5)
+    report, killed = _with_a_killed_worker(lambda client: reanalyze_archive(
+        sessions + [broken], client=client, history_url=str(history), say=lines.append))
     assert killed, "no worker was killed: the test did not test a dying worker"
     assert sorted(e["session"] for e in report.done) == sorted(str(s) for s in sessions)
     assert [e["session"] for e in report.failed] == [str(broken)]
@@ -138,23 +146,14 @@ def long_session(tmp_path_factory) -> Path:
 
 
 def test_a_long_session_is_split_in_time_over_the_cluster_and_matches_replay(long_session, tmp_path):
-    from distributed import Client, LocalCluster
-
     from ventbench.bench.reanalyze import capture_bytes
 
     session = Path(shutil.copytree(long_session, tmp_path / "archive" / long_session.name))
     assert capture_bytes(session) > 0
-    killed: list[int] = []
-    stop = threading.Event()
     lines: list[str] = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        killer = threading.Thread(target=_killer, args=(client, killed, stop), daemon=True)
-        killer.start()
-        report = reanalyze_archive([session], client=client, write_history=False, split_bytes=0,
-                                   span_bytes=20_000, say=lines.append)
-        stop.set()
-        killer.join(5)
+    report, killed = _with_a_killed_worker(lambda client: reanalyze_archive(
+        [session], client=client, write_history=False, split_bytes=0, span_bytes=20_000,
+        say=lines.append))
     assert not report.failed, report.failed
     (entry,) = report.done
     assert entry["split"] and not entry["differences"], entry

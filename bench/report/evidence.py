@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from ventbench.bench.report.i18n import Messages
@@ -94,33 +95,38 @@ def budget_tables(doc: Document, point: Mapping[str, Any], msgs: Messages) -> No
         return
     doc.heading(msgs("evidence.budget_heading"), 3, keep_in=0.8)
     doc.paragraph(msgs("evidence.budget_intro"), 7)
-    widths = [1.55, 0.35, 0.75, 0.5]
     for check in checks:
-        unc = check["uncertainty"]
-        unit = unc.get("unit", "")
-        at = unc.get("at") or {}
-        where = (msgs("evidence.budget_at_mean") if at.get("value") == "mean" else
-                 msgs("evidence.budget_at_breath", breath=at.get("breath", "—"), value=msgs.sig(at.get("value"), 6),
-                      unit=unit))
-        cols = [Column(msgs("evidence.col_component"), widths[0]), Column(msgs("evidence.col_type"), widths[1]),
-                Column(msgs("evidence.col_u", unit=unit), widths[2], "right"),
-                Column(msgs("evidence.col_dof"), widths[3], "right"),
-                Column(msgs("evidence.col_source"), CONTENT_W_IN - sum(widths))]
-        rows = [[translate_reason(c["name"], msgs), c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs),
-                 translate_reason(c.get("source"), msgs)]
-                for c in unc.get("components") or []]
-        doc.paragraph(msgs("evidence.budget_title", quantity=msgs.quantity(check["quantity"]), at=where), 7.5,
-                      bold=True, after_in=0.02)
-        doc.table(cols, rows, size=6.2)
-        doc.paragraph(msgs("evidence.budget_total", u_c=msgs.sig(unc.get("u_c"), 4), nu=_dof(unc.get("nu_eff"), msgs),
-                           k=msgs.sig(unc.get("k"), 4), U=msgs.sig(unc.get("U"), 4), unit=unit), 7, after_in=0.02)
-        if unc.get("missing"):
-            doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(translate_all(unc["missing"], msgs))), 7, bold=True,
-                          after_in=0.02)
-        ach = check.get("achieved") or {}
-        if ach.get("bias") is not None:
-            doc.paragraph(msgs("evidence.achieved", bias=msgs.sig(ach["bias"], 4), U=msgs.sig(ach.get("U"), 4),
-                               worst=msgs.sig(ach.get("max_abs_error"), 4), unit=unit), 7, after_in=0.06)
+        doc.keep_together(partial(_budget_block, check=check, msgs=msgs))
+
+
+def _budget_block(doc: Document, *, check: Mapping[str, Any], msgs: Messages) -> None:
+    """One check's budget: its title, the components, u_c … U, what is missing, the achieved."""
+    unc = check["uncertainty"]
+    unit = unc.get("unit", "")
+    at = unc.get("at") or {}
+    where = (msgs("evidence.budget_at_mean") if at.get("value") == "mean" else
+             msgs("evidence.budget_at_breath", breath=at.get("breath", "—"), value=msgs.sig(at.get("value"), 6),
+                  unit=unit))
+    widths = [1.55, 0.35, 0.75, 0.5]
+    cols = [Column(msgs("evidence.col_component"), widths[0]), Column(msgs("evidence.col_type"), widths[1]),
+            Column(msgs("evidence.col_u", unit=unit), widths[2], "right"),
+            Column(msgs("evidence.col_dof"), widths[3], "right"),
+            Column(msgs("evidence.col_source"), CONTENT_W_IN - sum(widths))]
+    rows = [[translate_reason(c["name"], msgs), c["type"], msgs.sig(c["u"], 4), _dof(c.get("dof"), msgs),
+             translate_reason(c.get("source"), msgs)]
+            for c in unc.get("components") or []]
+    doc.paragraph(msgs("evidence.budget_title", quantity=msgs.quantity(check["quantity"]), at=where), 7.5,
+                  bold=True, after_in=0.02)
+    doc.table(cols, rows, size=6.2)
+    doc.paragraph(msgs("evidence.budget_total", u_c=msgs.sig(unc.get("u_c"), 4), nu=_dof(unc.get("nu_eff"), msgs),
+                       k=msgs.sig(unc.get("k"), 4), U=msgs.sig(unc.get("U"), 4), unit=unit), 7, after_in=0.02)
+    if unc.get("missing"):
+        doc.paragraph(msgs("evidence.budget_missing", missing="; ".join(translate_all(unc["missing"], msgs))), 7, bold=True,
+                      after_in=0.02)
+    ach = check.get("achieved") or {}
+    if ach.get("bias") is not None:
+        doc.paragraph(msgs("evidence.achieved", bias=msgs.sig(ach["bias"], 4), U=msgs.sig(ach.get("U"), 4),
+                           worst=msgs.sig(ach.get("max_abs_error"), 4), unit=unit), 7, after_in=0.06)
 
 
 def register_table(doc: Document, results: Mapping[str, Any], msgs: Messages) -> None:

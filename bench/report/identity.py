@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from matplotlib.figure import Figure
-
 from ventbench.bench.report.i18n import Messages
 from ventbench.bench.report.lab_config import LabConfig, report_number
 from ventbench.bench.report.layout import CONTENT_W_IN, PAGE_H_IN, PAGE_W_IN, Column, Document
+from ventbench.bench.report.page import Page, TextOp
 from ventbench.bench.report.source import ReportData
 from ventbench.errors import BenchError
 
@@ -127,10 +126,9 @@ def cover_block(doc: Document, data: ReportData, msgs: Messages, lab: LabConfig 
         doc.paragraph(msgs(key), 8, after_in=0.02)
 
 
-def watermark(figures: list[Figure], msgs: Messages) -> None:
-    """"SIMULATION" across every page, light grey, under nothing that must be read."""
+def watermark(pages: list[Page], msgs: Messages) -> None:
+    """"SIMULATION" across every page, light grey, under everything else on it."""
     text = msgs("identity.watermark")
-    for figure in figures:
-        figure.text(PAGE_W_IN / 2, PAGE_H_IN / 2, text, fontsize=80, color="#000000", alpha=0.08,
-                    rotation=55, ha="center", va="center", weight="bold",
-                    transform=figure.dpi_scale_trans, zorder=-1)
+    for page in pages:
+        page.ops.insert(0, TextOp(PAGE_W_IN / 2, PAGE_H_IN / 2, text, 80.0, bold=True, alpha=0.08,
+                                  rotation_deg=55.0))

@@ -1,38 +1,47 @@
 """Page frame and flowing layout: A4 portrait pages, header and footer, wrapped text and
 tables that paginate.
 
-Everything is placed in inches on a :class:`~matplotlib.figure.Figure` per page (figure
-text in ``fig.dpi_scale_trans``); widths are measured with the same font metrics the PDF
-uses, so wrapped text and table cells stay inside their boxes whatever the content.
-:func:`overflowing_texts` checks that after the fact (tests use it).
+Everything is placed in inches on a :class:`~bench.report.page.Page` (text, rules and boxes
+as drawing operations; axes on the page's matplotlib plot layer). Widths are measured with
+the font metrics the PDF is drawn with, so wrapped text and table cells stay inside their
+boxes whatever the content; :func:`overflowing_texts` checks that after the fact (tests use
+it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
-from matplotlib.ft2font import FT2Font, LoadFlags
-from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-PAGE_W_IN, PAGE_H_IN = 8.27, 11.69  # A4 portrait
+from ventbench.bench.report.page import (
+    FONT,
+    INK,
+    MONO,
+    PAGE_H_IN,
+    PAGE_W_IN,
+    LineOp,
+    Page,
+    RectOp,
+    TextOp,
+    text_width_in,
+)
+
+__all__ = ["CONTENT_W_IN", "FONT", "INK", "LEFT_IN", "MIN_PT", "MONO", "PAGE_H_IN", "PAGE_W_IN", "RC",
+           "Column", "Document", "Style", "axes_at", "ellipsize", "fit_widths", "overflowing_texts",
+           "text_width_in", "wrap"]
+
 LEFT_IN = RIGHT_IN = 0.6
 TOP_IN = 1.0  #: content starts here (below the header band)
 BOTTOM_IN = 0.75  #: content ends this far above the paper's lower edge (footer band)
 CONTENT_W_IN = PAGE_W_IN - LEFT_IN - RIGHT_IN
-FONT = "DejaVu Sans"
-MONO = "DejaVu Sans Mono"
 LINE = 1.25  #: line height, × font size
-INK = "#000000"
 GREY = "#555555"
 ZEBRA = "#eeeeee"
-#: matplotlib settings of every report (TrueType fonts embedded: text stays text).
+#: matplotlib settings of the plots (TrueType fonts embedded: text stays text).
 RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": FONT, "font.size": 8,
       "axes.linewidth": 0.6, "lines.linewidth": 1.0, "axes.unicode_minus": True,
       "pdf.compression": 6, "path.simplify": True, "hatch.linewidth": 0.6,
@@ -40,34 +49,6 @@ RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": FONT, "font.size": 8
       "legend.fontsize": 8}
 #: Smallest text on a page, pt (issue 14: nothing under 8 pt); smaller requests are raised to it.
 MIN_PT = 8.0
-
-
-#: Widths are measured from glyph advances (kerning ignored) and padded by this factor, so
-#: that text measured to fit always fits; :func:`overflowing_texts` checks the real extents.
-WIDTH_SAFETY = 1.01
-
-
-@lru_cache(maxsize=8)
-def _font(family: str, bold: bool) -> FT2Font:
-    path = findfont(FontProperties(family=family, weight="bold" if bold else "normal"))
-    font = FT2Font(path)
-    font.set_size(1000.0, 72)  # 1000 pt at 72 dpi: advances in 1/1000 pt per pt of size
-    return font
-
-
-@lru_cache(maxsize=8192)
-def _advance(char: str, family: str, bold: bool) -> float:
-    """Horizontal advance of ``char`` at 1 pt, in points."""
-    font = _font(family, bold)
-    glyph = font.load_char(ord(char), flags=LoadFlags.NO_HINTING)
-    return glyph.linearHoriAdvance / 65536.0 / 1000.0
-
-
-def text_width_in(text: str, size: float, bold: bool = False, family: str = FONT) -> float:
-    """Width of one line of ``text`` in inches at ``size`` points (glyph advances, padded)."""
-    if not text:
-        return 0.0
-    return sum(_advance(c, family, bold) for c in text) * size / 72.0 * WIDTH_SAFETY
 
 
 def _break_word(word: str, width: float, size: float, bold: bool, family: str) -> list[str]:
@@ -174,7 +155,7 @@ class Document:
     """Pages being filled top to bottom; a block that does not fit starts a new page."""
 
     def __init__(self) -> None:
-        self.pages: list[Figure] = []
+        self.pages: list[Page] = []
         self.y = TOP_IN
         #: numbered headings: (number, text, level, page index), for the table of contents
         self.outline: list[tuple[str, str, int, int]] = []
@@ -183,14 +164,14 @@ class Document:
         self._contents: tuple[int, str] | None = None  # the reserved page and its title
 
     # -- pages ------------------------------------------------------------------------------
-    def new_page(self) -> Figure:
-        figure = Figure(figsize=(PAGE_W_IN, PAGE_H_IN))
-        self.pages.append(figure)
+    def new_page(self) -> Page:
+        page = Page()
+        self.pages.append(page)
         self.y = TOP_IN
-        return figure
+        return page
 
     @property
-    def page(self) -> Figure:
+    def page(self) -> Page:
         return self.pages[-1] if self.pages else self.new_page()
 
     def room(self) -> float:
@@ -202,18 +183,33 @@ class Document:
         if not self.pages or (height_in > self.room() and self.y > TOP_IN + 1e-6):
             self.new_page()
 
+    def keep_together(self, draw: Callable[[Document], None]) -> None:
+        """Draw a block with ``draw(doc)`` on one page when it fits on one: it is laid out
+        first on a scratch page to measure its height (a block taller than a page flows)."""
+        scratch = Document()
+        scratch.new_page()
+        draw(scratch)
+        if len(scratch.pages) == 1:
+            self.ensure(scratch.y - TOP_IN)
+        draw(self)
+
     def space(self, height_in: float) -> None:
         self.y = min(self.y + height_in, PAGE_H_IN - BOTTOM_IN)
 
     # -- text -------------------------------------------------------------------------------
     def put(self, x_in: float, y_top_in: float, text: str, size: float, *, bold: bool = False,
-            color: str = INK, ha: str = "left", family: str = FONT, figure: Figure | None = None) -> Text:
+            color: str = INK, ha: str = "left", family: str = FONT, page: Page | None = None) -> None:
         """One line of text with its top at ``y_top_in`` from the paper's top edge."""
-        figure = figure or self.page
-        size = max(size, MIN_PT)
-        return figure.text(x_in, PAGE_H_IN - y_top_in, text, fontsize=size, family=family,
-                           weight="bold" if bold else "normal", color=color, ha=ha, va="top",
-                           transform=figure.dpi_scale_trans)
+        (page or self.page).ops.append(TextOp(x_in, y_top_in, str(text), max(size, MIN_PT), bold, color, ha,
+                                              family))
+
+    def rule(self, y_in: float, width_pt: float, color: str = INK, page: Page | None = None) -> None:
+        """A horizontal rule across the content width at ``y_in`` from the paper's top edge."""
+        (page or self.page).ops.append(LineOp(LEFT_IN, y_in, PAGE_W_IN - RIGHT_IN, y_in, width_pt, color))
+
+    def shade(self, y_in: float, width_in: float, height_in: float, fill: str) -> None:
+        """A filled box from the left margin, its top at ``y_in``."""
+        self.page.ops.append(RectOp(LEFT_IN, y_in, width_in, height_in, fill))
 
     def heading(self, text: str, level: int = 1, keep_in: float = 1.2) -> None:
         """A section heading kept together with ``keep_in`` inches of what follows.
@@ -231,8 +227,7 @@ class Document:
             self.put(LEFT_IN, self.y, line, size, bold=True)
             self.y += size * LINE / 72
         if level == 1:
-            self.page.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - self.y] * 2,
-                                        lw=0.6, color=INK, transform=self.page.dpi_scale_trans))
+            self.rule(self.y, 0.6)
         self.space(0.06)
 
     def _number(self, level: int, text: str) -> str:
@@ -259,21 +254,21 @@ class Document:
 
     def _draw_contents(self) -> None:
         index, title = self._contents
-        figure, size = self.pages[index], 9.0
+        contents, size = self.pages[index], 9.0
         step = size * LINE / 72 + 0.04
         room = int((PAGE_H_IN - BOTTOM_IN - TOP_IN - 0.5) // step)
         entries = self.outline if len(self.outline) <= room else [e for e in self.outline if e[2] == 1]
         y = TOP_IN
-        self.put(LEFT_IN, y, title, 14.0, bold=True, figure=figure)
+        self.put(LEFT_IN, y, title, 14.0, bold=True, page=contents)
         y += 14.0 * LINE / 72 + 0.15
-        for number, text, level, page in entries[:room]:
+        for number, text, level, page_index in entries[:room]:
             indent = 0.0 if level == 1 else 0.35
             label = f"{number} {text}"
-            page_text = str(page + 1)
+            page_text = str(page_index + 1)
             width = CONTENT_W_IN - indent - text_width_in(page_text, size) - 0.3
             self.put(LEFT_IN + indent, y, ellipsize(label, width, size, level == 1), size, bold=level == 1,
-                     figure=figure)
-            self.put(PAGE_W_IN - RIGHT_IN, y, page_text, size, ha="right", bold=level == 1, figure=figure)
+                     page=contents)
+            self.put(PAGE_W_IN - RIGHT_IN, y, page_text, size, ha="right", bold=level == 1, page=contents)
             y += step
 
     def paragraph(self, text: str, size: float = 8.5, *, bold: bool = False, color: str = INK,
@@ -304,15 +299,14 @@ class Document:
         size = max(size, MIN_PT)
         line_h = size * LINE / 72
         widths = fit_widths(columns, rows, size, pad, styles)
+        columns = [Column(c.title, w, c.align) for c, w in zip(columns, widths, strict=True)]
         head = [wrap(c.title, w - 2 * pad, size, True) for c, w in zip(columns, widths, strict=True)]
         head_h = max((len(h) for h in head), default=1) * line_h + 2 * pad if header else 0.0
 
         def draw_header() -> None:
             if not header:
                 return
-            figure = self.page
-            figure.add_artist(Rectangle((LEFT_IN, PAGE_H_IN - self.y - head_h), sum(widths), head_h,
-                                        facecolor="#d0d0d0", lw=0, transform=figure.dpi_scale_trans))
+            self.shade(self.y, sum(widths), head_h, "#d0d0d0")
             self._cells(head, columns, [Style(bold=True)] * len(columns), pad, size, line_h)
             self.y += head_h
 
@@ -336,9 +330,7 @@ class Document:
                     self.y += line_h
                 draw_header()
             if zebra and i % 2 == 1:
-                figure = self.page
-                figure.add_artist(Rectangle((LEFT_IN, PAGE_H_IN - self.y - height), sum(widths), height,
-                                            facecolor=ZEBRA, lw=0, transform=figure.dpi_scale_trans))
+                self.shade(self.y, sum(widths), height, ZEBRA)
             self._cells(cells, columns, [style.get(j, Style()) for j in range(len(columns))], pad, size, line_h)
             self.y += height
         self.space(0.1)
@@ -360,40 +352,38 @@ class Document:
 
     # -- figures ----------------------------------------------------------------------------
     def block(self, height_in: float) -> tuple[Figure, float, float]:
-        """Reserve ``height_in`` of full content width; returns (figure, top, bottom) in inches
-        from the paper's lower edge, for placing axes with :func:`axes_at`."""
+        """Reserve ``height_in`` of full content width; returns (the page's plot layer, top,
+        bottom), top and bottom in inches from the paper's lower edge, for placing axes with
+        :func:`axes_at`."""
         self.ensure(height_in)
         top = PAGE_H_IN - self.y
         self.y += height_in
-        return self.page, top, top - height_in
+        return self.page.plot_layer(), top, top - height_in
 
     # -- finishing --------------------------------------------------------------------------
     def finish(self, header: Callable[[int, int], tuple[str, str, str]],
-               footer: Callable[[int, int], tuple[str, str]]) -> list[Figure]:
+               footer: Callable[[int, int], tuple[str, str]]) -> list[Page]:
         """Draw the table of contents (when a page was reserved) and stamp header (left,
         right, banner) and footer (left, right) on every page."""
         if self._contents is not None:
             self._draw_contents()
         total = len(self.pages)
         width = CONTENT_W_IN
-        for n, figure in enumerate(self.pages, start=1):
+        for n, page in enumerate(self.pages, start=1):
             left, right, banner = header(n, total)
             right = ellipsize(right, width * 0.45, MIN_PT)
             self.put(LEFT_IN, 0.4, ellipsize(left, width - text_width_in(right, MIN_PT) - 0.2, MIN_PT),
-                     MIN_PT, color=GREY, figure=figure)
-            self.put(PAGE_W_IN - RIGHT_IN, 0.4, right, MIN_PT, color=GREY, ha="right", figure=figure)
+                     MIN_PT, color=GREY, page=page)
+            self.put(PAGE_W_IN - RIGHT_IN, 0.4, right, MIN_PT, color=GREY, ha="right", page=page)
             if banner:
-                self.put(LEFT_IN, 0.58, ellipsize(banner, width, 8.0, True), 8.0, bold=True, figure=figure)
-            figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [PAGE_H_IN - 0.82] * 2, lw=0.5,
-                                     color=GREY, transform=figure.dpi_scale_trans))
-            figure.add_artist(Line2D([LEFT_IN, PAGE_W_IN - RIGHT_IN], [0.58] * 2, lw=0.5, color=GREY,
-                                     transform=figure.dpi_scale_trans))
+                self.put(LEFT_IN, 0.58, ellipsize(banner, width, 8.0, True), 8.0, bold=True, page=page)
+            self.rule(0.82, 0.5, GREY, page=page)
+            self.rule(PAGE_H_IN - 0.58, 0.5, GREY, page=page)
             f_left, f_right = footer(n, total)
             f_right_w = text_width_in(f_right, MIN_PT)
             self.put(LEFT_IN, PAGE_H_IN - 0.5, ellipsize(f_left, width - f_right_w - 0.2, MIN_PT), MIN_PT,
-                     color=GREY, figure=figure)
-            self.put(PAGE_W_IN - RIGHT_IN, PAGE_H_IN - 0.5, f_right, MIN_PT, color=GREY, ha="right",
-                     figure=figure)
+                     color=GREY, page=page)
+            self.put(PAGE_W_IN - RIGHT_IN, PAGE_H_IN - 0.5, f_right, MIN_PT, color=GREY, ha="right", page=page)
         return self.pages
 
 
@@ -403,17 +393,29 @@ def axes_at(figure: Figure, left_in: float, bottom_in: float, width_in: float, h
                             height_in / PAGE_H_IN))
 
 
-def overflowing_texts(figure: Figure) -> list[str]:
-    """Texts of ``figure`` (figure and axes text, tick labels) that leave the paper or cross
-    into the margins' outer 0.2 in; empty when every text is inside."""
+def overflowing_texts(page: Page) -> list[str]:
+    """Texts of ``page`` (its lines, and the plot layer's figure and axes text and tick
+    labels) that leave the paper or cross into the margins' outer 0.2 in; empty when every
+    text is inside."""
+    margin, slack = 0.2, 0.5 / 72
+    bad = []
+    for op in page.texts:
+        left, top, right, bottom = op.extent_in()
+        if op.text.strip() and not op.rotation_deg and (
+                left < margin - slack or top < margin - slack or right > PAGE_W_IN - margin + slack
+                or bottom > PAGE_H_IN - margin + slack):
+            bad.append(op.text)
+    return bad + (_overflowing_plot_texts(page.plot) if page.plot is not None else [])
+
+
+def _overflowing_plot_texts(figure: Figure) -> list[str]:
     canvas = FigureCanvasAgg(figure)
     renderer = canvas.get_renderer()
     dpi = figure.dpi
     margin = 0.2 * dpi
     x1, y1 = PAGE_W_IN * dpi - margin, PAGE_H_IN * dpi - margin
     bad = []
-    if figure.axes or figure.legends:
-        canvas.draw()  # tick labels and legends are placed at draw time
+    canvas.draw()  # tick labels and legends are placed at draw time
     texts: list[Text] = list(figure.texts)
     for legend in figure.legends:
         texts += list(legend.get_texts())

@@ -7,9 +7,11 @@ hashes, configuration, how to verify). A reliability session (``start.json`` kin
 "reliability") gets cover and conclusion, set-up, the reliability section (summary, hourly
 trends, histograms, event timeline and table) and the same appendix. A certification session
 (kind "certification") gets one cover with the overall conclusion and the stages, the
-electrical-safety record, each stage's own pages and the appendix (``certification_pages.py``). A4 portrait, TrueType
-fonts embedded (text is real text), vector figures, Okabe-Ito colours with words and
-symbols for every verdict.
+electrical-safety record, each stage's own pages and the appendix (``certification_pages.py``).
+A4 portrait, TrueType fonts embedded (text is real text), vector figures, Okabe-Ito colours
+with words and symbols for every verdict. Text and tables are laid out by
+:mod:`~bench.report.layout` and drawn by ReportLab, plots by matplotlib
+(:mod:`~bench.report.compose`).
 
 Deterministic: the same session renders byte-identical PDFs — the creation date is the
 session's start, producer strings are fixed, nothing reads a clock. The SHA-256 of
@@ -21,13 +23,11 @@ from __future__ import annotations
 
 import gc
 import re
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
-from matplotlib.backends.backend_pdf import PdfPages
 
 from ventbench.bench.report import (
     alarm_pages,
@@ -40,6 +40,7 @@ from ventbench.bench.report import (
     reliability_pages,
     results_pages,
 )
+from ventbench.bench.report.compose import write_pdf
 from ventbench.bench.report.i18n import DEFAULT_LANGUAGE, LANGUAGES, Messages
 from ventbench.bench.report.lab_config import LabConfig, load_lab_config
 from ventbench.bench.report.layout import RC, Document
@@ -52,13 +53,13 @@ __all__ = ["LANGUAGES", "REPORT_FILE", "build_pages", "embedded_results_sha256",
 REPORT_FILE = "report.pdf"
 META_KEY = "ventbench:results_sha256"
 CREATOR = "ventbench report"
-PRODUCER = "ventbench report (matplotlib pdf backend)"
+PRODUCER = "ventbench report (ReportLab text, matplotlib plots, pypdf)"
 _META_RE = re.compile(rb"/ventbench:results_sha256\s*\(([0-9a-f]{64})\)")
 
 
 def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) -> list:
-    """Every page of the report as a matplotlib Figure, headers and footers stamped; a
-    session on a simulated port is watermarked SIMULATION on every page."""
+    """Every page of the report (:class:`~bench.report.page.Page`), headers and footers
+    stamped; a session on a simulated port is watermarked SIMULATION on every page."""
     doc = Document()
     if data.start.get("kind") == "certification":  # one report of the chained stages
         certification_pages.cover(doc, data, msgs)
@@ -91,13 +92,13 @@ def build_pages(data: ReportData, msgs: Messages, lab: LabConfig | None = None) 
     left = identity.header_left(data, msgs, lab)
     sha = data.results_sha256
 
-    figures = doc.finish(
+    finished = doc.finish(
         lambda n, m: (left, device or msgs("common.device_unnamed"), banner),
         lambda n, m: (msgs("footer.sha", sha=sha[:16]), msgs("footer.page", n=n, m=m)),
     )
     if identity.is_simulation(data):
-        identity.watermark(figures, msgs)
-    return figures
+        identity.watermark(finished, msgs)
+    return finished
 
 
 def _title_key(data: ReportData) -> str:
@@ -168,12 +169,8 @@ def render(session_dir: str | Path, *, lang: str = DEFAULT_LANGUAGE, out: str | 
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        with matplotlib.rc_context(RC), warnings.catch_warnings(), _gc_paused():
-            warnings.filterwarnings("ignore", message="Unknown infodict keyword")
-            figures = build_pages(data, msgs, lab)
-            with PdfPages(tmp, metadata=metadata) as pdf:
-                for figure in figures:
-                    pdf.savefig(figure)
+        with matplotlib.rc_context(RC), _gc_paused():
+            write_pdf(build_pages(data, msgs, lab), tmp, metadata)
         tmp.replace(target)
     except OSError as error:
         raise ConfigError(f"{target}: cannot write the report: {error}") from None

@@ -169,7 +169,7 @@ def test_sixty_points_paginate_inside_the_page_box(tmp_path):
             assert overflowing_texts(figure) == [], f"page {n}"
         text, table_pages = [], 0
         for figure in figures[first_summary:first_summary + n_summary]:
-            page = [t.get_text() for t in figure.texts]
+            page = [t.text for t in figure.texts]
             table_pages += any(p["id"] in page for p in data.points)  # the reasons' notes may follow alone
             text += page
     for point in data.points:  # every point × check row is there, none lost at a page break

@@ -1,0 +1,128 @@
+"""The report's page layout (bench/report/layout.py, page.py) and how pages become a PDF
+(compose.py): cells stay in their columns, no two lines are drawn over each other, blocks kept
+together, plots laid over their page, the same pages give the same bytes."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+import matplotlib
+import pdfplumber
+import pytest
+from pypdf import PdfReader
+
+from ventbench.bench.report.compose import write_pdf
+from ventbench.bench.report.i18n import Messages
+from ventbench.bench.report.layout import (
+    CONTENT_W_IN,
+    LEFT_IN,
+    MIN_PT,
+    RC,
+    TOP_IN,
+    Column,
+    Document,
+    axes_at,
+    fit_widths,
+    overflowing_texts,
+)
+from ventbench.bench.report.page import TextOp
+from ventbench.bench.report.pdf import build_pages
+from ventbench.bench.report.source import load_session
+
+from tests.bench.report_fixtures import build_session
+
+
+def _overlaps(a: TextOp, b: TextOp, tol_in: float = 0.005) -> bool:
+    ax0, ay0, ax1, ay1 = a.extent_in()
+    bx0, by0, bx1, by1 = b.extent_in()
+    return min(ax1, bx1) - max(ax0, bx0) > tol_in and min(ay1, by1) - max(ay0, by0) > tol_in
+
+
+def _overlapping(page) -> list[tuple[str, str]]:
+    lines = [t for t in page.texts if t.text.strip() and not t.rotation_deg]
+    return [(a.text, b.text) for a, b in itertools.combinations(lines, 2) if _overlaps(a, b)]
+
+
+def test_a_column_widened_for_a_long_word_moves_the_columns_after_it():
+    doc = Document()
+    long_word = "±(4\u00a0mL\u00a0+\u00a015\u00a0%)"  # kept whole: the column must grow
+    columns = [Column("Quantity", 1.0), Column("Limit", 0.5), Column("Applies", 1.0, "right"),
+               Column("Source", CONTENT_W_IN - 2.5)]
+    rows = [["VTe monitored", f"{long_word} of the reading", "set > 50 mL", "a source " * 12]] * 3
+    doc.table(columns, rows, size=8)
+    (page,) = doc.pages
+    widths = fit_widths(columns, rows, MIN_PT, 0.03)
+    assert widths[1] > 0.5 and sum(widths) == pytest.approx(CONTENT_W_IN)
+    edges = [LEFT_IN + sum(widths[:j]) for j in range(len(widths) + 1)]
+    assert [t.text for t in page.texts if t.text.startswith("±")] == [long_word] * 3  # whole
+    for line in page.texts:  # every line inside one column: none runs into its neighbour
+        left, _, right, _ = line.extent_in()
+        assert any(edges[j] - 1e-6 <= left and right <= edges[j + 1] + 1e-6 for j in range(len(widths))), (
+            line.text, left, right, edges)
+    assert _overlapping(page) == []
+
+
+def test_a_block_kept_together_moves_whole_to_the_next_page_or_flows_when_taller_than_a_page():
+    doc = Document()
+    doc.new_page()
+    doc.space(8.5)  # little room left on the first page
+    doc.keep_together(lambda d: [d.paragraph(f"line {k}", 9) for k in range(12)])
+    assert len(doc.pages) == 2 and [t.text for t in doc.pages[1].texts][:2] == ["line 0", "line 1"]
+    assert doc.pages[0].texts == []
+    tall = Document()
+    tall.new_page()
+    tall.space(1.0)
+    tall.keep_together(lambda d: [d.paragraph(f"row {k}", 9) for k in range(200)])
+    assert tall.pages[0].texts[0].text == "row 0"  # started where it was: it cannot fit anywhere
+    assert tall.pages[0].texts[0].y_top_in == pytest.approx(TOP_IN + 1.0)
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    return build_session(tmp_path_factory.mktemp("layout"), ids=("vc-01", "vc-06", "vc-09"), label="layout")
+
+
+@pytest.mark.parametrize("lang", ["en", "id"])
+def test_no_two_lines_of_a_report_are_drawn_over_each_other_nor_leave_the_page(session, lang):
+    with matplotlib.rc_context(RC):
+        pages = build_pages(load_session(session), Messages(lang))
+    assert len(pages) > 10
+    for n, page in enumerate(pages, start=1):
+        assert _overlapping(page) == [], f"{lang} page {n}"
+        assert [t.text for t in page.texts if t.size < MIN_PT] == []
+    for n in (1, len(pages) // 2):
+        assert overflowing_texts(pages[n]) == [], f"{lang} page {n + 1}"
+
+
+def _two_pages(label: str) -> list:
+    doc = Document()
+    doc.heading("Plots", 1)
+    figure, top, _ = doc.block(2.0)
+    ax = axes_at(figure, LEFT_IN + 0.6, top - 1.8, CONTENT_W_IN - 0.8, 1.5)
+    ax.plot([0, 1, 2], [0, 1, 0])
+    ax.set_xlabel(label)
+    doc.paragraph("Text under the plot.")
+    doc.new_page()
+    doc.paragraph("A page without a plot.")
+    return doc.finish(lambda n, m: ("left", "right", ""), lambda n, m: ("footer", f"page {n} of {m}"))
+
+
+def test_a_plot_is_laid_over_its_own_page_and_the_same_pages_give_the_same_bytes(tmp_path):
+    started = datetime(2026, 3, 2, 8, 15, 30, tzinfo=UTC)
+    meta = {"Title": "t", "ventbench:results_sha256": "ab" * 32, "CreationDate": started}
+    with matplotlib.rc_context(RC):
+        write_pdf(_two_pages("time, s"), tmp_path / "a.pdf", meta)
+        write_pdf(_two_pages("time, s"), tmp_path / "b.pdf", meta)
+        write_pdf(_two_pages("volume, mL"), tmp_path / "c.pdf", meta)
+    a, b, c = ((tmp_path / f"{k}.pdf").read_bytes() for k in "abc")
+    assert a == b and a != c
+    reader = PdfReader(tmp_path / "a.pdf")
+    assert reader.metadata["/ventbench:results_sha256"] == "ab" * 32
+    assert reader.metadata["/CreationDate"] == "D:20260302081530Z"
+    assert reader.trailer["/ID"][0] == reader.trailer["/ID"][1]
+    with pdfplumber.open(tmp_path / "a.pdf") as pdf:
+        first, second = (p.extract_text() for p in pdf.pages)
+        assert pdf.pages[0].width == pytest.approx(8.27 * 72)
+    assert "time, s" in first and "Text under the plot." in first and "page 1 of 2" in first
+    assert "time, s" not in second and "A page without a plot." in second

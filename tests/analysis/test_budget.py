@@ -17,6 +17,7 @@ from ventbench.analysis.budget import (
     BudgetContext,
     Component,
     combine,
+    EXPANSION_MIN_DOF,
     coverage_factor,
 )
 from ventbench.analysis.checks import JudgementRule, evaluate_point
@@ -135,13 +136,21 @@ def test_bad_accuracy_is_a_config_error() -> None:
         Accuracy("pressure", 0.0, -0.1, 2.0)
 
 
-def test_coverage_factor_equals_scipy_stats_bit_for_bit():
-    """The light scipy.special route gives the very numbers scipy.stats gives."""
+def test_coverage_factor_equals_scipy_stats_bit_for_bit_and_its_expansion_to_1e_14():
+    """The light scipy.special route gives the very numbers scipy.stats gives; from
+    EXPANSION_MIN_DOF on, the expansion (no scipy) is within 1e-14 of them."""
     from scipy.stats import norm, t
 
     q = (1.0 + 0.9545) / 2.0
-    nu = np.concatenate([np.linspace(0.5, 200.0, 4001), [1e3, 1e6, 1.0, 2.0, 3.0]])
+    nu = np.concatenate([np.linspace(0.5, 200.0, 4001), np.linspace(200.0, 999.99, 501), [1.0, 2.0, 3.0]])
     assert np.array_equal(coverage_factor(nu), t.ppf(q, nu))
+    large = np.concatenate([np.geomspace(EXPANSION_MIN_DOF, 1e12, 2001), [1e300]])
+    assert np.abs(coverage_factor(large) / t.ppf(q, large) - 1.0).max() < 1e-14
+    other = (1.0 + 0.99) / 2.0  # another coverage goes the same way
+    assert np.abs(coverage_factor(large, 0.99) / t.ppf(other, large) - 1.0).max() < 1e-14
+    assert np.array_equal(coverage_factor(nu, 0.99), t.ppf(other, nu))
+    mixed = coverage_factor(np.array([3.0, 5e3, np.inf]))
+    assert mixed[0] == t.ppf(q, 3.0) and abs(mixed[1] / t.ppf(q, 5e3) - 1) < 1e-14 and mixed[2] == norm.ppf(q)
     assert coverage_factor(np.inf) == norm.ppf(q)
     assert coverage_factor(np.array([np.inf, np.inf])).tolist() == [norm.ppf(q)] * 2
     assert coverage_factor(np.array([np.inf, 3.0])).tolist() == [norm.ppf(q), t.ppf(q, 3.0)]

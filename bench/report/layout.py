@@ -11,11 +11,8 @@ it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 
 from ventbench.bench.report.page import (
     FONT,
@@ -29,6 +26,8 @@ from ventbench.bench.report.page import (
     TextOp,
     text_width_in,
 )
+from ventbench.bench.report.page_checks import overflowing_texts
+from ventbench.bench.report.textfit import Column, Style, ellipsize, fit_widths, wrap
 
 __all__ = ["CONTENT_W_IN", "FONT", "INK", "LEFT_IN", "MIN_PT", "MONO", "PAGE_H_IN", "PAGE_W_IN", "RC",
            "Column", "Document", "Style", "axes_at", "ellipsize", "fit_widths", "overflowing_texts",
@@ -49,106 +48,6 @@ RC = {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": FONT, "font.size": 8
       "legend.fontsize": 8}
 #: Smallest text on a page, pt (issue 14: nothing under 8 pt); smaller requests are raised to it.
 MIN_PT = 8.0
-
-
-def _break_word(word: str, width: float, size: float, bold: bool, family: str) -> list[str]:
-    parts, rest = [], word
-    while rest and text_width_in(rest, size, bold, family) > width:
-        lo, hi = 1, len(rest)
-        while lo < hi:  # longest prefix that fits (at least one character)
-            mid = (lo + hi + 1) // 2
-            if text_width_in(rest[:mid], size, bold, family) <= width:
-                lo = mid
-            else:
-                hi = mid - 1
-        parts.append(rest[:lo])
-        rest = rest[lo:]
-    return parts + ([rest] if rest else [])
-
-
-def wrap(text: str, width_in: float, size: float, bold: bool = False, family: str = FONT) -> list[str]:
-    """Greedy word wrap of ``text`` (explicit newlines kept) to ``width_in`` inches."""
-    lines: list[str] = []
-    for paragraph in str(text).split("\n"):
-        body = paragraph.lstrip(" ")
-        lead = paragraph[: len(paragraph) - len(body)]
-        if lead:  # keep indentation (listings), on every wrapped line
-            lead_w = text_width_in(lead, size, bold, family)
-            if lead_w < width_in / 2:
-                lines += [lead + line for line in wrap(body, width_in - lead_w, size, bold, family)]
-                continue
-        current = ""
-        for word in body.split(" "):
-            trial = f"{current} {word}" if current else word
-            if text_width_in(trial, size, bold, family) <= width_in:
-                current = trial
-                continue
-            if current:
-                lines.append(current)
-            pieces = _break_word(word, width_in, size, bold, family)
-            lines.extend(pieces[:-1])
-            current = pieces[-1] if pieces else ""
-        lines.append(current)
-    return lines
-
-
-def ellipsize(text: str, width_in: float, size: float, bold: bool = False) -> str:
-    """``text`` cut with "…" so that it fits in one line of ``width_in``."""
-    if text_width_in(text, size, bold) <= width_in:
-        return text
-    while text and text_width_in(text + "…", size, bold) > width_in:
-        text = text[:-1]
-    return text + "…"
-
-
-def _widest_word_in(text: str, size: float, bold: bool) -> float:
-    return max((text_width_in(w, size, bold) for w in str(text).replace("\n", " ").split(" ") if w), default=0.0)
-
-
-def fit_widths(columns: Sequence[Column], rows: Sequence[Sequence[str]], size: float, pad: float,
-               styles: Sequence[dict[int, Style]] | None = None) -> list[float]:
-    """Column widths (inches) that keep every word of the header and cells whole when they can.
-
-    A column narrower than its widest word grows, taking the room from the columns with room to
-    spare (in proportion to it); the table's total width never changes. Words too long for any
-    share of the table (a SHA-256) still break.
-    """
-    widths = [c.width_in for c in columns]
-    total = sum(widths)
-    need = []
-    for j, column in enumerate(columns):
-        widest = _widest_word_in(column.title, size, True)
-        for i, row in enumerate(rows):
-            bold = bool(styles and styles[i] and styles[i].get(j, Style()).bold)
-            widest = max(widest, _widest_word_in(row[j], size, bold))
-        need.append(min(widest + 2 * pad + 0.01, 0.5 * total))
-    short = sum(max(0.0, n - w) for n, w in zip(need, widths, strict=True))
-    if short <= 0:
-        return widths
-    spare = [max(0.0, w - n) for n, w in zip(need, widths, strict=True)]
-    room = sum(spare)
-    if room <= 0:
-        return widths
-    take = min(1.0, short / room)
-    grow = min(1.0, room / short)
-    return [w + max(0.0, n - w) * grow - s * take for n, w, s in zip(need, widths, spare, strict=True)]
-
-
-@dataclass(frozen=True)
-class Column:
-    """A table column: title, width (inches) and alignment ("left" | "right" | "center")."""
-
-    title: str
-    width_in: float
-    align: str = "left"
-
-
-@dataclass(frozen=True)
-class Style:
-    """Text style of a table cell."""
-
-    bold: bool = False
-    color: str = INK
 
 
 class Document:
@@ -391,46 +290,3 @@ def axes_at(figure: Figure, left_in: float, bottom_in: float, width_in: float, h
     """Axes at a rectangle given in inches from the paper's lower-left corner."""
     return figure.add_axes((left_in / PAGE_W_IN, bottom_in / PAGE_H_IN, width_in / PAGE_W_IN,
                             height_in / PAGE_H_IN))
-
-
-def overflowing_texts(page: Page) -> list[str]:
-    """Texts of ``page`` (its lines, and the plot layer's figure and axes text and tick
-    labels) that leave the paper or cross into the margins' outer 0.2 in; empty when every
-    text is inside."""
-    margin, slack = 0.2, 0.5 / 72
-    bad = []
-    for op in page.texts:
-        left, top, right, bottom = op.extent_in()
-        if op.text.strip() and not op.rotation_deg and (
-                left < margin - slack or top < margin - slack or right > PAGE_W_IN - margin + slack
-                or bottom > PAGE_H_IN - margin + slack):
-            bad.append(op.text)
-    return bad + (_overflowing_plot_texts(page.plot) if page.plot is not None else [])
-
-
-def _overflowing_plot_texts(figure: Figure) -> list[str]:
-    canvas = FigureCanvasAgg(figure)
-    renderer = canvas.get_renderer()
-    dpi = figure.dpi
-    margin = 0.2 * dpi
-    x1, y1 = PAGE_W_IN * dpi - margin, PAGE_H_IN * dpi - margin
-    bad = []
-    canvas.draw()  # tick labels and legends are placed at draw time
-    texts: list[Text] = list(figure.texts)
-    for legend in figure.legends:
-        texts += list(legend.get_texts())
-    for ax in figure.axes:
-        texts += [*ax.texts, ax.xaxis.label, ax.yaxis.label, ax.title]
-        legend = ax.get_legend()
-        if legend is not None:
-            texts += list(legend.get_texts())
-        (xa, xb), (ya, yb) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
-        texts += [t for t in ax.get_xticklabels() if xa <= t.get_position()[0] <= xb]
-        texts += [t for t in ax.get_yticklabels() if ya <= t.get_position()[1] <= yb]
-    for artist in texts:
-        if not artist.get_visible() or not artist.get_text().strip():
-            continue
-        box = artist.get_window_extent(renderer)
-        if box.x0 < margin - 0.5 or box.y0 < margin - 0.5 or box.x1 > x1 + 0.5 or box.y1 > y1 + 0.5:
-            bad.append(artist.get_text())
-    return bad

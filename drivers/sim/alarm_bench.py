@@ -67,6 +67,9 @@ class _State:
     hold: float = -math.inf  #: occlusion: pressure held
     p0: float = 0.0  #: gas / apnoea: pressure when the delivery stopped
     t0_us: int = 0
+    #: gas / apnoea, until the delivery stops: the flow of the sample before, L/min (+inf at
+    #: the start: a switch-on during an inspiration waits for the next one)
+    prev_flow_lpm: float = math.inf
 
 
 @dataclass
@@ -162,7 +165,11 @@ class AlarmBench:
             f[f < 0] *= 0.5
         elif name in ("gas", "apnoea"):
             if state.onset_us is None:
-                due = np.flatnonzero(f > 3.0)  # the next inspiration is the first missed one
+                # the next inspiration to start is the first missed one: found by its rising
+                # edge, whatever the block the samples come in (one sample or a whole breath)
+                before = np.concatenate([[state.prev_flow_lpm], f[:-1]])
+                due = np.flatnonzero((f > 3.0) & (before <= 3.0))
+                state.prev_flow_lpm = float(f[-1])
                 start = int(due[0]) if due.size else f.size
                 if start < f.size:
                     state.p0, state.t0_us = float(p[start]), int(dev_us[idx[start]])

@@ -13,11 +13,11 @@ from scipy.stats import t as student_t
 
 from ventbench.analysis.breath import Breath
 from ventbench.analysis.budget import (
+    EXPANSION_MIN_DOF,
     AmbientUncertainty,
     BudgetContext,
     Component,
     combine,
-    EXPANSION_MIN_DOF,
     coverage_factor,
 )
 from ventbench.analysis.checks import JudgementRule, evaluate_point

@@ -97,6 +97,14 @@ def test_drift_ci_and_helpers():
     lo, hi = d["ci95_per_24h"]
     assert lo < 10 < hi and hi - lo < 1.0 and d["verdict"] == "PASS"
     assert drift(t, y, 5.0)["verdict"] == "FAIL"
+    from scipy import stats  # the interval is Student's t as scipy.stats gives it, to the bit
+
+    half = float(stats.t.ppf(0.975, d["n_eff"] - 2))
+    assert (hi - lo) / 2 == pytest.approx(half * d["se_per_24h"], rel=1e-5)  # both rounded to 6 digits
+    from scipy.special import stdtrit
+
+    nu = np.concatenate([np.linspace(1.0, 1e4, 20001), [1e6, 1e9]])
+    assert np.array_equal(stdtrit(nu, 0.975), stats.t.ppf(0.975, nu))
     assert longest_run(np.array([0, 1, 1, 0, 1, 1, 1, 0], bool)) == (3, 4)
     h = hourly(np.array([10.0, 20.0, 3700.0]), {"x": np.array([1.0, 3.0, 5.0])})
     assert h["hour"] == [0, 1] and h["x"]["mean"] == [2.0, 5.0] and h["x"]["max"] == [3.0, 5.0]

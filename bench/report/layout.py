@@ -24,6 +24,7 @@ from ventbench.bench.report.page import (
     Page,
     RectOp,
     TextOp,
+    drawable,
     text_width_in,
 )
 from ventbench.bench.report.page_checks import overflowing_texts
@@ -99,8 +100,8 @@ class Document:
     def put(self, x_in: float, y_top_in: float, text: str, size: float, *, bold: bool = False,
             color: str = INK, ha: str = "left", family: str = FONT, page: Page | None = None) -> None:
         """One line of text with its top at ``y_top_in`` from the paper's top edge."""
-        (page or self.page).ops.append(TextOp(x_in, y_top_in, str(text), max(size, MIN_PT), bold, color, ha,
-                                              family))
+        (page or self.page).ops.append(TextOp(x_in, y_top_in, drawable(str(text), family, bold), max(size, MIN_PT),
+                                              bold, color, ha, family))
 
     def rule(self, y_in: float, width_pt: float, color: str = INK, page: Page | None = None) -> None:
         """A horizontal rule across the content width at ``y_in`` from the paper's top edge."""

@@ -35,6 +35,24 @@ def font_name(family: str, bold: bool) -> str:
     return name
 
 
+@lru_cache(maxsize=8)
+def _drawable_codes(family: str, bold: bool) -> frozenset[int]:
+    """Characters the font draws as themselves: in its character map, in the Basic
+    Multilingual Plane (ReportLab draws one beyond it as another glyph), not control codes."""
+    glyphs = pdfmetrics.getFont(font_name(family, bold)).face.charToGlyph
+    return frozenset(c for c in glyphs if 32 <= c <= 0xFFFF and not 0x7F <= c <= 0x9F)
+
+
+def drawable(text: str, family: str = FONT, bold: bool = False) -> str:
+    """``text`` as it can be drawn: a tab becomes a space, and every character the font cannot
+    draw as itself (a control code, an emoji, a script DejaVu lacks) becomes "�", so
+    that nothing on a page is silently another character or missing."""
+    codes = _drawable_codes(family, bold)
+    if all(ord(c) in codes for c in text):
+        return text
+    return "".join(c if ord(c) in codes else " " if c == "\t" else "\ufffd" for c in text)
+
+
 def text_width_in(text: str, size: float, bold: bool = False, family: str = FONT) -> float:
     """Width of one line of ``text`` in inches at ``size`` points, as drawn."""
     if not text:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 import matplotlib
 import pdfplumber
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from ventbench.bench.report.compose import write_pdf
@@ -26,7 +28,7 @@ from ventbench.bench.report.layout import (
     fit_widths,
     overflowing_texts,
 )
-from ventbench.bench.report.page import TextOp
+from ventbench.bench.report.page import TextOp, drawable
 from ventbench.bench.report.pdf import build_pages
 from ventbench.bench.report.source import load_session
 
@@ -126,3 +128,23 @@ def test_a_plot_is_laid_over_its_own_page_and_the_same_pages_give_the_same_bytes
         assert pdf.pages[0].width == pytest.approx(8.27 * 72)
     assert "time, s" in first and "Text under the plot." in first and "page 1 of 2" in first
     assert "time, s" not in second and "A page without a plot." in second
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_any_text_is_drawn_as_itself_or_as_a_replacement_character_never_as_another(text):
+    shown = drawable(text)
+    assert len(shown) == len(text)
+    for wrote, drew in zip(text, shown, strict=True):
+        assert drew == wrote or drew == "\ufffd" or (wrote == "\t" and drew == " ")
+    assert shown == drawable(shown)  # what is drawable stays as it is
+
+
+def test_a_device_name_with_an_emoji_control_codes_and_cjk_reads_back_with_replacement_characters(tmp_path):
+    doc = Document()
+    doc.paragraph("Vent\x00 😀 中文 (P2)\\ ≤5 µL\tend")
+    pages = doc.finish(lambda n, m: ("", "", ""), lambda n, m: ("", ""))
+    write_pdf(pages, tmp_path / "odd.pdf", {"Title": "odd"})
+    with pdfplumber.open(tmp_path / "odd.pdf") as pdf:
+        text = pdf.pages[0].extract_text()
+    assert "Vent\ufffd \ufffd \ufffd\ufffd (P2)\\ ≤5 µL end" in text

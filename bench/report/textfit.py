@@ -5,25 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ventbench.bench.report.page import FONT, INK, text_width_in
 
 __all__ = ["Column", "Style", "ellipsize", "fit_widths", "wrap"]
 
 
+@lru_cache(maxsize=16384)
+def _advance_in(char: str, size: float, bold: bool, family: str) -> float:
+    return text_width_in(char, size, bold, family)
+
+
+def _fit_end(text: str, start: int, room_in: float, size: float, bold: bool, family: str) -> int:
+    """End of the longest run ``text[start:end]`` no wider than ``room_in``; ``start`` when
+    not even one character fits. Glyph advances add up (no kerning); only the characters up
+    to the first that does not fit are measured, so a huge text costs what fits of it."""
+    used = 0.0
+    for end in range(start, len(text)):
+        used += _advance_in(text[end], size, bold, family)
+        if used > room_in:
+            return end
+    return len(text)
+
+
 def _break_word(word: str, width: float, size: float, bold: bool, family: str) -> list[str]:
-    parts, rest = [], word
-    while rest and text_width_in(rest, size, bold, family) > width:
-        lo, hi = 1, len(rest)
-        while lo < hi:  # longest prefix that fits (at least one character)
-            mid = (lo + hi + 1) // 2
-            if text_width_in(rest[:mid], size, bold, family) <= width:
-                lo = mid
-            else:
-                hi = mid - 1
-        parts.append(rest[:lo])
-        rest = rest[lo:]
-    return parts + ([rest] if rest else [])
+    """``word`` cut into the fewest pieces that each fit ``width`` (at least one character
+    each), in time linear in its length."""
+    parts, start = [], 0
+    while start < len(word):
+        end = max(_fit_end(word, start, width, size, bold, family), start + 1)
+        parts.append(word[start:end])
+        start = end
+    return parts
 
 
 def wrap(text: str, width_in: float, size: float, bold: bool = False, family: str = FONT) -> list[str]:
@@ -54,11 +68,9 @@ def wrap(text: str, width_in: float, size: float, bold: bool = False, family: st
 
 def ellipsize(text: str, width_in: float, size: float, bold: bool = False) -> str:
     """``text`` cut with "…" so that it fits in one line of ``width_in``."""
-    if text_width_in(text, size, bold) <= width_in:
+    if _fit_end(text, 0, width_in, size, bold, FONT) == len(text):
         return text
-    while text and text_width_in(text + "…", size, bold) > width_in:
-        text = text[:-1]
-    return text + "…"
+    return text[:_fit_end(text, 0, width_in - text_width_in("…", size, bold), size, bold, FONT)] + "…"
 
 
 def _widest_word_in(text: str, size: float, bold: bool) -> float:

@@ -25,10 +25,12 @@ from ventbench.bench.report.layout import (
     Column,
     Document,
     axes_at,
+    ellipsize,
     fit_widths,
     overflowing_texts,
+    wrap,
 )
-from ventbench.bench.report.page import TextOp, drawable
+from ventbench.bench.report.page import TextOp, drawable, text_width_in
 from ventbench.bench.report.pdf import build_pages
 from ventbench.bench.report.source import load_session
 
@@ -148,3 +150,32 @@ def test_a_device_name_with_an_emoji_control_codes_and_cjk_reads_back_with_repla
     with pdfplumber.open(tmp_path / "odd.pdf") as pdf:
         text = pdf.pages[0].extract_text()
     assert "Vent\ufffd \ufffd \ufffd\ufffd (P2)\\ ≤5 µL end" in text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from("iiWW m.±%–\u00a0漢"), min_size=1, max_size=400),
+       st.floats(0.05, 3.0), st.sampled_from([8.0, 11.0]))
+def test_a_long_word_breaks_into_the_fewest_pieces_that_fit_and_ellipsis_keeps_the_longest_prefix(
+        text, width_in, size):
+    word = text.replace(" ", "")
+    if word:
+        lines = wrap(word, width_in, size)
+        assert "".join(lines) == word
+        for line, nxt in itertools.pairwise(lines):
+            assert text_width_in(line, size) <= width_in + 1e-9 or len(line) == 1  # a glyph wider than the room
+            assert text_width_in(line + nxt[0], size) > width_in  # nothing more would have fitted
+    cut = ellipsize(text, width_in, size)
+    if cut != text:
+        kept = cut[:-1]
+        assert cut.endswith("…") and text.startswith(kept)
+        assert text_width_in(cut, size) <= width_in + 1e-9 or kept == ""
+        assert text_width_in(text[:len(kept) + 1] + "…", size) > width_in
+
+
+def test_a_huge_device_name_costs_linear_time():
+    # a 200 000-character name in start.json is ellipsized in every header and wrapped on the
+    # cover: both take time in proportion to its length, not its square (it took ~20 s per
+    # header at 20 000 characters)
+    name = "x" * 200_000
+    assert ellipsize(name, 3.0, MIN_PT).endswith("…")
+    assert len(wrap(name, CONTENT_W_IN, MIN_PT)) > 100

@@ -68,22 +68,26 @@ def test_parse_late_rejects_unknown_conditions():
         parse_late("fire:1")
 
 
-def _gas_log(step_s: float) -> dict:
+def _alarm_log(actuator: str, step_s: float) -> dict:
     rig = SimulatedRig({"alarms": "1", "seed": "1"})
     rig.receive(b"START\n")
     rig.produce(9.7)  # 20 bpm, Ti 1 s: mid-inspiration
-    rig.receive(b"ACT gas 1\n")
+    rig.receive(f"ACT {actuator} 1\n".encode())
     t = 9.7
-    while t < 20.0:
-        t = min(20.0, t + step_s)
+    while t < 30.0:
+        t = min(30.0, t + step_s)
         rig.produce(t)
     (entry,) = rig.alarm_bench.log
-    return {k: entry[k] for k in ("condition", "onset_us", "alarm_on_us")}
+    return {k: entry.get(k) for k in ("condition", "onset_us", "alarm_on_us")}
 
 
-def test_gas_shut_off_during_an_inspiration_stops_the_next_one_whatever_the_block_size():
-    whole, fine = _gas_log(10.0), _gas_log(0.01)
-    assert whole == fine  # one block or a thousand: the same physics
+@pytest.mark.parametrize("actuator", ["disconnect", "occlude", "stiff", "leak", "gas", "apnoea", "mains"])
+def test_every_actuator_acts_the_same_whatever_the_block_size(actuator):
+    assert _alarm_log(actuator, 10.0) == _alarm_log(actuator, 0.01)  # one block or two thousand
+
+
+def test_gas_shut_off_during_an_inspiration_stops_the_next_one():
+    entry = _alarm_log("gas", 0.01)
     # the breath in progress is delivered; the next one (within a period, 3 s) is the first missed
-    assert 9_700_000 + 1_000_000 < whole["onset_us"] <= 9_700_000 + 3_000_000
-    assert whole["alarm_on_us"] - whole["onset_us"] == 800_000
+    assert 9_700_000 + 1_000_000 < entry["onset_us"] <= 9_700_000 + 3_000_000
+    assert entry["alarm_on_us"] - entry["onset_us"] == 800_000

@@ -63,9 +63,11 @@ def write_pdf(pages: Sequence[Page], target: Path, metadata: dict[str, str | dat
 
 
 def _info_value(value: str | datetime) -> str:
+    """A PDF date, or the text with any lone UTF-16 surrogate (which JSON can carry and no
+    PDF text string can) as U+FFFD."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("D:%Y%m%d%H%M%SZ")
-    return str(value)
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in str(value))
 
 
 def _text_layer(pages: Sequence[Page]) -> bytes:

@@ -179,3 +179,14 @@ def test_a_huge_device_name_costs_linear_time():
     name = "x" * 200_000
     assert ellipsize(name, 3.0, MIN_PT).endswith("…")
     assert len(wrap(name, CONTENT_W_IN, MIN_PT)) > 100
+
+
+def test_a_lone_surrogate_from_json_in_the_metadata_becomes_a_replacement_character(tmp_path):
+    # JSON can carry "\ud800" (start.json's device or operator name); a PDF text string cannot
+    doc = Document()
+    doc.paragraph("Vent\ud800X")
+    pages = doc.finish(lambda n, m: ("", "", ""), lambda n, m: ("", ""))
+    write_pdf(pages, tmp_path / "s.pdf", {"Title": "Vent\ud800X", "Author": "op\udfff"})
+    reader = PdfReader(tmp_path / "s.pdf")
+    assert reader.metadata["/Title"] == "Vent\ufffdX" and reader.metadata["/Author"] == "op\ufffd"
+    assert "Vent\ufffdX" in reader.pages[0].extract_text()

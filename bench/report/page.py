@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
+import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
@@ -28,10 +29,12 @@ ASCENT_EM = 1556 / 2048
 
 @lru_cache(maxsize=8)
 def font_name(family: str, bold: bool) -> str:
-    """The ReportLab name of ``family`` (registered on first use from matplotlib's font file)."""
+    """The ReportLab name of ``family`` (``FONT`` or ``MONO``), registered on first use from
+    the font file matplotlib ships — not a system copy, so the same versions of the
+    libraries give the same pages on any machine."""
     name = f"{family.replace(' ', '')}{'-Bold' if bold else ''}"
-    path = findfont(FontProperties(family=family, weight="bold" if bold else "normal"), fallback_to_default=False)
-    pdfmetrics.registerFont(TTFont(name, path))
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / f"{name}.ttf"
+    pdfmetrics.registerFont(TTFont(name, str(path)))
     return name
 
 
@@ -45,7 +48,7 @@ def _drawable_codes(family: str, bold: bool) -> frozenset[int]:
 
 def drawable(text: str, family: str = FONT, bold: bool = False) -> str:
     """``text`` as it can be drawn: a tab becomes a space, and every character the font cannot
-    draw as itself (a control code, an emoji, a script DejaVu lacks) becomes "�", so
+    draw as itself (a control code, an emoji, a script DejaVu lacks) becomes U+FFFD, so
     that nothing on a page is silently another character or missing."""
     codes = _drawable_codes(family, bold)
     if all(ord(c) in codes for c in text):

@@ -87,7 +87,8 @@ def _draw(canvas: Canvas, op: TextOp | RectOp | LineOp) -> None:
         red, green, blue, _ = to_rgba(op.color)
         canvas.setFillColorRGB(red, green, blue, op.alpha)
         font = font_name(op.family, op.bold)
-        width = stringWidth(op.text, font, op.size)
+        # most lines are left-aligned: measured only when the anchor is not the left edge
+        width = 0.0 if op.ha == "left" and not op.rotation_deg else stringWidth(op.text, font, op.size)
         left = op.x_in * 72.0 - {"left": 0.0, "right": width}.get(op.ha, width / 2)
         baseline = top_pt - op.y_top_in * 72.0 - ASCENT_EM * op.size
         if op.rotation_deg:  # about the line's centre (the watermark)

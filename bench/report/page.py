@@ -83,7 +83,7 @@ class TextOp:
         """(left, top, right, bottom) of the line's box, inches (unrotated)."""
         width = text_width_in(self.text, self.size, self.bold, self.family)
         left = {"left": self.x_in, "right": self.x_in - width}.get(self.ha, self.x_in - width / 2)
-        return left, self.y_top_in, left + width, self.y_top_in + self.size * 1.0 / 72.0
+        return left, self.y_top_in, left + width, self.y_top_in + self.size / 72.0  # one em tall
 
 
 @dataclass(frozen=True, slots=True)

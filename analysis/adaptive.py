@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ventbench.analysis.stats import median
 from ventbench.units import ML_PER_S_PER_LPM
 
 #: Span of a calibration block, s (at least this, and at least 2.5 set breath periods).
@@ -160,9 +161,9 @@ def signal_levels(t_s: np.ndarray, flow_lpm: np.ndarray) -> SignalLevels:
     t0, t1 = (float(t_s[0]), float(t_s[-1])) if t_s.shape[0] else (math.nan, math.nan)
     if f.shape[0] < 3:
         return SignalLevels(0.0, 0.0, 0.0, 0.0, 0.0, math.nan, math.nan, t0, t1)
-    dt_s = float(np.median(np.diff(t_s[:1025])))
+    dt_s = median(np.diff(t_s[:1025]))
     d2 = f[2:] - 2.0 * f[1:-1] + f[:-2]
-    sd = float(np.median(np.abs(d2))) / 0.6745 / math.sqrt(6.0)
+    sd = median(np.abs(d2)) / 0.6745 / math.sqrt(6.0)
     h = max(0, int(round(LEVEL_SMOOTHING_S / dt_s / 2.0)))
     sm = _moving_average(f, h)
     lo, mid, hi = np.percentile(sm, AMPLITUDE_PERCENTILES)

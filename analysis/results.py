@@ -13,26 +13,35 @@ from typing import Any
 
 import numpy as np
 
+from ventbench.analysis.breath import breaths_to_json
 from ventbench.analysis.judgement import PointResult
+from ventbench.analysis.rounding import SIGNIFICANT_DIGITS, round_floats, round_number
+
+__all__ = ["SCHEMA", "SIGNIFICANT_DIGITS", "JsonRows", "overall_verdict", "point_to_json", "results_document",
+           "round_number", "to_jsonable"]
 
 SCHEMA = "ventbench.results/1"
-#: Significant digits kept in results JSON (well below any instrument's resolution).
-SIGNIFICANT_DIGITS = 7
+#: A list of at least this many dicts is converted column by column (:func:`_table`).
+TABLE_MIN_ROWS = 8
+_PLAIN = frozenset({str, int, bool, type(None)})
+_NUMBERS = frozenset({float, type(None)})
+_SEQUENCES = frozenset({list, tuple, type(None)})
 
 
-def round_number(value: float, digits: int = SIGNIFICANT_DIGITS) -> float | None:
-    """Round to ``digits`` significant digits; None for NaN or ±inf; -0.0 becomes 0.0."""
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    out = float(f"{value:.{digits}g}")
-    return out + 0.0  # normalise -0.0
+class JsonRows(list):
+    """Rows :func:`to_jsonable` made at the default digits (a point's breaths): converting them
+    again would give them back unchanged (rounding is idempotent), so it is skipped. Nothing
+    modifies a row once made."""
+
+    __slots__ = ()
 
 
 def to_jsonable(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
     """Recursively convert to JSON types: floats rounded, NaN → None, tuples → lists,
     numpy scalars and arrays → Python numbers and lists, mapping keys → str."""
     kind = type(value)  # the plain types first: a results document is ~10^5 of them
+    if kind is JsonRows and digits == SIGNIFICANT_DIGITS:
+        return value
     if kind is float:
         return round_number(value, digits)
     if kind is str or kind is int or kind is bool or value is None:
@@ -40,6 +49,10 @@ def to_jsonable(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
     if kind is dict:
         return {k if type(k) is str else str(k): to_jsonable(v, digits) for k, v in value.items()}
     if kind is list or kind is tuple:
+        if len(value) >= TABLE_MIN_ROWS and type(value[0]) is dict:
+            rows = _table(value, digits)
+            if rows is not None:
+                return rows
         return [to_jsonable(v, digits) for v in value]
     if value is None or isinstance(value, bool | str):
         return value
@@ -56,6 +69,47 @@ def to_jsonable(value: Any, digits: int = SIGNIFICANT_DIGITS) -> Any:
     if hasattr(value, "to_json"):
         return to_jsonable(value.to_json(), digits)
     return str(value)
+
+
+def _table(rows: Sequence[Any], digits: int) -> list[dict[str, Any]] | None:
+    """:func:`to_jsonable` of a list of dicts (the breaths of a point), column by column.
+
+    Rows sharing the same keys form one table; a column of floats is rounded at once by
+    :func:`round_floats`, a column of str/int/bool/None is kept, any other column converts
+    value by value. The result equals the one-value-at-a-time conversion; None when a row is
+    not a plain dict.
+    """
+    if set(map(type, rows)) != {dict}:
+        return None
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, keys in enumerate(map(tuple, rows)):
+        groups.setdefault(keys, []).append(i)
+    out: list[dict[str, Any]] = [{}] * len(rows)
+    for keys, members in groups.items():
+        names = [k if type(k) is str else str(k) for k in keys]
+        columns = []
+        for column in zip(*(rows[i].values() for i in members), strict=True):
+            columns.append(_column(column, digits))
+        for i, values in zip(members, zip(*columns, strict=True) if columns else [()] * len(members), strict=True):
+            out[i] = dict(zip(names, values, strict=True))
+    return out
+
+
+def _column(column: Sequence[Any], digits: int) -> Sequence[Any]:
+    """One column of a table: floats (or None) rounded at once, flat lists of floats too."""
+    kinds = set(map(type, column))
+    if kinds <= _NUMBERS:
+        if kinds == {float}:
+            return round_floats(column, digits)
+        return round_floats([math.nan if v is None else v for v in column], digits)
+    if kinds <= _PLAIN:
+        return column
+    if kinds <= _SEQUENCES:  # e.g. a breath's plateau and PEEP windows: [t0, t1] or None
+        flat = [x for v in column if v is not None for x in v]
+        if set(map(type, flat)) == {float}:
+            rounded = iter(round_floats(flat, digits))
+            return [None if v is None else [next(rounded) for _ in v] for v in column]
+    return [to_jsonable(v, digits) for v in column]
 
 
 def overall_verdict(verdicts: Iterable[str]) -> str:
@@ -81,11 +135,10 @@ def point_to_json(point_id: str, mode: str, set: Mapping[str, Any], lung: Mappin
     details (settled_at, skipped, measured, rule, limits).
     """
     set_of_measured = frozenset(point_result.measured)
-    breaths = []
-    for i, breath in enumerate(point_result.breaths):
-        item = breath.to_json()
+    breaths = breaths_to_json(point_result.breaths)
+    for i, item in enumerate(breaths):
         item["measured"] = i in set_of_measured
-        breaths.append(item)
+    breaths = JsonRows(to_jsonable(breaths))
     rule = point_result.rule
     out: dict[str, Any] = {
         "id": str(point_id),

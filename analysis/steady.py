@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ventbench.analysis.stats import median
 from ventbench.analysis.trace import Trace
 from ventbench.analysis.validity import SampleFlag, flag_names
 from ventbench.errors import ConfigError
@@ -159,7 +160,7 @@ def channel(trace: Trace, name: str) -> np.ndarray | None:
 def _bounds(t: np.ndarray, window_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Window start/end times and the sample index where each window starts (+ the end); the
     trace covers its first sample's time to its last one's plus one median interval."""
-    span = t[-1] - t[0] + float(np.median(np.diff(t))) if t.size > 1 else 0.0
+    span = t[-1] - t[0] + median(np.diff(t)) if t.size > 1 else 0.0
     n_win = int(np.floor(span / window_s + 1e-9))
     t0 = t[0] + window_s * np.arange(n_win)
     edges = np.searchsorted(t, np.append(t0, t[0] + window_s * n_win), side="left")

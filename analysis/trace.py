@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ventbench.analysis.gas import Ambient, GasCondition, conversion_factor
+from ventbench.analysis.stats import median
 from ventbench.analysis.validity import (
     DEFAULT_LIMITS,
     EXCUSED,
@@ -149,7 +150,7 @@ class Trace:
         """Median sample rate, Hz (NaN for fewer than two samples)."""
         if len(self) < 2:
             return float("nan")
-        return float(1.0 / np.median(np.diff(self.t_s)))
+        return float(1.0 / median(np.diff(self.t_s)))
 
     def slice(self, start: int, stop: int) -> Trace:
         """Samples ``start:stop`` as a new Trace sharing the metadata."""

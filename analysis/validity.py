@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ventbench.analysis.stats import median
 from ventbench.errors import ConfigError
 
 
@@ -226,7 +227,7 @@ def expected_interval_s(t_s: np.ndarray, limits: ValidityLimits = DEFAULT_LIMITS
         return float(limits.expected_dt_s)
     if len(t_s) < 2:
         return math.nan
-    return float(np.median(np.diff(t_s)))
+    return median(np.diff(t_s))
 
 
 def _run_starts(x: np.ndarray) -> np.ndarray:
@@ -399,7 +400,7 @@ class SampleValidator:
             steps = np.diff(t) if self._last_t is None else np.diff(t, prepend=self._last_t)
             self._intervals.extend(steps[: _EXPECT_INTERVALS].tolist())
             if len(self._intervals) >= _EXPECT_INTERVALS:
-                self.expected_dt_s = expected = float(np.median(self._intervals))
+                self.expected_dt_s = expected = median(self._intervals)
         result = validate_samples(t, flow_lpm, paw_cmh2o, flags, self.limits,
                                   expected_dt_s=expected if expected is not None else math.nan,
                                   previous_t_s=self._last_t, carried=self._carried,

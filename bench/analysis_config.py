@@ -24,6 +24,7 @@ from ventbench.analysis.checks import (
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.limits import LimitSet, parse_limits
 from ventbench.analysis.segment import SegmentationSettings
+from ventbench.analysis.stats import median
 from ventbench.analysis.trace import Trace
 from ventbench.bench.declaration import Declaration
 from ventbench.bench.instruments import Register
@@ -97,7 +98,7 @@ class AnalysisConfig:
             reference = self.rule.instrument.as_reference()
         dt_s = None
         if trace is not None and len(trace) > 1:
-            dt_s = float(np.median(np.diff(trace.t_s)))
+            dt_s = median(np.diff(trace.t_s))
         return BudgetContext(reference, None if trace is None else trace.flow_condition, self.condition,
                              self.ambient, self.ambient_u, dt_s)
 

@@ -21,6 +21,7 @@ from ventbench.analysis.breath import Breath, channel_means
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.segment import SegmentationSettings
 from ventbench.analysis.selfcheck import segmentation_doubts
+from ventbench.analysis.stats import median
 from ventbench.analysis.trace import Trace
 from ventbench.errors import ConfigError
 
@@ -129,7 +130,7 @@ def _whole(recorded: Trace, source: str, settings: SegmentationSettings,
     skipped = recorded.meta.get("skipped_lines")
     return Analysed(breaths, factor, settings, no_breathing, recorded.flow_condition,
                     recorded.ambient, source, per_breath, doubts, len(trace), trace.duration_s,
-                    float(np.median(np.diff(recorded.t_s))) if len(recorded) > 1 else None,
+                    median(np.diff(recorded.t_s)) if len(recorded) > 1 else None,
                     None if skipped is None else int(skipped), trace, False,
                     "fio2_pct" in trace.channels)
 

@@ -1,0 +1,44 @@
+"""analysis.breath.breaths_to_json: the columns give what Breath.to_json gives breath by breath."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ventbench.analysis.breath import Breath, breaths_to_json
+
+floats = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@st.composite
+def breaths(draw):
+    def one(i):
+        return Breath(t_start_s=draw(floats), ti_s=1.0, te_s=2.0, rr_bpm=20.0, ie_ratio=2.0, vti_ml=draw(floats),
+                      vte_ml=500.0, pip_cmh2o=25.0, pplat_cmh2o=draw(st.none() | floats), peep_cmh2o=5.0,
+                      pmean_cmh2o=10.0, leak_pct=0.0, flags=tuple(draw(st.lists(st.sampled_from(
+                          ["gap", "patient_triggered"]), max_size=2))),
+                      plateau_window_s=draw(st.none() | st.tuples(floats, floats)), index=i,
+                      t_effort_s=draw(st.sampled_from([math.nan, 1.5])), trigger_delay_s=draw(floats))
+    return [one(i) for i in range(draw(st.integers(0, 12)))]
+
+
+def _text(value) -> str:
+    return json.dumps(value, allow_nan=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(breaths())
+def test_same_rows_as_to_json(items):
+    assert _text(breaths_to_json(items)) == _text([b.to_json() for b in items])
+
+
+def test_trigger_fields_only_where_finite_and_last():
+    base = Breath(0.0, 1.0, 2.0, 20.0, 2.0, 500.0, 500.0, 25.0, None, 5.0, 10.0, 0.0)
+    rows = breaths_to_json([base, replace(base, t_effort_s=0.9, trigger_delay_s=0.1)])
+    assert "t_effort_s" not in rows[0]
+    assert list(rows[1])[-2:] == ["t_effort_s", "trigger_delay_s"]
+    assert rows[0]["pplat_cmh2o"] is None and all(map(math.isnan, rows[0]["peep_window_s"]))  # as to_json

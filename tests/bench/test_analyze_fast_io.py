@@ -16,23 +16,7 @@ from ventbench.drivers.sim.lung import Lung
 from ventbench.drivers.sim.simulation import simulate
 from ventbench.drivers.sim.ventilator import VentilatorSettings
 
-
-def _clean(value):
-    """What session.dumps did before writing: non-finite floats → None, numpy scalars → items."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if getattr(value, "shape", None) == ():
-        return _clean(value.item())
-    return value
-
-
-def _old_dumps(document):
-    return json.dumps(_clean(document), indent=2, default=session._json_default,
-                      allow_nan=False) + "\n"
+from tests.bench.json_reference import reference_dumps
 
 
 def test_results_identical_to_line_reader_and_stdlib_json(tmp_path, monkeypatch, capsys):
@@ -45,7 +29,7 @@ def test_results_identical_to_line_reader_and_stdlib_json(tmp_path, monkeypatch,
     args = ["analyze", str(path), "--set", "peep_cmh2o=5", "--set", "rate_bpm=15", "--mode", "pc"]
     code_fast = main([*args, "--json", str(fast)])
     monkeypatch.setattr(ventmap, "_fast_rows", lambda raw: None)
-    monkeypatch.setattr(session, "dumps", _old_dumps)
+    monkeypatch.setattr(session, "dumps", reference_dumps)
     monkeypatch.setattr(results, "TABLE_MIN_ROWS", math.inf)  # round value by value
     code_slow = main([*args, "--json", str(slow)])
     capsys.readouterr()

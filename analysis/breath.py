@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
@@ -93,16 +93,23 @@ def _json_value(value: object) -> object:
     return value
 
 
-def breaths_to_json(breaths: Sequence[Breath]) -> list[dict]:
+def breaths_to_json(breaths: Sequence[Breath],
+                    convert: Callable[[Sequence[object]], Sequence[object]] | None = None) -> list[dict]:
     """``[b.to_json() for b in breaths]``, built column by column (4 000 breaths: ~10 ms).
 
     Parameters
     ----------
     breaths : sequence of Breath
         The breaths (of one class: the columns are its fields; mixed classes go one by one).
+    convert : callable, optional
+        Applied to each column of JSON values before the rows are made (the results round
+        every column once this way); it must return as many values, in order.
     """
     if len({type(b) for b in breaths}) != 1:
-        return [b.to_json() for b in breaths]
+        rows = [b.to_json() for b in breaths]
+        if convert is None or not rows:
+            return rows
+        return [{k: convert([v])[0] for k, v in row.items()} for row in rows]
     names = _field_names(type(breaths[0]))
     columns = list(zip(*map(operator.attrgetter(*names), breaths), strict=True))
     plain: list[str] = []
@@ -116,12 +123,13 @@ def breaths_to_json(breaths: Sequence[Breath]) -> list[dict]:
         if not (kinds <= _AS_IS or kinds == {float} and all(map(math.isfinite, column))):
             column = list(map(_json_value, column))
         plain.append(name)
-        values.append(column)
+        values.append(column if convert is None else convert(column))
     rows = [dict(zip(plain, row, strict=True)) for row in zip(*values, strict=True)]
     for name, column in triggers:  # present only where finite (patient-triggered breaths)
-        for row, value in zip(rows, column, strict=True):
-            if math.isfinite(value):
-                row[name] = value
+        where = [i for i, value in enumerate(column) if math.isfinite(value)]
+        present = [column[i] for i in where]
+        for i, value in zip(where, present if convert is None else convert(present), strict=True):
+            rows[i][name] = value
     return rows
 
 

@@ -95,6 +95,10 @@ def _table(rows: Sequence[Any], digits: int) -> list[dict[str, Any]] | None:
     return out
 
 
+def _rounded_column(column: Sequence[Any]) -> Sequence[Any]:
+    return _column(column, SIGNIFICANT_DIGITS)
+
+
 def _column(column: Sequence[Any], digits: int) -> Sequence[Any]:
     """One column of a table: floats (or None) rounded at once, flat lists of floats too."""
     kinds = set(map(type, column))
@@ -106,9 +110,12 @@ def _column(column: Sequence[Any], digits: int) -> Sequence[Any]:
         return column
     if kinds <= _SEQUENCES:  # e.g. a breath's plateau and PEEP windows: [t0, t1] or None
         flat = [x for v in column if v is not None for x in v]
-        if set(map(type, flat)) == {float}:
+        inside = set(map(type, flat))
+        if inside == {float}:
             rounded = iter(round_floats(flat, digits))
             return [None if v is None else [next(rounded) for _ in v] for v in column]
+        if inside <= _PLAIN:  # e.g. a breath's flags: lists of str, mostly empty
+            return [None if v is None else list(v) for v in column]
     return [to_jsonable(v, digits) for v in column]
 
 
@@ -135,10 +142,9 @@ def point_to_json(point_id: str, mode: str, set: Mapping[str, Any], lung: Mappin
     details (settled_at, skipped, measured, rule, limits).
     """
     set_of_measured = frozenset(point_result.measured)
-    breaths = breaths_to_json(point_result.breaths)
+    breaths = JsonRows(breaths_to_json(point_result.breaths, convert=_rounded_column))
     for i, item in enumerate(breaths):
         item["measured"] = i in set_of_measured
-    breaths = JsonRows(to_jsonable(breaths))
     rule = point_result.rule
     out: dict[str, Any] = {
         "id": str(point_id),

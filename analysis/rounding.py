@@ -79,6 +79,11 @@ def round_floats(values: Sequence[float], digits: int = SIGNIFICANT_DIGITS) -> l
         rounded = np.where(up, mantissa / scale, mantissa * scale)
     out: list[float | None] = rounded.tolist()
     if not fast.all():
-        for i in np.flatnonzero(~fast).tolist():
+        finite = np.isfinite(array)
+        for i in np.flatnonzero(~fast & finite & (array != 0.0)).tolist():
             out[i] = round_number(array[i], digits)
+        for i in np.flatnonzero(array == 0.0).tolist():
+            out[i] = 0.0  # -0.0 too
+        for i in np.flatnonzero(~finite).tolist():
+            out[i] = None
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice, repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = ["dumps_indent2"]
 _INDENT = "  "
 #: A list of at least this many dicts is written column by column.
 _TABLE_MIN_ROWS = 8
+_LISTS = frozenset({list, type(None)})
 _BY_TYPE: dict[type, Callable[[Any], str]] = {
     str: encode_basestring_ascii, int: int.__repr__, bool: {True: "true", False: "false"}.__getitem__,
 }
@@ -164,20 +166,47 @@ class _Encoder:
             if not keys:
                 continue
             prefixes = [self.key(k) + ": " for k in keys]
-            columns = [self.column(column, inner) for column in zip(*(rows[i].values() for i in members), strict=True)]
-            for i, values in zip(members, zip(*columns, strict=True), strict=True):
-                texts[i] = "{" + inner + joiner.join(map(str.__add__, prefixes, values)) + newline + "}"
+            prefixes[0] = "{" + inner + prefixes[0]
+            columns = [list(map(prefix.__add__, self.column(column, inner)))  # '"key": value'
+                       for prefix, column in zip(prefixes, zip(*(rows[i].values() for i in members),
+                                                                 strict=True), strict=True)]
+            columns[-1] = list(map(str.__add__, columns[-1], repeat(newline + "}", len(members))))
+            for i, text in zip(members, map(joiner.join, zip(*columns, strict=True)), strict=True):
+                texts[i] = text
         return texts
 
     def column(self, values: tuple[Any, ...], newline: str) -> list[str]:
         kinds = set(map(type, values))
         if len(kinds) == 1:
-            kind = kinds.pop()
+            kind = next(iter(kinds))
             if kind is float and all(map(math.isfinite, values)):
                 return list(map(float.__repr__, values))
             if kind in _BY_TYPE:
                 return list(map(_BY_TYPE[kind], values))
+        if kinds <= _LISTS:
+            texts = self.flat_lists(values, newline)
+            if texts is not None:
+                return texts
         return [self.short(v, newline) for v in values]
+
+    def flat_lists(self, values: tuple[Any, ...], newline: str) -> list[str] | None:
+        """A column of lists (or None) whose items are all of one plain type — a breath's
+        windows, its flags — written in one ``map`` over all the items; None otherwise."""
+        flat = [x for v in values if v is not None for x in v]
+        inside = set(map(type, flat))
+        if not inside:
+            write: Callable[[Any], str] | None = str
+        elif inside == {float}:
+            write = float.__repr__ if all(map(math.isfinite, flat)) else None
+        else:
+            write = _BY_TYPE.get(inside.pop()) if len(inside) == 1 else None
+        if write is None:
+            return None
+        items = iter(list(map(write, flat)))
+        inner = newline + _INDENT
+        joiner = "," + inner
+        return ["null" if v is None else "[" + inner + joiner.join(islice(items, len(v))) + newline + "]" if v
+                else "[]" for v in values]
 
     def short(self, value: Any, newline: str) -> str:
         """The text of a scalar or of a flat list of one type (a breath's window, its flags)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
+from dataclasses import astuple, dataclass, replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ventbench.analysis import results
 from ventbench.analysis.breath import Breath, breaths_to_json
+from ventbench.analysis.results import to_jsonable
 
 floats = st.floats(allow_nan=True, allow_infinity=True)
 
@@ -34,6 +36,25 @@ def _text(value) -> str:
 @given(breaths())
 def test_same_rows_as_to_json(items):
     assert _text(breaths_to_json(items)) == _text([b.to_json() for b in items])
+
+
+@settings(max_examples=200, deadline=None)
+@given(breaths())
+def test_rounded_rows_as_rounding_each_row(items):
+    rows = breaths_to_json(items, convert=results._rounded_column)
+    assert _text(rows) == _text([to_jsonable(b.to_json()) for b in items])
+
+
+def test_mixed_classes_go_breath_by_breath():
+    @dataclass(frozen=True, slots=True)
+    class Tagged(Breath):
+        tag: str = "x"
+
+    base = Breath(0.0, 1.0, 2.0, 20.0, 2.0, 1 / 3, 500.0, 25.0, None, 5.0, 10.0, 0.0)
+    items = [base, Tagged(*astuple(base)[:13])]
+    assert breaths_to_json(items) == [b.to_json() for b in items]
+    rows = breaths_to_json(items, convert=results._rounded_column)
+    assert rows[1]["tag"] == "x" and rows[0]["vti_ml"] == rows[1]["vti_ml"] == 0.3333333
 
 
 def test_trigger_fields_only_where_finite_and_last():

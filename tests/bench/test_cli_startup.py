@@ -44,3 +44,16 @@ def test_constants_repeated_for_a_light_help_match_their_source():
 
     assert run_reliability.QUANTITIES == QUANTITIES
     assert simulate.DEVICE_NAMES == tuple(sorted(DEVICES))
+
+
+def test_a_command_imports_its_own_module_only():
+    """``ventbench analyze …`` builds and imports the analyze command alone; an unknown
+    command still lists them all."""
+    probe = ("import sys\nfrom ventbench.bench.cli import main\nmain(['analyze', '--help'])\n"
+             "print(sorted(m for m in sys.modules if m.startswith('ventbench.bench.commands.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "['ventbench.bench.commands.analyze']", done.stderr
+    wrong = subprocess.run([sys.executable, "-m", "ventbench", "analyse"], capture_output=True, text=True,
+                           timeout=60)
+    assert wrong.returncode == 3 and "invalid choice: 'analyse'" in wrong.stderr
+    assert all(name in wrong.stderr for name in COMMANDS)

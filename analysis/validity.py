@@ -246,13 +246,13 @@ def stuck_mask(t_s: np.ndarray, x: np.ndarray, limits: ValidityLimits = DEFAULT_
     of a stream ended in; a run continuing it is judged from its real start.
     """
     n = x.shape[0]
-    out = np.zeros(n, dtype=bool)
     if n == 0:
-        return out
+        return np.zeros(0, dtype=bool)
     starts = _run_starts(x)
     ends = np.append(starts[1:], n)  # exclusive
     t_start = t_s[starts].copy()
-    count = ends - starts
+    length = ends - starts
+    count = length.copy()
     if carried is not None and x[0] == carried[0]:
         t_start[0] = carried[1]
         count[0] += carried[2]
@@ -260,12 +260,7 @@ def stuck_mask(t_s: np.ndarray, x: np.ndarray, limits: ValidityLimits = DEFAULT_
     long_runs = (duration >= limits.stuck_s) & (count >= limits.stuck_min_samples)
     if exempt is not None:
         long_runs &= x[starts] != exempt
-    if long_runs.any():
-        delta = np.zeros(n + 1, dtype=np.int64)
-        np.add.at(delta, starts[long_runs], 1)
-        np.add.at(delta, ends[long_runs], -1)
-        out = np.cumsum(delta[:-1]) > 0
-    return out
+    return np.repeat(long_runs, length)  # the runs partition the samples
 
 
 def reversals(x: np.ndarray, previous: float | None = None) -> tuple[int, int]:

@@ -166,3 +166,34 @@ def test_time_axis_rule_matches_the_definition(values):
     assert (problem is None) == (not any(expected))
     if problem is not None:
         assert problem[0] == expected.index(True)
+
+
+def _stuck_reference(t_s, x, limits, carried, exempt):
+    """Sample by sample: each run of one exact value, judged from its real start."""
+    out = np.zeros(len(x), dtype=bool)
+    i = 0
+    while i < len(x):
+        j = i
+        while j + 1 < len(x) and x[j + 1] == x[i]:
+            j += 1
+        t0, extra = t_s[i], 0
+        if i == 0 and carried is not None and x[0] == carried[0]:
+            t0, extra = carried[1], carried[2]
+        long = t_s[j] - t0 >= limits.stuck_s and j - i + 1 + extra >= limits.stuck_min_samples
+        if long and (exempt is None or x[i] != exempt):
+            out[i:j + 1] = True
+        i = j + 1
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, 2.5]), min_size=0, max_size=80), st.booleans(),
+       st.sampled_from([None, 0.0]), st.integers(2, 8))
+def test_stuck_mask_as_judging_each_run(values, carry, exempt, min_samples):
+    from ventbench.analysis.validity import stuck_mask
+
+    x = np.array(values)
+    t = np.arange(len(x)) * 0.1
+    limits = ValidityLimits(stuck_s=0.3, stuck_min_samples=min_samples)
+    carried = (values[0], -0.5, 3) if carry and values else None
+    assert np.array_equal(stuck_mask(t, x, limits, carried, exempt), _stuck_reference(t, x, limits, carried, exempt))

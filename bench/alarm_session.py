@@ -220,11 +220,14 @@ def rederive_session_alarms(session: Path, start: dict[str, Any]) -> list[dict[s
 
 def fold_alarms(results: dict[str, Any], alarms: list[dict[str, Any]], session: Path | None = None
                 ) -> dict[str, Any]:
-    """Put ``alarms`` into a results document (their captures into ``source.files``); the
-    overall verdict takes the worst of them."""
+    """Put ``alarms`` into a results document (their captures into ``source.files``), their
+    numbers rounded as every number of the results (:func:`analysis.results.to_jsonable`);
+    the overall verdict takes the worst of them."""
     if not alarms:
         return results
-    results["alarms"] = alarms
+    from ventbench.analysis.results import to_jsonable
+
+    results["alarms"] = alarms = to_jsonable(alarms)  # 7 significant digits, as every number
     if session is not None and isinstance(results.get("source"), dict):
         from ventbench.bench.session import safe_name, sha256_file
 

@@ -62,6 +62,13 @@ def test_verify_re_derives_the_alarm_results_and_catches_an_edit(demo_session, t
     assert bad.returncode == 1 and "MISMATCH" in bad.stdout
 
 
+def test_fold_alarms_rounds_as_every_number_of_the_results():
+    folded = fold_alarms({"verdict": "PASS"}, [{"id": "a", "verdict": "PASS", "induced_s": 10.2, "alarm_s": 30.6,
+                                                 "delay_s": 30.6 - 10.2, "limit_s": None}])
+    assert 30.6 - 10.2 != 20.4 and folded["alarms"][0]["delay_s"] == 20.4
+    assert folded["alarms"][0]["limit_s"] is None
+
+
 def test_fold_alarms_takes_the_worst_verdict():
     assert fold_alarms({"verdict": "PASS"}, [{"id": "a", "verdict": "INCONCLUSIVE"}])["verdict"] == "INCONCLUSIVE"
     assert fold_alarms({"verdict": "INCONCLUSIVE"}, [{"id": "a", "verdict": "FAIL"}])["verdict"] == "FAIL"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -14,6 +15,7 @@ from hypothesis.extra import numpy as hnp
 from ventbench.analysis.stats import median
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # inf + -inf, 1e308 + 1e308: as numpy, warned as numpy
 @given(hnp.arrays(np.float64, st.integers(1, 60), elements=st.floats(allow_nan=False, allow_infinity=True)))
 def test_as_numpy_median(values):
     expected = float(np.median(values))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ventbench.analysis.stats import median
+from ventbench.analysis.stats import median, percentiles
 from ventbench.units import ML_PER_S_PER_LPM
 
 #: Span of a calibration block, s (at least this, and at least 2.5 set breath periods).
@@ -166,7 +166,7 @@ def signal_levels(t_s: np.ndarray, flow_lpm: np.ndarray) -> SignalLevels:
     sd = median(np.abs(d2)) / 0.6745 / math.sqrt(6.0)
     h = max(0, int(round(LEVEL_SMOOTHING_S / dt_s / 2.0)))
     sm = _moving_average(f, h)
-    lo, mid, hi = np.percentile(sm, AMPLITUDE_PERCENTILES)
+    lo, mid, hi = percentiles(sm, AMPLITUDE_PERCENTILES)
     floor = BREATHING_NOISE_RATIO * sd / math.sqrt(2 * h + 1)
     a_in, a_ex = float(hi - mid), float(mid - lo)
     ti = _weighted_median_run_s(sm - mid > 0.5 * a_in, dt_s) if a_in > 0 else math.nan

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,8 @@ class TomlFile:
     _header = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\"]+)\s*\]\]?")
 
     def __init__(self, text: str, where: str) -> None:
+        import tomllib  # ~6 ms: paid only by commands that read TOML, not by every import
+
         self.where = where
         try:
             self.data: dict[str, Any] = tomllib.loads(text)

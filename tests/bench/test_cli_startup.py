@@ -57,3 +57,28 @@ def test_a_command_imports_its_own_module_only():
                            timeout=60)
     assert wrong.returncode == 3 and "invalid choice: 'analyse'" in wrong.stderr
     assert all(name in wrong.stderr for name in COMMANDS)
+
+
+def test_analyze_imports_only_what_it_uses(tmp_path):
+    """Analysing a long recording (measure only) computes with numpy alone: no scipy, no
+    matplotlib, no numpy.ma (np.median's and np.percentile's first call), no tomllib (no
+    TOML read) — each ~6–600 ms of every ``analyze`` run when it crept back in. (With fewer
+    than ~1000 breaths the coverage factor's Student's t comes from ``scipy.special``.)"""
+    import numpy as np
+
+    from ventbench.drivers.importers.ventmap_write import write_ventmap
+    from ventbench.drivers.sim.lung import Lung
+    from ventbench.drivers.sim.simulation import simulate
+    from ventbench.drivers.sim.ventilator import VentilatorSettings
+
+    trace = simulate(VentilatorSettings(), Lung(), duration_s=3300.0, fs_hz=50.0, seed=1).trace
+    recording = tmp_path / "pb840.txt"
+    write_ventmap(recording, trace.flow_lpm, trace.paw_cmh2o, np.arange(0, len(trace), 150))
+    probe = ("import sys\nfrom ventbench.bench.cli import main\n"
+             f"code = main(['analyze', {str(recording)!r}, '--json', {str(tmp_path / 'r.json')!r}])\n"
+             "import gc\n"
+             "print('CODE', code, sorted(m for m in ('scipy', 'matplotlib', 'numpy.ma', 'tomllib') "
+             "if m in sys.modules), 'GC', gc.get_threshold()[0])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    # and the young generation's collection threshold is the CLI's (cli.GC_YOUNG_THRESHOLD)
+    assert done.stdout.strip().splitlines()[-1] == "CODE 0 [] GC 50000", done.stdout[-2000:] + done.stderr

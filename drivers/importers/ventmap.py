@@ -32,6 +32,7 @@ import numpy as np
 from ventbench.analysis.gas import GasCondition
 from ventbench.analysis.trace import SampleFlag, Trace
 from ventbench.analysis.validity import ValidityLimits
+from ventbench.drivers.importers.decimal_text import parse_decimal_rows
 from ventbench.errors import FrameError
 
 FS_HZ = 50.0
@@ -97,10 +98,11 @@ def _fast_rows(raw: bytes) -> _Rows | None:
 
     Lines are found and classified with numpy on the bytes; only the marker lines
     (``BS``/``BE``/time stamps, two per breath) are visited in Python, and the data rows are
-    parsed at once by ``np.loadtxt``. The result is the one :func:`_slow_rows` would give:
-    every case it might treat differently (non-ASCII bytes, a lone ``\\r``, blank lines or
-    lines starting with white space, 3-column rows, trailing commas, non-finite or
-    unparsable numbers, a malformed ``B…`` line) returns None, and the slow reader decides.
+    parsed at once (:mod:`~ventbench.drivers.importers.decimal_text`, else ``np.loadtxt``).
+    The result is the one :func:`_slow_rows` would give: every case it might treat
+    differently (non-ASCII bytes, a lone ``\\r``, blank lines or lines starting with white
+    space, 3-column rows, trailing commas, non-finite or unparsable numbers, a malformed
+    ``B…`` line) returns None, and the slow reader decides.
     """
     if not raw.isascii():
         return None
@@ -140,17 +142,20 @@ def _fast_rows(raw: bytes) -> _Rows | None:
             continue
         marker_lines.append(index)
         after.append(current)
-    is_data = np.ones(starts.size, dtype=bool)
-    is_data[marker_lines] = False
-    body = buf[np.repeat(is_data, ends - starts + 1)].tobytes().decode("ascii")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
-            data = np.loadtxt(body.splitlines(), delimiter=",", comments=None, ndmin=2,
-                              dtype=np.float64)
-    except ValueError:
-        return None
-    total = int(is_data.sum())
+    view = memoryview(raw)
+    keep_from = [0, *(ends[marker_lines] + 1).tolist()]
+    keep_to = [*starts[marker_lines].tolist(), len(raw)]
+    body = b"".join([view[a:b] for a, b in zip(keep_from, keep_to, strict=True)])
+    data = parse_decimal_rows(body, 2)
+    if data is None:  # numbers with exponents, tabs, …: numpy's general parser
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+                data = np.loadtxt(body.decode("ascii").splitlines(), delimiter=",", comments=None,
+                                  ndmin=2, dtype=np.float64)
+        except ValueError:
+            return None
+    total = starts.size - len(marker_lines)
     if data.size == 0:
         data = np.empty((0, 2))
     if data.shape != (total, 2) or not np.isfinite(data).all():

@@ -19,6 +19,7 @@ from ventbench.drivers.sim.ventilator import VentilatorSettings
 def same(a, b):
     for x, y in zip(a[:3], b[:3], strict=True):
         assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True)
+        assert x.tobytes() == y.tobytes()  # the sign of a zero too ("-0.00")
     assert a[3] == b[3] and a[4] == b[4]
 
 
@@ -39,7 +40,8 @@ def test_simulator_recording_fast_equals_slow_and_keeps_breaths(tmp_path):
     assert np.isnan(read.channels["breath_number"][: starts[0]]).all()
 
 
-GOOD = st.sampled_from(["0.87, 7.04", "-12.5, 9.8", "1.00,-5.0", "3,4", "BS, S:12,", "BS, S:13",
+GOOD = st.sampled_from(["0.87, 7.04", "-12.5, 9.8", "1.00,-5.0", "3,4", "-0.00, -0.0", "-.5, 2.",
+                        "BS, S:12,", "BS, S:13",
                         "BE", "2016-02-17-08-43-02.525325", "2020-01-01 10:00:00"])
 LINES = st.sampled_from([
     "0.87, 7.04", "-12.5, 9.8", "1.00,-5.0", "3,4", " 2.0, 6.0", "1.0, 2.0,", "1.0, x", "1e3, 2",

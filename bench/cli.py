@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,6 +29,14 @@ from ventbench.exit_codes import EXIT_INCONCLUSIVE, EXIT_USAGE, exit_code_for_er
 #: ``analyze`` of 4 000 breaths (~30–45 ms of its ~0.6 s), at 50 000 once or never. Cyclic
 #: garbage still gets collected, after at most this many allocations.
 GC_YOUNG_THRESHOLD = 50_000
+
+#: The BLAS libraries' thread-count variables, set to 1 unless the user set them. ventbench
+#: computes in one thread per process (parallel work is in processes: ``replay --jobs``, the
+#: report's pages); OpenBLAS would otherwise start a thread per core when numpy is imported,
+#: which spin and cost ~0.13 s of CPU on every command (measured: ``analyze`` 0.73 → 0.59 s
+#: of CPU), and split a long ``np.dot`` by the machine's core count, so that its last bits
+#: would depend on the machine.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 #: Sub-commands, in the order ``--help`` lists them; module ventbench.bench.commands.<name>.
 COMMANDS: tuple[str, ...] = (
@@ -85,6 +94,8 @@ def _command_in(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ventbench`` console script; returns the exit code."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    for name in BLAS_THREAD_VARIABLES:  # before numpy is imported (no command imports it earlier)
+        os.environ.setdefault(name, "1")
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     command = _command_in(argv)
     parser = build_parser(only=command or "")

@@ -3,12 +3,14 @@ scipy or matplotlib (checked in a fresh interpreter, as a user runs it)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 COMMANDS = ("demo", "run", "record", "analyze", "replay", "verify", "report", "simulate",
             "protocols", "ports", "history", "reanalyze", "keys")
 HEAVY = ("numpy", "scipy", "matplotlib")
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: One fresh interpreter: ``ventbench --help``, ``--version`` and every ``CMD --help`` in
 #: turn (each exits 0), then the heavy packages that any of them imported.
 PROBE = """
@@ -74,11 +76,28 @@ def test_analyze_imports_only_what_it_uses(tmp_path):
     trace = simulate(VentilatorSettings(), Lung(), duration_s=3300.0, fs_hz=50.0, seed=1).trace
     recording = tmp_path / "pb840.txt"
     write_ventmap(recording, trace.flow_lpm, trace.paw_cmh2o, np.arange(0, len(trace), 150))
-    probe = ("import sys\nfrom ventbench.bench.cli import main\n"
+    probe = ("import os, sys\nfrom ventbench.bench.cli import main\n"
              f"code = main(['analyze', {str(recording)!r}, '--json', {str(tmp_path / 'r.json')!r}])\n"
              "import gc\n"
              "print('CODE', code, sorted(m for m in ('scipy', 'matplotlib', 'numpy.ma', 'tomllib') "
-             "if m in sys.modules), 'GC', gc.get_threshold()[0])")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    # and the young generation's collection threshold is the CLI's (cli.GC_YOUNG_THRESHOLD)
-    assert done.stdout.strip().splitlines()[-1] == "CODE 0 [] GC 50000", done.stdout[-2000:] + done.stderr
+             "if m in sys.modules), 'GC', gc.get_threshold()[0], "
+             "'THREADS', len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_VARIABLES}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env=env)
+    # the young generation's collection threshold is the CLI's (cli.GC_YOUNG_THRESHOLD), and
+    # numpy's BLAS started no thread of its own (cli.BLAS_THREAD_VARIABLES)
+    assert done.stdout.strip().splitlines()[-1] == "CODE 0 [] GC 50000 THREADS 1", \
+        done.stdout[-2000:] + done.stderr
+
+
+def test_blas_threads_are_one_unless_the_user_says_otherwise(monkeypatch):
+    """The CLI sets each BLAS thread count to 1 before numpy loads, keeping a user's own."""
+    from ventbench.bench import cli
+
+    assert cli.BLAS_THREAD_VARIABLES == BLAS_VARIABLES
+    for name in BLAS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cli.main(["--version"]) == 0
+    assert [os.environ[name] for name in BLAS_VARIABLES] == ["1", "3", "1"]

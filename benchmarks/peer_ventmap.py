@@ -10,11 +10,13 @@ write the results JSON). Both run as fresh processes, alternately, ``--repeat`` 
 untimed run of each; printed: the median wall time and CPU time (user + system) of each, and
 their ratios.
 
-Both run as an installed program runs: with Python's bytecode cache (``PYTHONDONTWRITEBYTECODE``
-is removed from the children's environment, and the untimed first run fills the cache). pip
-compiles a wheel's modules when it installs them, as it did ventMAP's; an editable install on a
-machine that sets ``PYTHONDONTWRITEBYTECODE`` would otherwise recompile ours on every run
-(~0.13 s), which no installed copy does.
+Both run as installed programs, each from its own venv: ventMAP from PyPI; ventbench from
+the wheel of this working tree (the files git knows, built as ``.ci/wheel-test`` builds it
+and installed without ``-e``), as a user has them; ``--ours editable`` times the
+development install next to the running interpreter instead (measured alternately on
+2026-12-06: 0.62 / 0.62 s from the wheel, 0.62 / 0.61 s editable). Both keep Python's bytecode cache
+(``PYTHONDONTWRITEBYTECODE`` is removed from the children's environment, and the untimed
+first run fills it), as an installed copy has it.
 
 ventmap 1.5.3 imports ``scipy.var`` (removed in SciPy 1.12), so its venv pins
 ``scipy<1.12`` and, with it, ``numpy<2`` and ``pandas<2.3``.
@@ -25,6 +27,7 @@ Usage::
 
     python benchmarks/peer_ventmap.py                      # 600 k samples, 5 runs each
     python benchmarks/peer_ventmap.py --samples 100000 --repeat 1
+    python benchmarks/peer_ventmap.py --ours editable       # the development install
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +49,8 @@ PEER_PINS = ("ventmap==1.5.3", "scipy<1.12", "numpy<2", "pandas<2.3")
 #: The children's environment: as an installed program runs, with the bytecode cache.
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 DEFAULT_VENV = Path.home() / ".cache" / "ventbench" / "peer-ventmap-venv"
+OURS_VENV = Path.home() / ".cache" / "ventbench" / "peer-ventbench-venv"
+REPO = Path(__file__).resolve().parent.parent
 
 PEER_SCRIPT = """
 import sys
@@ -67,6 +73,32 @@ def peer_python(env_dir: Path) -> Path:
         venv.create(env_dir, with_pip=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PINS], check=True)
     return python
+
+
+def installed_ventbench(env_dir: Path, work: Path) -> Path:
+    """ventbench built from this working tree's wheel and installed (not editable) in ``env_dir``.
+
+    Only the files git knows are built (a stale ``build/`` cannot leak in); the venv keeps its
+    dependencies between runs, and ventbench itself is reinstalled every time.
+    """
+    python = env_dir / "bin" / "python"
+    if not python.exists():
+        print(f"creating {env_dir} …", flush=True)
+        venv.create(env_dir, with_pip=True)
+    files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    src = work / "src"
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
+    print("building and installing ventbench's wheel …", flush=True)
+    pip = [str(python), "-m", "pip", "-q"]
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", str(work / "dist"), str(src)], check=True)
+    wheel = next((work / "dist").glob("ventbench-*.whl"))
+    subprocess.run([*pip, "uninstall", "-y", "ventbench"], check=True, capture_output=True)
+    subprocess.run([*pip, "install", str(wheel)], check=True)
+    return env_dir / "bin" / "ventbench"
 
 
 def make_recording(path: Path, samples: int) -> int:
@@ -103,11 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=600_000, help="rows at 50 Hz (default 600000)")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each tool (default 5)")
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"ventMAP's venv (default {DEFAULT_VENV})")
+    parser.add_argument("--ours", choices=("wheel", "editable"), default="wheel",
+                        help=f"ventbench from this tree's wheel in {OURS_VENV} (default), or the "
+                             "development install next to this interpreter")
     args = parser.parse_args(argv)
 
     python = peer_python(args.venv)
-    ventbench = Path(sys.executable).with_name("ventbench")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.ours == "wheel":
+            ventbench = installed_ventbench(OURS_VENV, Path(tmp))
+        else:
+            ventbench = Path(sys.executable).with_name("ventbench")
         recording = Path(tmp) / "pb840.txt"
         breaths = make_recording(recording, args.samples)
         size_mb = recording.stat().st_size / 1e6
@@ -128,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ventMAP 1.5.3 parse + breath meta : {med['ventmap'][0]:.2f} s wall, "
           f"{med['ventmap'][1]:.2f} s CPU ({peer_breaths} breaths)")
     print(f"ventbench analyze --json          : {med['ventbench'][0]:.2f} s wall, "
-          f"{med['ventbench'][1]:.2f} s CPU")
+          f"{med['ventbench'][1]:.2f} s CPU ({args.ours} install)")
     ratio_wall = med["ventmap"][0] / med["ventbench"][0]
     ratio_cpu = med["ventmap"][1] / med["ventbench"][1]
     verdict = "meets" if ratio_wall >= TARGET_RATIO else "MISSES"

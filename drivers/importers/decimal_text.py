@@ -29,14 +29,13 @@ __all__ = ["parse_decimal_rows"]
 _MAX_EXACT = 2**53
 _POW10 = np.array([10.0**k for k in range(23)])  # exact doubles up to 10**22
 _ALLOWED = b"0123456789-., \n"
-_DIGITS_OR_POINT = np.zeros(256, dtype=bool)
-_DIGITS_OR_POINT[list(b"0123456789.")] = True
-_DIGITS = np.zeros(256, dtype=bool)
-_DIGITS[list(b"0123456789")] = True
-_SEP_OR_SPACE = np.zeros(256, dtype=bool)
-_SEP_OR_SPACE[list(b", ")] = True
-_ZERO_OR_POINT = np.zeros(256, dtype=bool)
-_ZERO_OR_POINT[list(b"0.")] = True
+#: newlines become separators and points vanish: the text numpy's integer parser reads
+_INTEGER_TEXT = bytes.maketrans(b"\n", b",")
+# Once every byte is one of _ALLOWED ("\n" 10, " " 32, "," 44, "-" 45, "." 46, digits
+# 48-57), classes are ranges: one comparison each instead of a table look-up.
+_SEP_OR_SPACE_MAX = ord(",")  # "\n", " ", ","
+_DIGIT_OR_POINT_MIN = ord(".")  # ".", digits
+_DIGIT_MIN = ord("0")
 
 
 def parse_decimal_rows(body: bytes, columns: int) -> np.ndarray | None:
@@ -60,12 +59,10 @@ def parse_decimal_rows(body: bytes, columns: int) -> np.ndarray | None:
     if not body.endswith(b"\n") or body.translate(None, _ALLOWED):
         return None
     buf = np.frombuffer(body, dtype=np.uint8)
-    flat = body.replace(b"\n", b",")  # one separator: the text fromstring reads, less the points
-    flat_buf = np.frombuffer(flat, dtype=np.uint8)
-    seps = np.flatnonzero(flat_buf == ord(","))
+    seps = np.flatnonzero((buf == ord(",")) | (buf == ord("\n")))  # the byte ending each field
     minus = np.flatnonzero(buf == ord("-"))
     points = np.flatnonzero(buf == ord("."))
-    if not _rows_of_plain_fields(buf, flat_buf, seps, minus, columns):
+    if not _rows_of_plain_fields(buf, seps, minus, columns):
         return None
     decimals = _decimals(seps, points)
     if decimals is None:
@@ -73,29 +70,30 @@ def parse_decimal_rows(body: bytes, columns: int) -> np.ndarray | None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # "could not be read to its end"
         try:
-            digits = np.fromstring(flat.translate(None, b".").decode("ascii"), dtype=np.int64, sep=",")
+            text = body.translate(_INTEGER_TEXT, b".").decode("ascii")
+            digits = np.fromstring(text, dtype=np.int64, sep=",")
         except (ValueError, DeprecationWarning):
             return None
     if digits.size != seps.size or (digits > _MAX_EXACT).any() or (digits < -_MAX_EXACT).any():
         return None
     values = digits / _POW10[decimals]
     # -0, -0.0, -.00 …: the integer lost the sign; only a minus before a 0 or a point can be one
-    minus = minus[_ZERO_OR_POINT[buf[minus + 1]]]
+    after_minus = buf[minus + 1]
+    minus = minus[(after_minus == ord("0")) | (after_minus == ord("."))]
     if minus.size:
         fields = np.searchsorted(seps, minus)
         values[fields[digits[fields] == 0]] = -0.0
     return values.reshape(-1, columns)
 
 
-def _rows_of_plain_fields(buf: np.ndarray, flat_buf: np.ndarray, seps: np.ndarray,
-                          minus: np.ndarray, columns: int) -> bool:
+def _rows_of_plain_fields(buf: np.ndarray, seps: np.ndarray, minus: np.ndarray, columns: int) -> bool:
     """Every line ``columns`` fields; every field ``[ ]*-?`` then digits with at most one
     point (checked by the caller), ending in a digit or in a digit and its point.
 
     These are the texts on which numpy's integer parser and ``float()`` agree once the
     points are gone: numpy also reads ``- 1``, ``.-5`` or ``. 19`` (which float() refuses).
-    ``flat_buf`` is ``buf`` with newlines as commas; index -1 of either is the final
-    newline, which is what a first byte's "byte before" must be.
+    Every byte is one of ``_ALLOWED``. Index -1 of ``buf`` is the final newline, which is
+    what a first byte's "byte before" must be.
     """
     if seps.size % columns:
         return False
@@ -103,17 +101,17 @@ def _rows_of_plain_fields(buf: np.ndarray, flat_buf: np.ndarray, seps: np.ndarra
     if not (ends[:, -1] == ord("\n")).all() or not (ends[:, :-1] == ord(",")).all():
         return False
     last = buf[seps - 1]
-    if not _DIGITS_OR_POINT[last].all():  # no "5 ," nor an empty field
+    if (last < _DIGIT_OR_POINT_MIN).any():  # no "5 ," nor an empty field
         return False
     ends_in_point = seps[last == ord(".")]  # "5." is 5.0; ".", "-." are no numbers
-    if ends_in_point.size and not _DIGITS[buf[ends_in_point - 2]].all():
+    if ends_in_point.size and (buf[ends_in_point - 2] < _DIGIT_MIN).any():
         return False
-    if not _DIGITS_OR_POINT[buf[minus + 1]].all():  # a minus is never the last byte
+    if (buf[minus + 1] < _DIGIT_OR_POINT_MIN).any():  # a minus is never the last byte
         return False
-    if not _SEP_OR_SPACE[flat_buf[minus - 1]].all():  # a minus leads its field
+    if (buf[minus - 1] > _SEP_OR_SPACE_MAX).any():  # a minus leads its field
         return False
-    spaces = np.flatnonzero(flat_buf == ord(" "))
-    return bool(_SEP_OR_SPACE[flat_buf[spaces - 1]].all())  # spaces lead their field
+    spaces = np.flatnonzero(buf == ord(" "))
+    return not (buf[spaces - 1] > _SEP_OR_SPACE_MAX).any()  # spaces lead their field
 
 
 def _decimals(seps: np.ndarray, points: np.ndarray) -> np.ndarray | None:

@@ -94,11 +94,21 @@ def read_json(path: Path, what: str = "file") -> dict[str, Any]:
 
 def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes, hex."""
+    return sha256_and_lines(path, chunk_bytes, count_lines=False)[0]
+
+
+def sha256_and_lines(path: Path, chunk_bytes: int = 1 << 20, *,
+                     count_lines: bool = True) -> tuple[str, int]:
+    """SHA-256 of a file's bytes (hex) and its number of newline bytes, in one reading
+    (0 lines when ``count_lines`` is false)."""
     digest = hashlib.sha256()
+    lines = 0
     with open(path, "rb") as fh:
         while block := fh.read(chunk_bytes):
             digest.update(block)
-    return digest.hexdigest()
+            if count_lines:
+                lines += block.count(b"\n")
+    return digest.hexdigest(), lines
 
 
 def disk_error(path: Path, error: OSError, doing: str = "write") -> OSError:

@@ -16,7 +16,8 @@ from typing import Any
 from ventbench.analysis.gas import Ambient, GasCondition
 from ventbench.analysis.results import SCHEMA, results_document
 from ventbench.analysis.trace import Trace
-from ventbench.bench.session import git_sha, sha256_file, write_json_atomic
+from ventbench.bench.records import sha256_and_lines
+from ventbench.bench.session import git_sha, write_json_atomic
 
 __all__ = ["SCHEMA", "build_results", "gas_block", "software_block", "source_file_entry",
            "write_results"]
@@ -49,9 +50,7 @@ def source_file_entry(
         ``skipped_lines``.
     """
     path = Path(path)
-    digest = sha256_file(path)
-    with path.open("rb") as handle:
-        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    digest, lines = sha256_and_lines(path)
     entry: dict[str, Any] = {
         "path": path.as_posix(),
         "sha256": digest,

@@ -62,6 +62,25 @@ def test_jitter_below_the_tolerance_is_no_gap():
     assert not validate_samples(np.sort(t), flow, paw).flags.any()
 
 
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(0.004, 0.03), min_size=2, max_size=60),
+       st.none() | st.floats(0.001, 0.05))
+def test_gaps_are_the_steps_beyond_gap_factor_times_the_median(intervals, first_step):
+    """Whichever way the gaps are found (the median is skipped when no step can exceed
+    it), they are the steps longer than gap_factor x the median interval."""
+    t = np.concatenate(([10.0], 10.0 + np.cumsum(intervals)))
+    steps = np.diff(t)
+    if not (steps > 0).all():
+        return
+    previous = None if first_step is None else 10.0 - first_step
+    flow = np.random.default_rng(3).normal(0.0, 1.0, t.size)
+    flags = validate_samples(t, flow, flow, previous_t_s=previous).flags
+    factor = ValidityLimits().gap_factor
+    expected = np.concatenate(([False if previous is None else first_step > factor * np.median(steps)],
+                               steps > factor * np.median(steps)))
+    assert ((flags & SampleFlag.GAP) != 0).tolist() == expected.tolist()
+
 @pytest.mark.parametrize("channel", ["flow", "paw"])
 def test_a_frozen_channel_is_a_fault_over_exactly_its_run(channel):
     t, flow, paw = noisy()

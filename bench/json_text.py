@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice, repeat
+from itertools import islice
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -79,6 +79,18 @@ def _scalar(value: Any, nan_as_null: bool) -> str | None:
     return None
 
 
+def _plain_writer(values: list[Any] | tuple[Any, ...]) -> Callable[[Any], str] | None:
+    """The one function that writes every item of ``values`` (non-empty), when they are all
+    of one plain type (str, int, bool, finite float); None otherwise."""
+    kinds = set(map(type, values))
+    if len(kinds) != 1:
+        return None
+    kind = kinds.pop()
+    if kind is float:
+        return float.__repr__ if all(map(math.isfinite, values)) else None
+    return _BY_TYPE.get(kind)
+
+
 @dataclass(frozen=True)
 class _Encoder:
     default: Callable[[Any], Any] | None
@@ -122,6 +134,10 @@ class _Encoder:
                 if items is not None:
                     out.append("[" + inner + ("," + inner).join(items) + newline + "]")
                     return
+            write = _plain_writer(value)
+            if write is not None:  # a flat list of one plain type (a point's measured breaths)
+                out.append("[" + inner + ("," + inner).join(map(write, value)) + newline + "]")
+                return
             out.append("[")
             separator = inner
             for item in value:
@@ -165,24 +181,20 @@ class _Encoder:
         for keys, members in groups.items():
             if not keys:
                 continue
-            prefixes = [self.key(k) + ": " for k in keys]
-            prefixes[0] = "{" + inner + prefixes[0]
-            columns = [list(map(prefix.__add__, self.column(column, inner)))  # '"key": value'
-                       for prefix, column in zip(prefixes, zip(*(rows[i].values() for i in members),
-                                                                 strict=True), strict=True)]
-            columns[-1] = list(map(str.__add__, columns[-1], repeat(newline + "}", len(members))))
-            for i, text in zip(members, map(joiner.join, zip(*columns, strict=True)), strict=True):
+            # one %-template per row: '{' + '"key": %s' joined + '}' ("%" in a key doubled)
+            template = ("{" + inner + joiner.join(self.key(k).replace("%", "%%") + ": %s" for k in keys)
+                        + newline + "}")
+            columns = [self.column(column, inner)
+                       for column in zip(*(rows[i].values() for i in members), strict=True)]
+            for i, text in zip(members, map(template.__mod__, zip(*columns, strict=True)), strict=True):
                 texts[i] = text
         return texts
 
     def column(self, values: tuple[Any, ...], newline: str) -> list[str]:
+        write = _plain_writer(values)
+        if write is not None:
+            return list(map(write, values))
         kinds = set(map(type, values))
-        if len(kinds) == 1:
-            kind = next(iter(kinds))
-            if kind is float and all(map(math.isfinite, values)):
-                return list(map(float.__repr__, values))
-            if kind in _BY_TYPE:
-                return list(map(_BY_TYPE[kind], values))
         if kinds <= _LISTS:
             texts = self.flat_lists(values, newline)
             if texts is not None:

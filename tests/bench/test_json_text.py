@@ -59,7 +59,7 @@ def test_session_dumps_nan_as_null_unicode_escaped():
 table_cells = (scalars | st.floats(allow_nan=False, allow_infinity=False) | st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3)
                | st.lists(st.text(max_size=3), max_size=2) | st.lists(scalars, max_size=2)
                | st.dictionaries(st.text(max_size=2), scalars, max_size=2))
-tables = st.lists(st.dictionaries(st.sampled_from(["a", "b", "é", "c"]), table_cells, max_size=4),
+tables = st.lists(st.dictionaries(st.sampled_from(["a", "b", "é", "c", "%s", "100%"]), table_cells, max_size=4),
                   min_size=8, max_size=25)
 
 

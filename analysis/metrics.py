@@ -33,6 +33,9 @@ from ventbench.analysis.trace import flag_names
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
 
+#: Breath's field names in order (:func:`metrics_of_bounds` builds breaths positionally).
+_BREATH_FIELDS = tuple(f.name for f in fields(Breath))
+
 
 class Boundary(NamedTuple):
     """A refined phase boundary.
@@ -254,49 +257,40 @@ def metrics_of_bounds(
     qk = np.searchsorted(t_s, dt - settings.plateau_min_window_s, side="right") - 1
     maybe = (qk >= si) & (np.abs(flow_lpm[np.minimum(np.maximum(qk, 0), n - 1)]) < settings.plateau_max_flow_lpm)
 
-    out = []
-    guard_s = settings.peep_guard_s
-    rows = zip(
-        st.tolist(), ti.tolist(), te.tolist(), cycle.tolist(), vti.tolist(), vte.tolist(),
-        pip.tolist(), peep.tolist(), pmean.tolist(), peak_i.tolist(), peak_e.tolist(),
-        mask.tolist(), dt.tolist(), et.tolist(), maybe.tolist(), strict=True,
-    )
-    for m, row in enumerate(rows):
-        t0, ti_s, te_s, cyc, vti_ml, vte_ml, pip_c, peep_c, pmean_c, pk_i, pk_e, msk, t_d, t_e, mb = row
-        if math.isnan(peep_c) and n_peep[m] > 0:
-            peep_c = float(np.nanmean(paw_cmh2o[peep_lo[m] : peep_hi[m]]))
-        pplat, window = (None, None)
-        if mb:
-            start = Boundary(int(si[m]), float(st[m]), float(flow_bound_lpm[0, m]))
-            insp_end = Boundary(int(di[m]), t_d, float(flow_bound_lpm[1, m]))
-            pplat, window = plateau(t_s, flow_lpm, paw_cmh2o, start, insp_end, settings)
-        rr_bpm = 60.0 / cyc
-        out.append(
-            Breath(
-                t_start_s=t0,
-                ti_s=ti_s,
-                te_s=te_s,
-                rr_bpm=rr_bpm,
-                ie_ratio=te_s / ti_s if ti_s > 0 else math.nan,
-                vti_ml=vti_ml,
-                vte_ml=vte_ml,
-                pip_cmh2o=pip_c,
-                pplat_cmh2o=pplat,
-                peep_cmh2o=peep_c,
-                pmean_cmh2o=pmean_c,
-                leak_pct=(vti_ml - vte_ml) / vti_ml * 100.0 if vti_ml != 0 else math.nan,
-                flags=tuple(extra_flags[m]) + (tuple(flag_names(msk)) if msk else ()),
-                t_insp_end_s=t_d,
-                t_end_s=t_e,
-                mv_lpm=vte_ml * rr_bpm / 1000.0,
-                peak_insp_flow_lpm=pk_i,
-                peak_exp_flow_lpm=-pk_e,
-                plateau_window_s=window,
-                peep_window_s=(max(t_e - guard_s - settings.peep_window_s, t_d), max(t_e - guard_s, t_d)),
-                index=first_index + m,
-            )
-        )
-    return out
+    # the rare per-breath work: a NaN PEEP window mean, the plateau search
+    peep_c = peep.tolist()
+    for m in np.flatnonzero(np.isnan(peep) & (n_peep > 0)).tolist():
+        peep_c[m] = float(np.nanmean(paw_cmh2o[peep_lo[m] : peep_hi[m]]))
+    pplat: list[float | None] = [None] * k
+    plateau_window: list[tuple[float, float] | None] = [None] * k
+    for m in np.flatnonzero(maybe).tolist():
+        start = Boundary(int(si[m]), float(st[m]), float(flow_bound_lpm[0, m]))
+        insp_end = Boundary(int(di[m]), float(dt[m]), float(flow_bound_lpm[1, m]))
+        pplat[m], plateau_window[m] = plateau(t_s, flow_lpm, paw_cmh2o, start, insp_end, settings)
+
+    # the rest column by column, each value the double the scalar formula gives
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rr_bpm = 60.0 / cycle
+        ie_ratio = np.where(ti > 0, te / ti, np.nan)
+        leak_pct = np.where(vti != 0, (vti - vte) / vti * 100.0, np.nan)
+    peep_window = zip(np.maximum(t_guard_s - settings.peep_window_s, dt).tolist(),
+                      np.maximum(t_guard_s, dt).tolist(), strict=True)
+    flags_of = [tuple(extra) + (tuple(flag_names(msk)) if msk else ())
+                for extra, msk in zip(extra_flags, mask.tolist(), strict=True)]
+    columns = {  # Breath's fields, in its order
+        "t_start_s": st.tolist(), "ti_s": ti.tolist(), "te_s": te.tolist(),
+        "rr_bpm": rr_bpm.tolist(), "ie_ratio": ie_ratio.tolist(),
+        "vti_ml": vti.tolist(), "vte_ml": vte.tolist(), "pip_cmh2o": pip.tolist(),
+        "pplat_cmh2o": pplat, "peep_cmh2o": peep_c, "pmean_cmh2o": pmean.tolist(),
+        "leak_pct": leak_pct.tolist(), "flags": flags_of,
+        "t_insp_end_s": dt.tolist(), "t_end_s": et.tolist(), "mv_lpm": (vte * rr_bpm / 1000.0).tolist(),
+        "peak_insp_flow_lpm": peak_i.tolist(), "peak_exp_flow_lpm": (-peak_e).tolist(),
+        "plateau_window_s": plateau_window, "peep_window_s": peep_window,
+        "index": range(first_index, first_index + k),
+    }
+    if tuple(columns) != _BREATH_FIELDS[: len(columns)]:
+        raise AssertionError("metrics_of_bounds: columns out of Breath's field order")
+    return list(map(Breath, *columns.values()))  # positional: ~3 µs a breath less than keywords
 
 
 def breath_metrics(

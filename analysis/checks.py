@@ -33,8 +33,9 @@ uncertainty names are re-exported here, where callers import them from.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -128,24 +129,25 @@ def _judge(margin: np.ndarray, u: np.ndarray, ok_data: np.ndarray, win: Measured
     return "PASS", "", failing
 
 
-def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float], expected: Mapping[str, float],
-           limits: LimitSet, rule: JudgementRule, mode: str, per_breath, context: BudgetContext) -> Check:
+def _check(quantity: str, column: Callable[[str], np.ndarray | None], win: MeasuredWindow,
+           sets: Mapping[str, float], expected: Mapping[str, float], limits: LimitSet,
+           rule: JudgementRule, mode: str, context: BudgetContext) -> Check:
+    """One quantity's check; ``column(name)`` is :func:`breath_values` of the point's breaths."""
     field_name, set_key = QUANTITY_FIELDS[quantity]
     unit = QUANTITY_UNITS[quantity]
     pos = win.measured
-    all_b = list(breaths)
     extra_partial: list[str] = []
     info_reasons: list[str] = []
     if quantity == "pinsp":
-        plat = breath_values(all_b, "pplat_cmh2o", per_breath)[pos]
+        plat = column("pplat_cmh2o")[pos]
         if pos.size and np.all(np.isfinite(plat)):
             x, field_name = plat, "pplat_cmh2o"
         else:
-            x, field_name = breath_values(all_b, "pip_cmh2o", per_breath)[pos], "pip_cmh2o"
+            x, field_name = column("pip_cmh2o")[pos], "pip_cmh2o"
             if pos.size:
                 info_reasons.append(f"measured as PIP: no plateau in {int(np.sum(~np.isfinite(plat)))} of {pos.size} breaths")
     else:
-        arr = breath_values(all_b, field_name, per_breath)
+        arr = column(field_name)
         if arr is None:
             return Check(quantity, sets.get(set_key), limits.get(quantity), rule.criterion, 0, None, None, None,
                          None, None, None, None, "INFO", f"not measured: no {field_name} channel", unit, field_name)
@@ -180,8 +182,8 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
                   max=st["max"], max_abs_error=max_abs_error, achieved_abs=ach_abs, achieved_rel=ach_rel,
                   unit=unit, measured_as=field_name, bias=bias,
                   flagged_breaths=tuple(int(i) for i in win.labels[win.flagged]))
-    ti = breath_values(all_b, "ti_s", per_breath)[pos]
-    te = breath_values(all_b, "te_s", per_breath)[pos]
+    ti = column("ti_s")[pos]
+    te = column("te_s")[pos]
     comps = None
     if trusted.any():
         if rule.criterion == "mean":
@@ -213,7 +215,7 @@ def _check(quantity: str, breaths, win: MeasuredWindow, sets: Mapping[str, float
         descr.append(text)
     if tol.max_over is not None:
         other_field = QUANTITY_FIELDS[tol.max_over][0]
-        other = breath_values(all_b, other_field, per_breath)[pos]
+        other = column(other_field)[pos]
         parts.append(x - (other + tol.max_over_by))
         descr.append(f"≤ {other_field} + {tol.max_over_by:g} {unit}")
         if (~np.isfinite(other) & finite).any():
@@ -328,14 +330,16 @@ def evaluate_point(breaths: Sequence[Breath], set_values: Mapping[str, float], l
     win = measured_window(breaths, rule, per_breath)
     if context is None:
         context = BudgetContext(reference=None if rule.instrument is None else rule.instrument.as_reference())
-    checks = tuple(_check(q, breaths, win, sets, dict(expected or {}), limits, rule, mode, per_breath, context)
+    # each field's values read once for all the checks and the summary (ti_s, te_s by every check)
+    column = functools.cache(functools.partial(breath_values, breaths, per_breath=per_breath))
+    checks = tuple(_check(q, column, win, sets, dict(expected or {}), limits, rule, mode, context)
                    for q in quantities)
     summary_fields = ("ti_s", "te_s", "rr_bpm", "ie_ratio", "vti_ml", "vte_ml", "pip_cmh2o", "pplat_cmh2o",
                       "peep_cmh2o", "pmean_cmh2o", "leak_pct", *sorted(per_breath))
     trusted = win.measured[~win.flagged]
     summary = {}
     for name in summary_fields:
-        arr = breath_values(breaths, name, per_breath)
+        arr = column(name)
         if arr is not None:
             summary[name] = MappingProxyType(_stats(arr[trusted]))
     verdict, reason = point_verdict(checks)

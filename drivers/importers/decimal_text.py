@@ -61,10 +61,11 @@ def parse_decimal_rows(body: bytes, columns: int) -> np.ndarray | None:
     buf = np.frombuffer(body, dtype=np.uint8)
     seps = np.flatnonzero((buf == ord(",")) | (buf == ord("\n")))  # the byte ending each field
     minus = np.flatnonzero(buf == ord("-"))
-    points = np.flatnonzero(buf == ord("."))
     if not _rows_of_plain_fields(buf, seps, minus, columns):
         return None
-    decimals = _decimals(seps, points)
+    decimals = _fixed_decimals(body, buf, seps)
+    if decimals is None:
+        decimals = _decimals(seps, np.flatnonzero(buf == ord(".")))
     if decimals is None:
         return None
     with warnings.catch_warnings():
@@ -77,12 +78,13 @@ def parse_decimal_rows(body: bytes, columns: int) -> np.ndarray | None:
     if digits.size != seps.size or (digits > _MAX_EXACT).any() or (digits < -_MAX_EXACT).any():
         return None
     values = digits / _POW10[decimals]
-    # -0, -0.0, -.00 …: the integer lost the sign; only a minus before a 0 or a point can be one
-    after_minus = buf[minus + 1]
-    minus = minus[(after_minus == ord("0")) | (after_minus == ord("."))]
-    if minus.size:
-        fields = np.searchsorted(seps, minus)
-        values[fields[digits[fields] == 0]] = -0.0
+    # -0, -0.0, -.00 …: the integer lost the sign; a zero field with a minus in it is one
+    zeros = np.flatnonzero(digits == 0)
+    if zeros.size and minus.size:
+        field_start = np.where(zeros > 0, seps[zeros - 1], -1)  # the separator before it
+        last_minus = np.searchsorted(minus, seps[zeros]) - 1  # the last minus before its end
+        signed = (last_minus >= 0) & (minus[np.maximum(last_minus, 0)] > field_start)
+        values[zeros[signed]] = -0.0
     return values.reshape(-1, columns)
 
 
@@ -112,6 +114,28 @@ def _rows_of_plain_fields(buf: np.ndarray, seps: np.ndarray, minus: np.ndarray, 
         return False
     spaces = np.flatnonzero(buf == ord(" "))
     return not (buf[spaces - 1] > _SEP_OR_SPACE_MAX).any()  # spaces lead their field
+
+
+def _fixed_decimals(body: bytes, buf: np.ndarray, seps: np.ndarray) -> int | None:
+    """The number of decimals when every field has the same, ``d`` (a recorder's usual text):
+    one point per field, ``d`` digits after it; None otherwise (or when not sure).
+
+    The point ``d + 1`` bytes before each field's end, the ``d`` digits after it (so it is
+    in that field), and no other point in the text; no array of the points is needed. Every
+    index read is ≥ 0: the first field holds ``d + 1`` bytes and the separators increase.
+    """
+    first_point = body.find(b".", 0, int(seps[0]))
+    if first_point < 0:
+        return None
+    d = int(seps[0]) - first_point - 1
+    if d >= _POW10.size or body.count(b".") != seps.size:
+        return None
+    if not (buf[seps - (d + 1)] == ord(".")).all():
+        return None
+    for k in range(1, d + 1):
+        if (buf[seps - k] < _DIGIT_MIN).any():
+            return None
+    return d
 
 
 def _decimals(seps: np.ndarray, points: np.ndarray) -> np.ndarray | None:

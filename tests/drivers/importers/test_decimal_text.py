@@ -86,6 +86,8 @@ def test_anything_else_is_none_or_the_same_doubles(columns, fields, comma):
     (b"- 1, 2\n", 2),                 # a sign apart from its digits
     (b"nan, 2\n", 2),
     (b"1.2.3, 4\n", 2),               # two points
+    (b"0.1.25\n7\n", 1),              # two points in one field, none in the next: as many
+    (b"1.25, 12.5\n3.7.5, 6\n", 2),    # points as fields, one where a fixed 2 decimals are
     (b"12345678901234567890, 1\n", 2),  # would saturate int64
     (b"9007199254740993, 1\n", 2),    # above 2**53: not an exact double
     (b"", 2),
@@ -98,3 +100,33 @@ def test_known_values():
     got = parse_decimal_rows(b"0.87, 7.04\n-12.5, 9.8\n-0.00, .5\n3, -.25\n", 2)
     assert got.tolist() == [[0.87, 7.04], [-12.5, 9.8], [0.0, 0.5], [3.0, -0.25]]
     assert math.copysign(1.0, got[2, 0]) == -1.0 and math.copysign(1.0, got[3, 0]) == 1.0
+
+
+#: a field with exactly ``decimals`` digits after its point (the fixed-decimals path)
+def _fixed(decimals: int):
+    return st.builds(
+        lambda spaces, sign, whole, fraction: f"{spaces}{sign}{whole}.{fraction}",
+        st.sampled_from(["", " "]), st.sampled_from(["", "-"]),
+        st.text("0123456789", min_size=0 if decimals else 1, max_size=6),
+        st.text("0123456789", min_size=decimals, max_size=decimals),
+    ).filter(lambda f: f.strip(" -") != ".")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 6).flatmap(lambda d: st.lists(_fixed(d), min_size=1, max_size=30)),
+       st.sampled_from([",", ", "]), st.sampled_from([None, "7", "-0", "1.5", "2.25.", "-.0"]))
+@example(2, ["-0.00", "0.00", "-.00", "12.00"], ", ", None)
+@example(1, ["5.", "-0.", "12."], ",", None)
+def test_fixed_decimals_are_float_bit_for_bit(columns, fields, comma, odd_one):
+    """Every field with the same number of decimals (the usual recording), or all but one:
+    float()'s doubles, bit for bit, or None where float() refuses the text."""
+    fields = fields * columns
+    if odd_one is not None:
+        fields[len(fields) // 2] = odd_one
+    text = _rows(fields, columns, comma)
+    got = parse_decimal_rows(text.encode("ascii"), columns)
+    expected = _floats(text)
+    if got is None:
+        assert odd_one == "2.25." or expected is None, text
+        return
+    assert got.tobytes() == bits(expected), text

@@ -166,9 +166,12 @@ class Trace:
         )
 
     def converted(self, target: GasCondition | str = GasCondition.BTPS) -> tuple[Trace, float]:
-        """Return the trace with flow restated at ``target`` and the factor applied."""
+        """Return the trace with flow restated at ``target`` and the factor applied (this
+        same trace, immutable, when it is already stated there)."""
         dst = target if isinstance(target, GasCondition) else GasCondition.parse(target)
         factor = conversion_factor(self.flow_condition, dst, self.ambient)
+        if dst == self.flow_condition and factor == 1.0:
+            return self, factor
         trace = Trace(
             self.t_s,
             self.flow_lpm * factor,

@@ -54,6 +54,14 @@ def test_converted_applies_the_gas_factor():
     np.testing.assert_array_equal(out.paw_cmh2o, tr.paw_cmh2o)
 
 
+def test_converted_to_its_own_condition_is_the_same_trace():
+    tr = make(flow_condition="BTPS")
+    out, factor = tr.converted("BTPS")
+    assert out is tr and factor == 1.0
+    other, _ = tr.converted("ATPD")
+    assert other is not tr and other.flow_condition is GasCondition.ATPD
+
+
 def test_slice_keeps_channels_and_flags():
     tr = make(10, flags=np.arange(10) % 2, channels={"fio2_pct": np.full(10, 21.0)})
     part = tr.slice(2, 6)

@@ -25,16 +25,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ventbench.analysis.breath import Breath
+from ventbench.analysis.breath import Breath, breaths_from_columns
 from ventbench.analysis.integrals import interp_at, phase_integral, trapezoid_weights
 from ventbench.analysis.pressures import pip_cmh2o, plateau
 from ventbench.analysis.segment import median_interval_s
 from ventbench.analysis.trace import flag_names
 from ventbench.errors import ConfigError
 from ventbench.units import ML_PER_S_PER_LPM
-
-#: Breath's field names in order (:func:`metrics_of_bounds` builds breaths positionally).
-_BREATH_FIELDS = tuple(f.name for f in fields(Breath))
 
 
 class Boundary(NamedTuple):
@@ -273,11 +270,11 @@ def metrics_of_bounds(
         rr_bpm = 60.0 / cycle
         ie_ratio = np.where(ti > 0, te / ti, np.nan)
         leak_pct = np.where(vti != 0, (vti - vte) / vti * 100.0, np.nan)
-    peep_window = zip(np.maximum(t_guard_s - settings.peep_window_s, dt).tolist(),
-                      np.maximum(t_guard_s, dt).tolist(), strict=True)
+    peep_window = list(zip(np.maximum(t_guard_s - settings.peep_window_s, dt).tolist(),
+                           np.maximum(t_guard_s, dt).tolist(), strict=True))
     flags_of = [tuple(extra) + (tuple(flag_names(msk)) if msk else ())
                 for extra, msk in zip(extra_flags, mask.tolist(), strict=True)]
-    columns = {  # Breath's fields, in its order
+    columns = {
         "t_start_s": st.tolist(), "ti_s": ti.tolist(), "te_s": te.tolist(),
         "rr_bpm": rr_bpm.tolist(), "ie_ratio": ie_ratio.tolist(),
         "vti_ml": vti.tolist(), "vte_ml": vte.tolist(), "pip_cmh2o": pip.tolist(),
@@ -288,9 +285,7 @@ def metrics_of_bounds(
         "plateau_window_s": plateau_window, "peep_window_s": peep_window,
         "index": range(first_index, first_index + k),
     }
-    if tuple(columns) != _BREATH_FIELDS[: len(columns)]:
-        raise AssertionError("metrics_of_bounds: columns out of Breath's field order")
-    return list(map(Breath, *columns.values()))  # positional: ~3 µs a breath less than keywords
+    return breaths_from_columns(columns)
 
 
 def breath_metrics(

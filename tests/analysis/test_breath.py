@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import astuple, dataclass, replace
+from dataclasses import astuple, dataclass, fields, replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ventbench.analysis import results
-from ventbench.analysis.breath import Breath, breaths_to_json
+from ventbench.analysis.breath import Breath, breaths_from_columns, breaths_to_json
 from ventbench.analysis.results import to_jsonable
 
 floats = st.floats(allow_nan=True, allow_infinity=True)
@@ -36,6 +37,27 @@ def _text(value) -> str:
 @given(breaths())
 def test_same_rows_as_to_json(items):
     assert _text(breaths_to_json(items)) == _text([b.to_json() for b in items])
+
+
+@settings(max_examples=200, deadline=None)
+@given(breaths(), st.booleans())
+def test_from_columns_are_the_breaths_of_the_rows(items, leave_out_defaults):
+    names = [f.name for f in fields(Breath)]
+    columns = {name: [getattr(b, name) for b in items] for name in names}
+    if leave_out_defaults:  # fields with a default may be omitted: all get the default
+        columns.pop("t_effort_s")
+        items = [replace(b, t_effort_s=math.nan) for b in items]
+    made = breaths_from_columns(columns)
+    assert [type(b) for b in made] == [Breath] * len(items)
+    assert _text([astuple(b) for b in made]) == _text([astuple(b) for b in items])  # NaN too
+
+
+def test_from_columns_refuses_unknown_missing_and_ragged_columns():
+    full = {f.name: [getattr(Breath(*[0.0] * 12), f.name)] * 2 for f in fields(Breath)}
+    for bad, match in (({**full, "vt": [1.0, 2.0]}, "unknown"), ({k: v for k, v in full.items() if k != "ti_s"}, "missing"),
+                       ({**full, "ti_s": [1.0]}, "unequal")):
+        with pytest.raises(ValueError, match=match):
+            breaths_from_columns(bad)
 
 
 @settings(max_examples=200, deadline=None)

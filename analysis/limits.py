@@ -27,7 +27,6 @@ is a device profile over that set (:meth:`~analysis.tolerance.LimitSet.overridde
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +129,9 @@ def load_limits(name_or_path: str | Path = DEFAULT_LIMITS, *, resolve_base: bool
     """
     name = str(name_or_path)
     if name in BUILTIN_LIMITS and not Path(name).suffix:
+        # imported here: ~4 ms (tempfile, random) that a measure-only analyze never needs
+        from importlib import resources
+
         where = f"analysis/data/limits-{name}.toml"
         text = resources.files("ventbench.analysis").joinpath("data", f"limits-{name}.toml").read_text("utf-8")
     else:

@@ -79,7 +79,7 @@ def test_analyze_imports_only_what_it_uses(tmp_path):
     probe = ("import os, sys\nfrom ventbench.bench.cli import main\n"
              f"code = main(['analyze', {str(recording)!r}, '--json', {str(tmp_path / 'r.json')!r}])\n"
              "import gc\n"
-             "print('CODE', code, sorted(m for m in ('scipy', 'matplotlib', 'numpy.ma', 'tomllib') "
+             "print('CODE', code, sorted(m for m in ('scipy', 'matplotlib', 'numpy.ma', 'tomllib', 'importlib.resources') "
              "if m in sys.modules), 'GC', gc.get_threshold()[0], "
              "'THREADS', len(os.listdir('/proc/self/task')))")
     env = {k: v for k, v in os.environ.items() if k not in BLAS_VARIABLES}

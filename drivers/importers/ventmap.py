@@ -85,8 +85,13 @@ def read_ventmap(path: str | os.PathLike, *, skip_bad: bool = False,
 
 
 def _distinct(values: np.ndarray) -> int:
-    """Number of distinct values (np.unique would import numpy.ma for floats: ~15 ms)."""
-    ordered = np.sort(values)
+    """Number of distinct values (np.unique would import numpy.ma for floats: ~15 ms).
+
+    Only the first value of each run of equal ones is sorted: a breath-number channel is
+    a few thousand runs over hundreds of thousands of samples.
+    """
+    firsts = values[np.concatenate(([True], values[1:] != values[:-1]))] if values.size else values
+    ordered = np.sort(firsts)
     return int(ordered.size and 1 + np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 

@@ -65,3 +65,11 @@ def test_fast_path_never_differs_from_the_line_reader(lines, newline, final_newl
                                  b"BS, S:1,\n\n1.0, 2.0\n"])
 def test_unusual_bytes_fall_back(raw):
     assert ventmap._fast_rows(raw) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(1, 40)), max_size=30))
+def test_distinct_breath_numbers_count_every_value_once(runs):
+    """Runs of breath numbers, a number repeated after others too: counted once each."""
+    values = np.repeat([float(v) for v, _ in runs], [n for _, n in runs]) if runs else np.zeros(0)
+    assert ventmap._distinct(values) == len(set(values.tolist()))

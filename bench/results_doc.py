@@ -9,7 +9,8 @@ every number can be traced to a file, a hash and a line of configuration.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,8 @@ from ventbench.analysis.trace import Trace
 from ventbench.bench.records import sha256_and_lines
 from ventbench.bench.session import git_sha, write_json_atomic
 
-__all__ = ["SCHEMA", "build_results", "gas_block", "software_block", "source_file_entry",
-           "write_results"]
+__all__ = ["SCHEMA", "build_results", "digest_in_background", "gas_block", "software_block",
+           "source_file_entry", "write_results"]
 
 
 def software_block() -> dict[str, Any]:
@@ -35,7 +36,8 @@ def software_block() -> dict[str, Any]:
 
 
 def source_file_entry(
-    path: str | os.PathLike, format: str, trace: Trace | None = None
+    path: str | os.PathLike, format: str, trace: Trace | None = None,
+    digest: Callable[[], tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
     """One entry of ``source.files``: path, SHA-256 of the bytes, format, lines and samples.
 
@@ -48,12 +50,15 @@ def source_file_entry(
     trace : Trace, optional
         The trace read from it; adds ``samples`` and, when the importer counted them,
         ``skipped_lines``.
+    digest : callable, optional
+        Returns (SHA-256, lines) of the file, e.g. from :func:`digest_in_background`;
+        computed here when omitted.
     """
     path = Path(path)
-    digest, lines = sha256_and_lines(path)
+    digest_hex, lines = digest() if digest is not None else sha256_and_lines(path)
     entry: dict[str, Any] = {
         "path": path.as_posix(),
-        "sha256": digest,
+        "sha256": digest_hex,
         "format": format,
         "bytes": path.stat().st_size,
         "lines": lines,
@@ -63,6 +68,34 @@ def source_file_entry(
         if "skipped_lines" in trace.meta:
             entry["skipped_lines"] = int(trace.meta["skipped_lines"])
     return entry
+
+
+def digest_in_background(path: str | os.PathLike) -> Callable[[], tuple[str, int]]:
+    """Start :func:`~ventbench.bench.records.sha256_and_lines` of ``path`` in a thread.
+
+    hashlib releases the GIL while it hashes, so the file's hash takes the second core while
+    the first parses and analyses it (~10 ms less per ``analyze`` of a 7.5 MB file). The
+    returned function waits for the thread and returns (SHA-256 hex, lines), or raises what
+    the thread raised (a file that vanished or cannot be read: ``OSError``).
+    """
+    outcome: list[tuple[str, int] | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(sha256_and_lines(Path(path)))
+        except BaseException as error:  # noqa: BLE001 - handed to the caller by result()
+            outcome.append(error)
+
+    thread = threading.Thread(target=work, name=f"sha256 {Path(path).name}", daemon=True)
+    thread.start()
+
+    def result() -> tuple[str, int]:
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    return result
 
 
 def gas_block(

@@ -235,6 +235,7 @@ def run(args: argparse.Namespace) -> int:
     from ventbench.analysis.selfcheck import doubt_point
     from ventbench.bench.results_doc import (
         build_results,
+        digest_in_background,
         gas_block,
         source_file_entry,
         write_results,
@@ -264,6 +265,7 @@ def run(args: argparse.Namespace) -> int:
         window = parse_window(args.plot_window)
 
     fmt = args.format or sniff_format(path)
+    digest = digest_in_background(path)  # on the second core while the file is read and analysed
     hints = {f"set_{k}": float(spec.set_values[k]) for k in ("ti_s", "rate_bpm")
              if spec.preset == AUTO and spec.set_values.get(k)}
     got = analyse_file(path, fmt, lambda: read_input(args, fmt),
@@ -275,7 +277,7 @@ def run(args: argparse.Namespace) -> int:
     if got.streamed:
         print(f"{path}: too big to read whole: streamed in blocks ({got.samples} samples); "
               "the self-check ran over windows of 600 s", file=sys.stderr)
-    source = {**source_file_entry(path, fmt), **source_counts(got)}
+    source = {**source_file_entry(path, fmt, digest=digest), **source_counts(got)}
     breaths = got.breaths
     if not spec.limits:  # measure only: report every breath unless told otherwise
         spec = replace(spec, rule=replace(

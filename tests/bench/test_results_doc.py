@@ -92,3 +92,25 @@ def test_every_key_written_is_documented(documents):
     missing = sorted({f"{where}: {key}" for document in documents for where, obj in _objects(document)
                       for key in obj if key not in documented})
     assert not missing, "keys written but not in docs/results.md:\n" + "\n".join(missing)
+
+
+def test_source_entry_with_the_hash_from_its_thread_is_the_same(tmp_path):
+    """The file's hash taken on the second core gives the entry hashed in line."""
+    import hashlib
+
+    from ventbench.bench.results_doc import digest_in_background, source_file_entry
+
+    path = tmp_path / "trace.txt"
+    path.write_bytes(b"0.87, 7.04\n" * 300_000 + b"no final newline")
+    entry = source_file_entry(path, "ventmap", digest=digest_in_background(path))
+    assert entry == source_file_entry(path, "ventmap")
+    assert entry["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert entry["lines"] == 300_000 and entry["bytes"] == path.stat().st_size
+
+
+def test_a_file_the_hash_cannot_read_raises_where_its_result_is_asked_for(tmp_path):
+    from ventbench.bench.results_doc import digest_in_background
+
+    result = digest_in_background(tmp_path / "gone.csv")
+    with pytest.raises(OSError, match="gone.csv"):
+        result()

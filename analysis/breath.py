@@ -83,6 +83,10 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+#: marks a Breath field without a default (:func:`breaths_from_columns`)
+_NO_DEFAULT = object()
+
+
 def breaths_from_columns(columns: Mapping[str, Sequence[object]]) -> list[Breath]:
     """``[Breath(**row) for row in rows]`` given the rows as one sequence per field.
 
@@ -116,9 +120,6 @@ def breaths_from_columns(columns: Mapping[str, Sequence[object]]) -> list[Breath
         values = columns[name] if name in columns else itertools.repeat(default, k)
         collections.deque(map(getattr(Breath, name).__set__, out, values), maxlen=0)
     return out
-
-
-_NO_DEFAULT = object()
 
 
 @functools.cache
